@@ -1,0 +1,65 @@
+"""agora: curriculum learning for reinforcement learning.
+
+A :class:`Curriculum` keeps a pool of tasks (ids mapped to environment configs by a task
+generator), learns where the agent is making progress and samples those tasks more.
+
+>>> from pydantic import BaseModel
+>>> import agora
+>>> class Maze(BaseModel):
+...     size: int = 5
+>>> gen = agora.bucketed(Maze()).add_bucket("size", [5, 7, 9])
+>>> curriculum = agora.CurriculumConfig(task_generator=gen, num_active_tasks=16).make()
+>>> task = curriculum.get_task()
+>>> task.get_env_cfg().size in (5, 7, 9)
+True
+>>> curriculum.update_task_performance(task.task_id, 1.0)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from agora.algorithms import CurriculumAlgorithm, CurriculumAlgorithmConfig, DiscreteRandomConfig
+from agora.config import TaskConfig, TConfig
+from agora.curriculum import CheckpointError, Curriculum, CurriculumConfig, CurriculumTask
+from agora.generators import (
+    BucketedTaskGenerator,
+    ConstantFields,
+    InvariantRule,
+    InvariantViolation,
+    SingleTaskGenerator,
+    Span,
+    TaskGenerator,
+    TaskGeneratorConfig,
+    TaskGeneratorSet,
+)
+from agora.helpers import bucketed, env_curriculum, merge, single_task
+
+try:
+    __version__ = version("agora-rl")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "BucketedTaskGenerator",
+    "CheckpointError",
+    "ConstantFields",
+    "Curriculum",
+    "CurriculumAlgorithm",
+    "CurriculumAlgorithmConfig",
+    "CurriculumConfig",
+    "CurriculumTask",
+    "DiscreteRandomConfig",
+    "InvariantRule",
+    "InvariantViolation",
+    "SingleTaskGenerator",
+    "Span",
+    "TConfig",
+    "TaskConfig",
+    "TaskGenerator",
+    "TaskGeneratorConfig",
+    "TaskGeneratorSet",
+    "__version__",
+    "bucketed",
+    "env_curriculum",
+    "merge",
+    "single_task",
+]

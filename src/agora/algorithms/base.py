@@ -1,0 +1,132 @@
+"""The algorithm interface: how a curriculum scores, samples and evicts tasks.
+
+The :class:`~agora.curriculum.Curriculum` owns the pool; an algorithm keeps its per-task
+state in pool columns it declares (:meth:`CurriculumAlgorithmConfig.pool_fields`), sees
+every score through :meth:`CurriculumAlgorithm.update` (O(1), on the hot path) and is
+asked for sampling weights and eviction candidates only at refreshes, in vectorised form.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidatorFunctionWrapHandler, WrapValidator
+
+from agora.config import load_symbol
+
+if TYPE_CHECKING:
+    from agora.pool import SlotField, TaskPool
+
+__all__ = [
+    "AnyAlgorithmConfig",
+    "CurriculumAlgorithm",
+    "CurriculumAlgorithmConfig",
+    "DiscreteRandomConfig",
+    "DiscreteRandomCurriculum",
+]
+
+
+class CurriculumAlgorithmConfig(BaseModel, ABC):
+    """Base of algorithm configs; ``type`` is the discriminator in ``CurriculumConfig``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    type: str
+    """Short name (built-in algorithms) or import path (user algorithms) of this config class."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        default = cls.model_fields["type"].default
+        if isinstance(default, str):
+            _REGISTRY[default] = cls
+
+    def pool_fields(self) -> tuple[SlotField, ...]:
+        """Per-slot columns the algorithm needs in the pool (beyond the core ones)."""
+        return ()
+
+    @abstractmethod
+    def create(self, pool: TaskPool) -> CurriculumAlgorithm:
+        """Build the algorithm over ``pool`` (whose columns include :meth:`pool_fields`)."""
+
+
+_REGISTRY: dict[str, type[CurriculumAlgorithmConfig]] = {}
+
+
+def _validate_any_algorithm(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Find the config class from ``type``: a registered short name or an import path."""
+    if isinstance(value, CurriculumAlgorithmConfig):
+        return value
+    if not isinstance(value, dict) or "type" not in value:
+        return handler(value)
+    name = value["type"]
+    cls = _REGISTRY.get(name) or load_symbol(name)
+    if not (isinstance(cls, type) and issubclass(cls, CurriculumAlgorithmConfig)):
+        raise TypeError(f"algorithm type {name!r} is not a CurriculumAlgorithmConfig")
+    return cls.model_validate(value)
+
+
+AnyAlgorithmConfig = SerializeAsAny[
+    Annotated[CurriculumAlgorithmConfig, WrapValidator(_validate_any_algorithm)]
+]
+"""Field type accepting any algorithm config, including from JSON by its ``type``."""
+
+
+class CurriculumAlgorithm(ABC):
+    """Scores tasks for sampling and picks eviction candidates."""
+
+    evicts: ClassVar[bool] = False
+    """Whether :meth:`eviction_candidates` may return anything (lets the curriculum skip it)."""
+
+    def __init__(self, config: CurriculumAlgorithmConfig, pool: TaskPool) -> None:
+        self.config = config
+        self.pool = pool
+
+    def update(self, slot: int, score: float) -> None:  # noqa: B027 - optional hook
+        """Record one episode's score for the task in ``slot`` (hot path: keep it O(1))."""
+
+    def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
+        """New tasks occupy ``slots`` (their columns are already zeroed)."""
+
+    def on_tasks_evicted(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
+        """Tasks in ``slots`` are about to be removed."""
+
+    @abstractmethod
+    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """Non-negative sampling weights for the active ``slots`` (vectorised, at refresh)."""
+
+    def eviction_candidates(
+        self, slots: npt.NDArray[np.intp], min_presentations: int
+    ) -> npt.NDArray[np.intp]:
+        """Active slots that may be evicted, most evictable first (at refresh)."""
+        return np.empty(0, dtype=np.intp)
+
+    def stats(self) -> dict[str, float]:
+        """Algorithm statistics (flat, unprefixed)."""
+        return {}
+
+    def get_state(self) -> dict[str, Any]:
+        """State not held in pool columns, as JSON-serialisable data."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Restore what :meth:`get_state` returned."""
+
+
+class DiscreteRandomConfig(CurriculumAlgorithmConfig):
+    """Uniform sampling over the active pool, no eviction: the baseline curriculum."""
+
+    type: str = "discrete_random"
+
+    def create(self, pool: TaskPool) -> DiscreteRandomCurriculum:
+        return DiscreteRandomCurriculum(self, pool)
+
+
+class DiscreteRandomCurriculum(CurriculumAlgorithm):
+    """Every active task is equally likely."""
+
+    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        return np.ones(len(slots))

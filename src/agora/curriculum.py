@@ -1,0 +1,457 @@
+"""The curriculum: a pool of task ids, an algorithm that weights them, and checkpoints.
+
+Per episode a worker calls :meth:`Curriculum.get_task` and later
+:meth:`Curriculum.update_task_performance`; both are O(1). Sampling weights are refreshed
+in one vectorised pass every ``refresh_interval`` episodes, which also evicts tasks the
+algorithm no longer wants and draws the next ``refresh_interval`` samples at once. So the
+sampling distribution lags the statistics by at most ``refresh_interval`` episodes; the
+statistics themselves are always current.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Generic
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, DiscreteRandomConfig
+from agora.config import TConfig
+from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
+from agora.pool import HEADER, TaskPool
+
+__all__ = ["CheckpointError", "Curriculum", "CurriculumConfig", "CurriculumTask", "read_checkpoint"]
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint could not be loaded; the curriculum was left unchanged."""
+
+
+class CurriculumConfig(BaseModel):
+    """Everything that defines a curriculum; ``make()`` builds it."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    task_generator: AnyTaskGeneratorConfig = Field(description="Generator mapping task ids to configs.")
+    num_active_tasks: int = Field(default=10_000, gt=0, description="Pool size (always kept full).")
+    max_task_id: int = Field(
+        default=2**31 - 1, gt=0, le=2**62, description="Task ids are drawn from [0, max_task_id)."
+    )
+    seed: int = Field(default=0, ge=0, description="Seeds task-id draws and sampling.")
+    min_presentations_for_eviction: int = Field(
+        default=5, gt=0, description="Completions a task needs before it may be evicted."
+    )
+    algorithm_config: AnyAlgorithmConfig = Field(
+        default_factory=DiscreteRandomConfig, description="How tasks are weighted and evicted."
+    )
+    refresh_interval: int | None = Field(
+        default=None,
+        gt=0,
+        description="Episodes between refreshes of the sampling distribution (its maximum staleness); "
+        "None means ceil(num_active_tasks / 16), at most 65536.",
+    )
+    config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
+
+    @model_validator(mode="after")
+    def _pool_fits_id_space(self) -> CurriculumConfig:
+        if self.num_active_tasks > self.max_task_id:
+            raise ValueError(
+                f"num_active_tasks ({self.num_active_tasks}) cannot exceed max_task_id ({self.max_task_id}): "
+                "the pool needs that many distinct task ids"
+            )
+        return self
+
+    @property
+    def effective_refresh_interval(self) -> int:
+        if self.refresh_interval is not None:
+            return self.refresh_interval
+        return min(65_536, -(-self.num_active_tasks // 16))
+
+    def make(self) -> Curriculum[Any]:
+        """Build the curriculum described by this config."""
+        return Curriculum(self)
+
+
+class CurriculumTask(Generic[TConfig]):
+    """A handle on one task handed out by :meth:`Curriculum.get_task`.
+
+    Counters read the live pool; once the task is evicted they read 0.
+    """
+
+    __slots__ = ("_curriculum", "_slot", "task_id")
+
+    def __init__(self, curriculum: Curriculum[TConfig], task_id: int, slot: int) -> None:
+        self._curriculum = curriculum
+        self._slot = slot
+        self.task_id = task_id
+
+    def get_env_cfg(self) -> TConfig:
+        """The environment config of this task (generated on first use, then cached)."""
+        return self._curriculum.generated(self.task_id).config
+
+    def get_bucket_values(self) -> dict[str, Any]:
+        """``{bucket path: drawn value}`` for bucketed generators, else ``{}``."""
+        return dict(self._curriculum.generated(self.task_id).bucket_values)
+
+    get_slice_values = get_bucket_values
+
+    def get_label(self) -> str | None:
+        return self._curriculum.generated(self.task_id).label
+
+    def _count(self, field: str) -> float:
+        pool = self._curriculum.pool
+        return float(pool.view(field)[self._slot]) if pool.ids[self._slot] == self.task_id else 0.0
+
+    @property
+    def num_completions(self) -> int:
+        return int(self._count("completions"))
+
+    @property
+    def num_scheduled(self) -> int:
+        return int(self._count("scheduled"))
+
+    @property
+    def mean_score(self) -> float:
+        n = self._count("completions")
+        return self._count("score_sum") / n if n else 0.0
+
+    def complete(self, score: float) -> None:
+        """Report this task's episode score (same as ``update_task_performance``)."""
+        self._curriculum.update_task_performance(self.task_id, score)
+
+    def __repr__(self) -> str:
+        return f"CurriculumTask(task_id={self.task_id}, label={self.get_label()!r})"
+
+
+class Curriculum(Generic[TConfig]):
+    """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`."""
+
+    def __init__(self, config: CurriculumConfig) -> None:
+        self.config = config
+        self._generator: TaskGenerator[TConfig] = config.task_generator.create()
+        self._track_labels = self._generator.has_labels
+        self._labels: list[str] = []
+        self._label_index: dict[str, int] = {}
+        self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
+        algorithm_config = config.algorithm_config
+        self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields())
+        self.pool.initialize()
+        self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
+        self._rng = np.random.default_rng(config.seed)
+        self._interval = config.effective_refresh_interval
+        self._queue: list[int] = []  # pre-drawn slots, handed out from the end
+        self._fill()
+        # Hot-path views, bound once.
+        self._ids = self.pool.ids
+        self._scheduled = self.pool.view("scheduled")
+        self._completions = self.pool.view("completions")
+        self._score_sum = self.pool.view("score_sum")
+        self._last_score = self.pool.view("last_score")
+        self._header = self.pool.header
+        self._h_completed = HEADER.index("num_completed")
+        self._h_scheduled = HEADER.index("num_scheduled")
+
+    # -- the per-episode API ----------------------------------------------------------------
+
+    def get_task(self) -> CurriculumTask[TConfig]:
+        """The next task to play. O(1) except at a refresh (every ``refresh_interval`` calls)."""
+        if not self._queue:
+            self._refresh()
+        slot = self._queue.pop()
+        self._scheduled[slot] += 1
+        self._header[self._h_scheduled] += 1
+        return CurriculumTask(self, self._ids[slot], slot)
+
+    def update_task_performance(self, task_id: int, score: float) -> None:
+        """Report one episode's score for ``task_id``.
+
+        Raises ``ValueError`` for a non-finite score or an id that was never in the pool. An
+        update for a recently evicted task is counted as ``num_stale_updates`` and ignored:
+        in a shared pool another worker may evict a task while it is being played.
+        """
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        slot = self.pool.slot_of(task_id)
+        if slot is None:
+            if self.pool.was_evicted(task_id):
+                self.pool.add_to_counter("num_stale")
+                return
+            raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
+        self._completions[slot] += 1
+        self._score_sum[slot] += score
+        self._last_score[slot] = score
+        self._header[self._h_completed] += 1
+        self.algorithm.update(slot, score)
+
+    # -- tasks and configs --------------------------------------------------------------
+
+    def generated(self, task_id: int) -> GeneratedTask[TConfig]:
+        """The generated task for ``task_id`` (LRU-cached: configs are built on demand)."""
+        task = self._cache.get(task_id)
+        if task is None:
+            task = self._generator.generate(task_id)
+            if self.config.config_cache_size:
+                self._cache[task_id] = task
+                if len(self._cache) > self.config.config_cache_size:
+                    self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(task_id)
+        return task
+
+    @property
+    def task_generator(self) -> TaskGenerator[TConfig]:
+        return self._generator
+
+    def active_task_ids(self) -> list[int]:
+        """Ids of all tasks in the pool, in slot order."""
+        return self.pool.array("ids")[self.pool.active_slots()].tolist()  # type: ignore[no-any-return]
+
+    # -- pool maintenance -----------------------------------------------------------------
+
+    def _fill(self) -> None:
+        """Create tasks with fresh random ids until the pool is full."""
+        need = self.pool.counter("num_free")
+        if need == 0:
+            return
+        chosen: dict[int, None] = {}
+        while len(chosen) < need:
+            for candidate in self._rng.integers(0, self.config.max_task_id, size=2 * need).tolist():
+                if candidate not in chosen and self.pool.slot_of(candidate) is None:
+                    chosen[candidate] = None
+                    if len(chosen) == need:
+                        break
+        ids = list(chosen)
+        slots = self.pool.add_many(ids, created_at=self.pool.counter("num_completed"))
+        if self._track_labels:
+            labels = self.pool.array("label")
+            labels[slots] = [self._label_id(self._generator.generate(t).label) for t in ids]
+        self.algorithm.on_tasks_created(slots)
+
+    def _label_id(self, label: str | None) -> int:
+        if label is None:
+            return -1
+        index = self._label_index.get(label)
+        if index is None:
+            index = self._label_index[label] = len(self._labels)
+            self._labels.append(label)
+        return index
+
+    def _refresh(self) -> None:
+        """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots."""
+        active = self.pool.active_slots()
+        if self.algorithm.evicts and self.pool.counter("num_scheduled") > 0:
+            candidates = self.algorithm.eviction_candidates(
+                active, self.config.min_presentations_for_eviction
+            )
+            evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
+            if len(evict):
+                self.algorithm.on_tasks_evicted(evict)
+                for task_id in self.pool.remove_many(evict.tolist()):
+                    self._cache.pop(task_id, None)
+                self._fill()
+                active = self.pool.active_slots()
+        weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
+        if weights.shape != active.shape or not np.all(np.isfinite(weights)) or (weights < 0).any():
+            raise ValueError(
+                f"{type(self.algorithm).__name__}.weights returned invalid weights "
+                f"(shape {weights.shape}, expected {active.shape}; all must be finite and >= 0)"
+            )
+        cdf = np.cumsum(weights)
+        if cdf[-1] <= 0:
+            cdf = np.arange(1.0, len(active) + 1)
+        draws = np.searchsorted(cdf, self._rng.random(self._interval) * cdf[-1], side="right")
+        self._queue = active[np.minimum(draws, len(active) - 1)][::-1].tolist()
+
+    def sampling_probabilities(self) -> dict[int, float]:
+        """Current sampling probability of each active task id (O(N): for inspection, not hot paths)."""
+        active = self.pool.active_slots()
+        weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
+        total = weights.sum()
+        probs = weights / total if total > 0 else np.full(len(active), 1.0 / len(active))
+        ids = self.pool.array("ids")[active]
+        return dict(zip(ids.tolist(), probs.tolist(), strict=True))
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, float]:
+        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard."""
+        pool = self.pool
+        active = pool.active_slots()
+        completions = pool.array("completions")[active].astype(np.float64)
+        played = completions > 0
+        means = pool.array("score_sum")[active][played] / completions[played]
+        out: dict[str, float] = {
+            "num_active_tasks": float(len(active)),
+            "num_created": float(pool.counter("num_created")),
+            "num_evicted": float(pool.counter("num_evicted")),
+            "num_completed": float(pool.counter("num_completed")),
+            "num_scheduled": float(pool.counter("num_scheduled")),
+            "num_stale_updates": float(pool.counter("num_stale")),
+            "mean_task_score": float(means.mean()) if len(means) else 0.0,
+            "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
+        }
+        if self._labels:
+            counts = np.bincount(pool.array("label")[active] + 1, minlength=len(self._labels) + 1)
+            for index, label in enumerate(self._labels):
+                out[f"label/{label}/num_active"] = float(counts[index + 1])
+        for key, value in self.algorithm.stats().items():
+            out[f"algorithm/{key}"] = float(value)
+        return out
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this curriculum is, as JSON-ready data."""
+        arrays = {
+            spec.name: _encode(self.pool.backend.array(spec.name))
+            for spec in self.pool.backend.layout
+            if spec.name not in {"table_keys", "table_slots"}  # rebuilt from ids on load
+        }
+        return {
+            "format_version": CHECKPOINT_FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "rng": self._rng.bit_generator.state,
+            "queue": list(self._queue),
+            "labels": list(self._labels),
+            "pool": arrays,
+            "algorithm": self.algorithm.get_state(),
+        }
+
+    def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
+        """Restore :meth:`get_state` output. All or nothing: on error nothing changes.
+
+        A config that differs from this curriculum's raises :class:`CheckpointError`; with
+        ``strict=False`` it only warns (the pool layout must still match).
+        """
+        backup = self.get_state()
+        try:
+            self._load_state(state, strict)
+        except Exception as exc:
+            self._load_state(backup, strict=False)
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(f"invalid curriculum state: {type(exc).__name__}: {exc}") from exc
+
+    def _load_state(self, state: dict[str, Any], strict: bool) -> None:
+        if not isinstance(state, dict):
+            raise CheckpointError(f"curriculum state must be a dict, got {type(state).__name__}")
+        version = state.get("format_version")
+        if version != CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"unsupported checkpoint format_version {version!r} (expected {CHECKPOINT_FORMAT})"
+            )
+        mine = self.config.model_dump(mode="json")
+        if state["config"] != mine:
+            diff = sorted(
+                k for k in mine.keys() | state["config"].keys() if mine.get(k) != state["config"].get(k)
+            )
+            message = (
+                f"checkpoint was saved with a different CurriculumConfig (differs in: {', '.join(diff)})"
+            )
+            if strict:
+                raise CheckpointError(message + "; pass strict=False to load it anyway")
+            warnings.warn(message, stacklevel=3)
+        decoded = {}
+        for spec in self.pool.backend.layout:
+            if spec.name in {"table_keys", "table_slots"}:
+                continue
+            if spec.name not in state["pool"]:
+                raise CheckpointError(f"checkpoint has no pool array {spec.name!r}")
+            array = _decode(state["pool"][spec.name])
+            target = self.pool.backend.array(spec.name)
+            if array.shape != target.shape or array.dtype != target.dtype:
+                raise CheckpointError(
+                    f"pool array {spec.name!r} is {array.dtype}{list(array.shape)} in the checkpoint but "
+                    f"{target.dtype}{list(target.shape)} here (pool size or algorithm layout differs)"
+                )
+            decoded[spec.name] = array
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state["rng"]
+        queue = [int(s) for s in state["queue"]]
+        labels = [str(label) for label in state["labels"]]
+        # Validation done: apply.
+        for name, array in decoded.items():
+            self.pool.backend.array(name)[:] = array
+        self.pool.backend.array("table_keys")[:] = -1
+        for slot in self.pool.active_slots().tolist():
+            self.pool._table_insert(int(self.pool.ids[slot]), slot)
+        self._rng = rng
+        self._queue = queue
+        self._labels = labels
+        self._label_index = {label: i for i, label in enumerate(labels)}
+        self._cache.clear()
+        self.algorithm.load_state(state["algorithm"])
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
+        state = self.get_state()
+        payload = json.dumps(state, sort_keys=True)
+        document = json.dumps(
+            {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state},
+            sort_keys=True,
+        )
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(document)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
+        """Load a checkpoint written by :meth:`save`; a damaged file raises :class:`CheckpointError`."""
+        self.load_state(read_checkpoint(path), strict=strict)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and verify a checkpoint file; returns the curriculum state inside it."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is truncated or not JSON ({exc.msg} at char {exc.pos})") from exc
+    if not isinstance(document, dict) or "agora_checkpoint" not in document:
+        raise CheckpointError(f"{path} is not an agora checkpoint")
+    state = document.get("state")
+    if _sha256(json.dumps(state, sort_keys=True)) != document.get("sha256"):
+        raise CheckpointError(f"{path} is corrupted: its checksum does not match its contents")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds no curriculum state")
+    return state
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _encode(array: npt.NDArray[Any]) -> dict[str, Any]:
+    return {
+        "dtype": array.dtype.str,
+        "shape": list(array.shape),
+        "data": base64.b64encode(array.tobytes()).decode(),
+    }
+
+
+def _decode(blob: dict[str, Any]) -> npt.NDArray[Any]:
+    raw = base64.b64decode(blob["data"], validate=True)
+    return np.frombuffer(raw, dtype=np.dtype(blob["dtype"])).reshape(blob["shape"])

@@ -1,0 +1,22 @@
+"""Task generators: single configs, bucketed variations, weighted sets."""
+
+from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+from agora.generators.bucketed import BucketedTaskGenerator, BucketValue, Span
+from agora.generators.invariants import ConstantFields, InvariantRule, InvariantViolation
+from agora.generators.set import TaskGeneratorSet
+from agora.generators.single import SingleTaskGenerator
+
+__all__ = [
+    "AnyTaskGeneratorConfig",
+    "BucketValue",
+    "BucketedTaskGenerator",
+    "ConstantFields",
+    "GeneratedTask",
+    "InvariantRule",
+    "InvariantViolation",
+    "SingleTaskGenerator",
+    "Span",
+    "TaskGenerator",
+    "TaskGeneratorConfig",
+    "TaskGeneratorSet",
+]

@@ -1,0 +1,200 @@
+"""Task generators: deterministic functions from a task id to an environment config.
+
+A generator is built from its pydantic ``Config`` (``MyGenerator.Config(...).create()``).
+The same task id gives an equal config in any process, so pools, checkpoints and shared
+memory only ever store ids. ``generate`` is cheap: it draws the label and bucket values
+and defers building the (possibly large) config until ``GeneratedTask.config`` is read.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Self, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_serializer,
+)
+
+from agora.config import TConfig, apply_overrides, import_path, load_symbol
+from agora.generators.invariants import AnyInvariantRule
+
+if TYPE_CHECKING:
+    from agora.curriculum import CurriculumConfig
+
+__all__ = [
+    "AnyTaskGeneratorConfig",
+    "GeneratedTask",
+    "TaskGenerator",
+    "TaskGeneratorConfig",
+]
+
+TGenerator = TypeVar("TGenerator", bound="TaskGenerator[Any]")
+
+
+class GeneratedTask(Generic[TConfig]):
+    """One generated task: its label and bucket values now, its config on first access."""
+
+    __slots__ = ("__dict__", "_build", "bucket_values", "label", "task_id")
+
+    def __init__(
+        self,
+        task_id: int,
+        build: Callable[[], TConfig],
+        label: str | None = None,
+        bucket_values: dict[str, Any] | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.label = label
+        self.bucket_values: dict[str, Any] = bucket_values if bucket_values is not None else {}
+        self._build = build
+
+    @cached_property
+    def config(self) -> TConfig:
+        return self._build()
+
+
+class TaskGeneratorConfig(BaseModel, Generic[TGenerator]):
+    """Base of every generator config; nested ``Config`` classes are bound automatically.
+
+    Serialises with a ``type`` key holding the generator's import path, which is how
+    :data:`AnyTaskGeneratorConfig` finds the right class again when loading JSON or YAML.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    _generator_cls: ClassVar[type[TaskGenerator[Any]] | None] = None
+
+    label: str | None = Field(default=None, description="Label for per-label statistics.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Dotted-path values applied to every generated config."
+    )
+    invariants: list[AnyInvariantRule] = Field(
+        default_factory=list, description="Rules every generated config must satisfy."
+    )
+
+    def create(self) -> TGenerator:
+        """Instantiate the generator this config is bound to."""
+        cls = type(self)._generator_cls
+        if cls is None:
+            raise TypeError(
+                f"{type(self).__name__} is not bound to a TaskGenerator: define it as the nested "
+                "`Config` class of a TaskGenerator subclass."
+            )
+        return cls(self)  # type: ignore[return-value]
+
+    def to_curriculum(self, **kwargs: Any) -> CurriculumConfig:
+        """A ``CurriculumConfig`` over this generator (keyword arguments are passed through)."""
+        from agora.curriculum import CurriculumConfig
+
+        return CurriculumConfig(task_generator=self, **kwargs)
+
+    @model_serializer(mode="wrap")
+    def _serialize_with_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        cls = type(self)._generator_cls or type(self)
+        return {"type": import_path(cls), **handler(self)}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=indent)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Load any generator config from a dict with a ``type`` key (polymorphic)."""
+        cfg = _validate_any_generator(data, lambda d: cls.model_validate(d))
+        if not isinstance(cfg, cls):
+            raise TypeError(f"{data.get('type')!r} is not a {cls.__name__}")
+        return cfg
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Self:
+        return cls.from_dict(yaml.safe_load(text))
+
+
+class TaskGenerator(ABC, Generic[TConfig]):
+    """Base class: deterministic ``task_id -> config``.
+
+    Subclasses implement :meth:`_generate`, which receives a ``random.Random`` seeded by the
+    caller and returns a :class:`GeneratedTask`. A nested ``Config(TaskGeneratorConfig)``
+    class is bound to the subclass so that ``Config.create()`` builds it.
+    """
+
+    Config: ClassVar[type[TaskGeneratorConfig[Any]]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        nested = cls.__dict__.get("Config")
+        if isinstance(nested, type) and issubclass(nested, TaskGeneratorConfig):
+            nested._generator_cls = cls
+
+    def __init__(self, config: TaskGeneratorConfig[Any]) -> None:
+        self.config = config
+        self._reference: dict[int, dict[str, Any]] = {}
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether any generator in this tree sets a label (lets callers skip label lookups)."""
+        return self.config.label is not None
+
+    def generate(self, task_id: int, rng: random.Random | None = None) -> GeneratedTask[TConfig]:
+        """Draw task ``task_id``. ``rng`` is given by parent generators; top-level calls omit it."""
+        task = self._generate(task_id, rng if rng is not None else random.Random(task_id))
+        cfg = self.config
+        if cfg.label is not None:
+            task.label = cfg.label if task.label is None else f"{task.label}|{cfg.label}"
+        if cfg.overrides or cfg.invariants:
+            inner = task._build
+            task._build = lambda: self._finish(task_id, inner())
+        return task
+
+    def get_task(self, task_id: int) -> TConfig:
+        """The config of task ``task_id``: equal for equal ids, in any process."""
+        return self.generate(task_id).config
+
+    def _finish(self, task_id: int, config: TConfig) -> TConfig:
+        config = apply_overrides(config, self.config.overrides)
+        for index, rule in enumerate(self.config.invariants):
+            self._reference[index] = rule.check(task_id, config, self._reference.get(index))
+        return config
+
+    @abstractmethod
+    def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
+        """Draw the task from ``rng`` (seeded for this id) and return it with a lazy config."""
+
+
+def _validate_any_generator(value: Any, handler: ValidatorFunctionWrapHandler | Callable[[Any], Any]) -> Any:
+    """Resolve ``{"type": "pkg.mod.Generator", ...}`` to that generator's Config class."""
+    if isinstance(value, TaskGeneratorConfig):
+        return value
+    if not isinstance(value, dict) or "type" not in value:
+        return handler(value)
+    target = value["type"]
+    cls = load_symbol(target) if isinstance(target, str) else target
+    if isinstance(cls, type) and issubclass(cls, TaskGenerator):
+        cls = cls.Config
+    if not (isinstance(cls, type) and issubclass(cls, TaskGeneratorConfig)):
+        raise TypeError(f"'type' {target!r} is neither a TaskGenerator nor a TaskGeneratorConfig")
+    return cls.model_validate({k: v for k, v in value.items() if k != "type"})
+
+
+AnyTaskGeneratorConfig = SerializeAsAny[
+    Annotated[TaskGeneratorConfig[Any], WrapValidator(_validate_any_generator)]
+]
+"""Field type that accepts any generator config, including from JSON with a ``type`` key."""

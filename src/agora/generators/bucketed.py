@@ -1,0 +1,102 @@
+"""A generator that varies config fields by drawing each from a bucket of values."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agora.config import TConfig, apply_overrides
+from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+
+__all__ = ["BucketValue", "BucketedTaskGenerator", "Span"]
+
+
+class Span(BaseModel):
+    """A continuous range: ints draw an int in ``[min, max]``, otherwise a float."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    range_min: int | float
+    range_max: int | float
+
+    def __init__(self, range_min: int | float | None = None, range_max: int | float | None = None, **kw: Any):
+        if range_min is not None:
+            kw["range_min"] = range_min
+        if range_max is not None:
+            kw["range_max"] = range_max
+        super().__init__(**kw)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if not self.range_min < self.range_max:
+            raise ValueError(f"Span needs range_min < range_max, got {self.range_min} >= {self.range_max}")
+        return self
+
+    def sample(self, rng: random.Random) -> int | float:
+        lo, hi = self.range_min, self.range_max
+        if isinstance(lo, int) and isinstance(hi, int):
+            return rng.randint(lo, hi)
+        return rng.uniform(lo, hi)
+
+    def __str__(self) -> str:
+        return f"{self.range_min}-{self.range_max}"
+
+
+BucketValue = Span | bool | int | float | str
+"""One entry of a bucket: a literal value or a :class:`Span`."""
+
+
+class BucketedTaskGenerator(TaskGenerator[TConfig]):
+    """Draw one value per bucket path and apply them as overrides to the child's config.
+
+    The drawn values come back as ``GeneratedTask.bucket_values`` (``{path: value}``),
+    which the curriculum keeps for per-bucket statistics.
+    """
+
+    class Config(TaskGeneratorConfig["BucketedTaskGenerator[Any]"]):
+        child_generator_config: AnyTaskGeneratorConfig = Field(description="Generator of the base config.")
+        buckets: dict[str, list[BucketValue]] = Field(
+            default_factory=dict, description="Dotted config path -> values (or Spans) to draw from."
+        )
+
+        @field_validator("buckets")
+        @classmethod
+        def _non_empty(cls, buckets: dict[str, list[BucketValue]]) -> dict[str, list[BucketValue]]:
+            for path, values in buckets.items():
+                if not values:
+                    raise ValueError(f"bucket {path!r} has no values")
+            return buckets
+
+        def add_bucket(self, path: str, values: Sequence[BucketValue]) -> BucketedTaskGenerator.Config:
+            """Add a bucket (chainable); a path may only be bucketed once."""
+            if path in self.buckets:
+                raise ValueError(f"bucket {path!r} already exists")
+            self.buckets = {**self.buckets, path: list(values)}
+            return self
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        if not config.buckets:
+            raise ValueError("BucketedTaskGenerator needs at least one bucket (use add_bucket)")
+        self._buckets = list(config.buckets.items())
+        self._child: TaskGenerator[TConfig] = config.child_generator_config.create()
+
+    @property
+    def has_labels(self) -> bool:
+        return super().has_labels or self._child.has_labels
+
+    def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
+        values: dict[str, Any] = {}
+        for path, bucket in self._buckets:
+            value = bucket[rng.randrange(len(bucket))]
+            values[path] = value.sample(rng) if isinstance(value, Span) else value
+        child = self._child.generate(task_id, random.Random(rng.getrandbits(64)))
+        return GeneratedTask(
+            task_id,
+            lambda: apply_overrides(child.config, values),
+            label=child.label,
+            bucket_values={**child.bucket_values, **values},
+        )

@@ -1,0 +1,61 @@
+"""A weighted mixture of generators."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from agora.config import TConfig
+from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+
+__all__ = ["TaskGeneratorSet"]
+
+
+class TaskGeneratorSet(TaskGenerator[TConfig]):
+    """Pick a child generator with probability proportional to its weight, per task id."""
+
+    class Config(TaskGeneratorConfig["TaskGeneratorSet[Any]"]):
+        task_generators: list[AnyTaskGeneratorConfig] = Field(default_factory=list)
+        weights: list[float] = Field(default_factory=list, description="One positive weight per child.")
+
+        @model_validator(mode="after")
+        def _check_weights(self) -> TaskGeneratorSet.Config:
+            _check_weights(len(self.task_generators), self.weights)
+            return self
+
+        def add(
+            self, task_generator: TaskGeneratorConfig[Any], weight: float = 1.0
+        ) -> TaskGeneratorSet.Config:
+            """Add a child generator (chainable)."""
+            if not weight > 0:
+                raise ValueError(f"weight must be positive, got {weight}")
+            self.task_generators.append(task_generator)
+            self.weights.append(weight)
+            return self
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        if not config.task_generators:
+            raise ValueError("TaskGeneratorSet needs at least one task generator (use add)")
+        _check_weights(len(config.task_generators), config.weights)  # add() mutates the lists in place
+        self._children: list[TaskGenerator[TConfig]] = [c.create() for c in config.task_generators]
+        self._cumulative = list(itertools.accumulate(config.weights))
+
+    @property
+    def has_labels(self) -> bool:
+        return super().has_labels or any(child.has_labels for child in self._children)
+
+    def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
+        pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])
+        return self._children[pick].generate(task_id, random.Random(rng.getrandbits(64)))
+
+
+def _check_weights(num_generators: int, weights: list[float]) -> None:
+    if any(not w > 0 for w in weights):
+        raise ValueError(f"weights must all be positive, got {weights}")
+    if len(weights) != num_generators:
+        raise ValueError(f"{len(weights)} weights for {num_generators} task generators")

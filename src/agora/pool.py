@@ -1,0 +1,216 @@
+"""The task pool: which task ids are active, in which slot, with per-slot statistics.
+
+Per-task state lives in arrays indexed by *slot* (never by position in a sorted id list,
+so an eviction cannot shift one task's statistics onto another). A slot is found from a
+task id through an open-addressing hash table kept in the same buffer, and freed slots go
+back on a free stack and are reused. Because everything is in one buffer, a shared-memory
+backend shares the whole pool, map and counters included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from agora.tracking.memory import ArraySpec, LocalMemoryBackend, TaskMemoryBackend
+
+__all__ = ["CORE_FIELDS", "HEADER", "SlotField", "TaskPool"]
+
+SlotField = tuple[str, str, int]
+"""A per-slot column: ``(name, typecode, width)``; width > 1 makes a row of that many values."""
+
+CORE_FIELDS: tuple[SlotField, ...] = (
+    ("completions", "I", 1),  # episodes reported for the task
+    ("scheduled", "I", 1),  # times handed out by get_task
+    ("score_sum", "d", 1),
+    ("last_score", "f", 1),
+    ("created_at", "q", 1),  # pool-wide completion count when the task was created
+    ("label", "i", 1),  # index into the curriculum's label table, -1 for none
+)
+
+HEADER = ("num_free", "num_created", "num_evicted", "num_completed", "num_scheduled", "num_stale", "version")
+
+EVICTED_MEMORY = 65536
+"""How many recently evicted ids a pool remembers, to tell late updates from unknown ids."""
+"""Pool-wide counters, stored in the buffer so that a shared pool shares them."""
+
+_EMPTY = -1
+
+
+def _table_size(capacity: int) -> int:
+    return 1 << max(4, (2 * capacity - 1).bit_length())  # load factor <= 0.5
+
+
+class TaskPool:
+    """Fixed-capacity slots of task state plus the id -> slot map and the free-slot stack."""
+
+    def __init__(
+        self,
+        capacity: int,
+        fields: Sequence[SlotField] = (),
+        backend_factory: Callable[[Sequence[ArraySpec]], TaskMemoryBackend] = LocalMemoryBackend,
+    ) -> None:
+        if capacity <= 0:
+            raise ValueError(f"pool capacity must be positive, got {capacity}")
+        self.capacity = capacity
+        self.fields: tuple[SlotField, ...] = (*CORE_FIELDS, *fields)
+        names = [name for name, _, _ in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate pool field names in {names}")
+        table = _table_size(capacity)
+        self._mask = table - 1
+        layout = [
+            ArraySpec("header", "q", len(HEADER)),
+            ArraySpec("ids", "q", capacity),
+            ArraySpec("free", "i", capacity),
+            ArraySpec("table_keys", "q", table),
+            ArraySpec("table_slots", "i", table),
+            ArraySpec("evicted", "q", min(EVICTED_MEMORY, max(1024, 16 * capacity))),
+            *(ArraySpec(name, code, capacity * width) for name, code, width in self.fields),
+        ]
+        self.backend = backend_factory(layout)
+        self.header = self.backend.view("header")
+        self.ids = self.backend.view("ids")
+        self._free = self.backend.view("free")
+        self._keys = self.backend.view("table_keys")
+        self._slots = self.backend.view("table_slots")
+        self._h = {name: i for i, name in enumerate(HEADER)}
+        self._widths = {name: width for name, _, width in self.fields}
+
+    def initialize(self) -> None:
+        """Mark every slot free (done once by whoever creates the buffer)."""
+        self.backend.array("ids")[:] = _EMPTY
+        self.backend.array("table_keys")[:] = _EMPTY
+        self.backend.array("evicted")[:] = _EMPTY
+        # Pop order is slot 0, 1, 2, ... so a fresh pool fills slots in order.
+        self.backend.array("free")[:] = np.arange(self.capacity - 1, -1, -1, dtype=np.int32)
+        self.backend.array("header")[:] = 0
+        self.header[self._h["num_free"]] = self.capacity
+
+    # -- counters ---------------------------------------------------------------------
+
+    def counter(self, name: str) -> int:
+        return int(self.header[self._h[name]])
+
+    def add_to_counter(self, name: str, amount: int = 1) -> None:
+        self.header[self._h[name]] += amount
+
+    @property
+    def size(self) -> int:
+        """Number of active tasks."""
+        return self.capacity - self.counter("num_free")
+
+    # -- columns ------------------------------------------------------------------------
+
+    def view(self, name: str) -> memoryview[Any]:
+        return self.backend.view(name)
+
+    def array(self, name: str) -> npt.NDArray[Any]:
+        """Column ``name`` as numpy; width > 1 fields come back as ``(capacity, width)``."""
+        arr = self.backend.array(name)
+        width = self._widths.get(name, 1)
+        return arr.reshape(self.capacity, width) if width > 1 else arr
+
+    def active_slots(self) -> npt.NDArray[np.intp]:
+        return np.flatnonzero(self.backend.array("ids") != _EMPTY)
+
+    # -- id -> slot map ---------------------------------------------------------------
+
+    def slot_of(self, task_id: int) -> int | None:
+        """The slot holding ``task_id``, or None if it is not active. O(1) expected."""
+        keys, mask = self._keys, self._mask
+        i = task_id & mask
+        while True:
+            key = keys[i]
+            if key == task_id:
+                return int(self._slots[i])
+            if key == _EMPTY:
+                return None
+            i = (i + 1) & mask
+
+    def _table_insert(self, task_id: int, slot: int) -> None:
+        keys, mask = self._keys, self._mask
+        i = task_id & mask
+        while keys[i] != _EMPTY:
+            if keys[i] == task_id:
+                raise ValueError(f"task {task_id} is already in the pool")
+            i = (i + 1) & mask
+        keys[i] = task_id
+        self._slots[i] = slot
+
+    def _table_delete(self, task_id: int) -> None:
+        # Linear probing with backward-shift deletion: no tombstones, lookups stay short.
+        keys, slots, mask = self._keys, self._slots, self._mask
+        i = task_id & mask
+        while keys[i] != task_id:
+            if keys[i] == _EMPTY:
+                raise KeyError(f"task {task_id} is not in the pool")
+            i = (i + 1) & mask
+        j = i
+        while True:
+            j = (j + 1) & mask
+            key = keys[j]
+            if key == _EMPTY:
+                break
+            home = key & mask
+            movable = (home <= i or home > j) if j > i else (home <= i and home > j)
+            if movable:
+                keys[i] = key
+                slots[i] = slots[j]
+                i = j
+        keys[i] = _EMPTY
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def add_many(self, task_ids: Iterable[int], created_at: int) -> npt.NDArray[np.intp]:
+        """Put new tasks into free slots (zeroing their state); returns the slots used."""
+        ids = [int(t) for t in task_ids]
+        free_count = self.counter("num_free")
+        if len(ids) > free_count:
+            raise ValueError(f"cannot add {len(ids)} tasks: only {free_count} free slots")
+        taken = []
+        for task_id in ids:
+            free_count -= 1
+            slot = int(self._free[free_count])
+            self._table_insert(task_id, slot)
+            self.ids[slot] = task_id
+            taken.append(slot)
+        self.header[self._h["num_free"]] = free_count
+        slots = np.asarray(taken, dtype=np.intp)
+        for name, _, _ in self.fields:
+            self.array(name)[slots] = 0
+        self.array("created_at")[slots] = created_at
+        self.array("label")[slots] = -1
+        self.add_to_counter("num_created", len(ids))
+        return slots
+
+    def remove_many(self, slots: Iterable[int]) -> list[int]:
+        """Free these slots; returns the task ids that were in them."""
+        removed = []
+        free_count = self.counter("num_free")
+        for slot in slots:
+            task_id = int(self.ids[slot])
+            if task_id == _EMPTY:
+                raise ValueError(f"slot {slot} is already free")
+            self._table_delete(task_id)
+            self.ids[slot] = _EMPTY
+            self._free[free_count] = slot
+            free_count += 1
+            removed.append(task_id)
+        self.header[self._h["num_free"]] = free_count
+        if removed:
+            evicted = self.backend.array("evicted")
+            start = self.counter("num_evicted")
+            evicted[np.arange(start, start + len(removed)) % len(evicted)] = removed
+            self.add_to_counter("num_evicted", len(removed))
+        return removed
+
+    def was_evicted(self, task_id: int) -> bool:
+        """Whether ``task_id`` is among the recently evicted ids (O(memory); rare path)."""
+        return bool((self.backend.array("evicted") == task_id).any())
+
+    def nbytes(self) -> int:
+        return self.backend.nbytes
