@@ -18,6 +18,7 @@ import os
 import tempfile
 import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Generic
 
@@ -195,6 +196,17 @@ class Curriculum(Generic[TConfig]):
         self._last_score[slot] = score
         self._header[self._h_completed] += 1
         self.algorithm.update(slot, score)
+
+    def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
+        """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
+        return [self.get_task() for _ in range(k)]
+
+    def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
+        """Report many episodes at once, equal in effect to one call per pair, in order."""
+        if len(task_ids) != len(scores):
+            raise ValueError(f"{len(task_ids)} task ids but {len(scores)} scores")
+        for task_id, score in zip(task_ids, scores, strict=True):
+            self.update_task_performance(task_id, score)
 
     # -- tasks and configs --------------------------------------------------------------
 

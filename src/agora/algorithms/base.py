@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidatorFunctionWrapHandler, WrapValidator
 
 from agora.config import load_symbol
 
@@ -36,6 +36,13 @@ class CurriculumAlgorithmConfig(BaseModel, ABC):
 
     type: str
     """Short name (built-in algorithms) or import path (user algorithms) of this config class."""
+
+    use_shared_memory: bool = Field(
+        default=False, description="Keep the pool in shared memory so that processes share one curriculum."
+    )
+    session_id: str | None = Field(
+        default=None, description="Name of the shared pool; processes with the same id share it."
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
