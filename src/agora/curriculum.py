@@ -31,7 +31,14 @@ from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
 
-__all__ = ["CheckpointError", "Curriculum", "CurriculumConfig", "CurriculumTask", "read_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "Curriculum",
+    "CurriculumConfig",
+    "CurriculumTask",
+    "decode_array",
+    "read_checkpoint",
+]
 
 CHECKPOINT_FORMAT = 1
 
@@ -382,7 +389,7 @@ class Curriculum(Generic[TConfig]):
                 continue
             if spec.name not in state["pool"]:
                 raise CheckpointError(f"checkpoint has no pool array {spec.name!r}")
-            array = _decode(state["pool"][spec.name])
+            array = decode_array(state["pool"][spec.name])
             target = self.pool.backend.array(spec.name)
             if array.shape != target.shape or array.dtype != target.dtype:
                 raise CheckpointError(
@@ -464,6 +471,7 @@ def _encode(array: npt.NDArray[Any]) -> dict[str, Any]:
     }
 
 
-def _decode(blob: dict[str, Any]) -> npt.NDArray[Any]:
+def decode_array(blob: dict[str, Any]) -> npt.NDArray[Any]:
+    """A pool array from a checkpoint's ``state["pool"][name]`` (read-only)."""
     raw = base64.b64decode(blob["data"], validate=True)
     return np.frombuffer(raw, dtype=np.dtype(blob["dtype"])).reshape(blob["shape"])

@@ -1,0 +1,78 @@
+"""Benchmarks behind ``agora bench``: each one measures something and returns a table.
+
+A benchmark is a function ``run(quick: bool) -> BenchResult`` in a module of this package,
+listed in :data:`BENCHMARKS` by name. Modules are imported only when their benchmark runs,
+so one that needs an optional dependency (ray, shared memory) costs nothing otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agora._table import format_table
+
+__all__ = ["BENCHMARKS", "BenchResult", "get_benchmark", "record", "run_benchmarks"]
+
+BENCHMARKS: dict[str, str] = {
+    "get_task_update": "agora.bench.get_task_update:run",
+}
+"""Benchmark name -> ``module:function`` of its ``run(quick) -> BenchResult``."""
+
+
+@dataclass
+class BenchResult:
+    """One benchmark's outcome: a titled table plus notes on how it was measured."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    notes: list[str] = field(default_factory=list)
+
+    def table(self, *, markdown: bool = False) -> str:
+        return format_table(self.columns, self.rows, markdown=markdown)
+
+    def text(self) -> str:
+        """Title, table and notes, for the terminal."""
+        return "\n".join([self.title, "", self.table(), *(["", *self.notes] if self.notes else [])])
+
+    def markdown(self, name: str) -> str:
+        """A markdown section, fenced by markers so that :func:`record` can replace it later."""
+        notes = "".join(f"\n{note}\n" for note in self.notes)
+        body = f"### {self.title}\n\n{self.table(markdown=True)}\n{notes}"
+        return f"<!-- bench:{name} -->\n{body}<!-- /bench:{name} -->"
+
+
+def get_benchmark(name: str) -> Callable[[bool], BenchResult]:
+    """The ``run`` function of benchmark ``name``."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+    module, _, function = BENCHMARKS[name].partition(":")
+    run: Callable[[bool], BenchResult] = getattr(importlib.import_module(module), function)
+    return run
+
+
+def run_benchmarks(names: Sequence[str] | None = None, *, quick: bool = False) -> dict[str, BenchResult]:
+    """Run the named benchmarks (all by default) in order."""
+    runs = [get_benchmark(name) for name in (names or list(BENCHMARKS))]  # unknown names fail before any run
+    return {name: run(quick) for name, run in zip(names or list(BENCHMARKS), runs, strict=True)}
+
+
+def record(results: dict[str, BenchResult], path: str | Path) -> None:
+    """Write each result's markdown section into ``path``, replacing an earlier one of the same name."""
+    target = Path(path)
+    text = target.read_text() if target.exists() else ""
+    for name, result in results.items():
+        section = result.markdown(name)
+        pattern = re.compile(
+            rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.DOTALL
+        )
+        if pattern.search(text):
+            text = pattern.sub(section.replace("\\", "\\\\"), text)
+        else:
+            text = f"{text.rstrip()}\n\n{section}\n" if text.strip() else f"{section}\n"
+    target.write_text(text)

@@ -1,0 +1,247 @@
+"""The ``agora`` command: ``demo``, ``bench`` and ``inspect``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from agora._table import format_table
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments give one line on stderr and exit code 2 (argparse prints the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="agora", description="Curriculum learning for RL: demo, benchmarks, checkpoints.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo",
+        help="train an agent with and without a learning-progress curriculum and compare",
+        description="Train a Q-learning agent on the built-in maze task family with the learning-progress "
+        "curriculum and with uniform sampling, over several seeds; print success against steps and write "
+        "summary.json and demo.png.",
+    )
+    demo.add_argument("--quick", action="store_true", help="a short run (for tests and a first look)")
+    demo.add_argument("--seeds", type=_positive, help="runs per curriculum (default 5, quick 3)")
+    demo.add_argument("--steps", type=_positive, help="training environment steps per run")
+    demo.add_argument("--workers", type=_positive, help="worker processes (default 2)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("agora-demo"), help="output folder (default ./agora-demo)"
+    )
+
+    bench = sub.add_parser(
+        "bench",
+        help="run benchmarks and print their tables",
+        description="Run benchmarks and print their tables.",
+    )
+    bench.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
+    bench.add_argument("--quick", action="store_true", help="fewer sizes and episodes")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.add_argument(
+        "--record", type=Path, metavar="PATH", help="also write the tables into this markdown file"
+    )
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="summarise a saved curriculum checkpoint",
+        description="Summarise a curriculum checkpoint: pool, counters, top tasks, labels.",
+    )
+    inspect.add_argument("path", type=Path, help="checkpoint written by Curriculum.save")
+    inspect.add_argument("--top", type=_positive, default=10, help="tasks to list (default 10)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``agora`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    command = {"demo": _demo, "bench": _bench, "inspect": _inspect}[args.command]
+    return command(args)
+
+
+def _fail(message: str) -> int:
+    print(f"agora: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from agora.demo.run import DemoConfig, run_demo
+
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in {"seeds": args.seeds, "env_steps": args.steps, "workers": args.workers}.items()
+        if value is not None
+    }
+    config = DemoConfig.quick(**overrides) if args.quick else DemoConfig(**overrides)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"Training {config.seeds} seeds x 2 curricula for {config.env_steps:,} environment steps each "
+        f"({config.workers} worker processes)...",
+        flush=True,
+    )
+    result = run_demo(config)
+    summary = result.summary()
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print()
+    print("Evaluation success on the whole task family (mean ± std over seeds):")
+    print(result.table())
+    print()
+    print(_verdict(summary["comparison"]))
+    try:
+        from agora.demo.plot import plot_demo
+
+        plot = plot_demo(result, out / "demo.png")
+    except ImportError as exc:
+        print(f"wrote {out / 'summary.json'}", file=sys.stderr)
+        return _fail(str(exc))
+    print(f"wrote {out / 'summary.json'} and {plot}")
+    return 0
+
+
+def _verdict(comparison: dict[str, Any]) -> str:
+    target = comparison["baseline_final_success"]
+    steps = comparison["candidate_steps_to_baseline_final"]
+    baseline = comparison["baseline_steps_to_final"]
+    if steps is None:
+        return f"Learning progress did not reach uniform's final success ({target:.3f})."
+    ratio = comparison["step_ratio"]
+    relative = "" if ratio is None else f": {ratio:.0%} of the steps ({1 / max(ratio, 1e-9):.1f}x fewer)"
+    return (
+        f"Uniform first reached its final success ({target:.3f}) after {baseline:,.0f} environment steps; "
+        f"learning progress after {steps:,.0f}{relative}."
+    )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from agora.bench import BENCHMARKS, get_benchmark, record
+
+    if args.list:
+        print("\n".join(sorted(BENCHMARKS)))
+        return 0
+    names = args.names or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(
+            f"agora bench: error: unknown benchmark {unknown[0]!r} (known: {', '.join(sorted(BENCHMARKS))})",
+            file=sys.stderr,
+        )
+        return 2
+    results = {}
+    for name in names:
+        result = get_benchmark(name)(args.quick)
+        results[name] = result
+        print(result.text(), end="\n\n", flush=True)
+    if args.record is not None:
+        record(results, args.record)
+        print(f"recorded in {args.record}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from agora.curriculum import CheckpointError, read_checkpoint
+
+    try:
+        state = read_checkpoint(args.path)
+        print(_describe(state, args.path, args.top))
+    except CheckpointError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _describe(state: dict[str, Any], path: Path, top: int) -> str:
+    """The inspect report; raises CheckpointError if the state lacks what a checkpoint has."""
+    from agora.curriculum import CheckpointError, decode_array
+    from agora.pool import HEADER
+
+    try:
+        pool = {name: decode_array(blob) for name, blob in state["pool"].items()}
+        header = dict(zip(HEADER, pool["header"].tolist(), strict=True))
+        ids = pool["ids"]
+        active = np.flatnonzero(ids != -1)
+        completions = pool["completions"][active].astype(np.float64)
+        score_sum = pool["score_sum"][active]
+        label_ids = pool["label"][active]
+        labels: list[str] = list(state["labels"])
+        config_data = state["config"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a valid curriculum state ({type(exc).__name__}: {exc})"
+        ) from exc
+
+    algorithm = config_data.get("algorithm_config", {}).get("type", "?")
+    lines = [
+        f"checkpoint {path}",
+        f"algorithm {algorithm}, pool {len(active):,} active of {len(ids):,} slots",
+        f"completions {header['num_completed']:,}, scheduled {header['num_scheduled']:,}, "
+        f"tasks created {header['num_created']:,}, evicted {header['num_evicted']:,}, "
+        f"stale updates {header['num_stale']:,}",
+        "",
+    ]
+    means = np.divide(score_sum, completions, out=np.zeros_like(score_sum), where=completions > 0)
+    if "lp_score" in pool:
+        key, values = "lp_score", pool["lp_score"][active].astype(np.float64)
+    else:
+        key, values = "mean score", means
+    order = np.argsort(-values, kind="stable")[:top]
+    generator, problem = _generator(config_data)
+    rows = []
+    for i in order.tolist():
+        task_id = int(ids[active[i]])
+        buckets = "" if generator is None else _buckets(generator.generate(task_id).bucket_values)
+        label = labels[label_ids[i]] if 0 <= label_ids[i] < len(labels) else ""
+        rows.append([task_id, float(values[i]), int(completions[i]), float(means[i]), label, buckets])
+    lines.append(f"top {len(rows)} tasks by {key}:")
+    lines.append(format_table(["task id", key, "completions", "mean score", "label", "bucket values"], rows))
+    if problem:
+        lines.append(f"(bucket values unavailable: {problem})")
+    if labels:
+        counts = np.bincount(label_ids[label_ids >= 0], minlength=len(labels))
+        lines += ["", "labels:"]
+        label_rows = [
+            [label, int(counts[j]), float(counts[j] / max(len(active), 1))] for j, label in enumerate(labels)
+        ]
+        lines.append(format_table(["label", "active tasks", "share"], label_rows))
+    return "\n".join(lines)
+
+
+def _generator(config_data: dict[str, Any]) -> tuple[Any, str]:
+    """The task generator of a saved config, or None and why (its classes may not be importable here)."""
+    from agora.curriculum import CurriculumConfig
+
+    try:
+        return CurriculumConfig.model_validate(config_data).task_generator.create(), ""
+    except Exception as exc:  # a user's generator module missing here should not stop the report
+        return None, f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _buckets(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""A built-in test bed: a maze task family where curricula matter, and a learning agent."""
+
+from agora.demo.agent import QLearningAgent
+from agora.demo.env import ACTIONS, GridTask, GridWorld, Maze, grid_task_family, maze
+from agora.demo.run import (
+    DemoConfig,
+    DemoResult,
+    RunResult,
+    default_curricula,
+    learning_progress_config,
+    run_demo,
+)
+
+__all__ = [
+    "ACTIONS",
+    "DemoConfig",
+    "DemoResult",
+    "GridTask",
+    "GridWorld",
+    "Maze",
+    "QLearningAgent",
+    "RunResult",
+    "default_curricula",
+    "grid_task_family",
+    "learning_progress_config",
+    "maze",
+    "run_demo",
+]

@@ -1,0 +1,94 @@
+"""A tabular Q-learning agent for the maze family.
+
+It learns only from its own episodes: epsilon-greedy actions with random tie-breaking (so an
+untrained agent does a random walk), then Q-learning updates replayed backwards over the
+episode, so that one success propagates its reward along the whole path (episodic backward
+update). Q-values are kept per maze layout and indexed by cell, which is what makes practice
+transfer: values learnt from near starts lead the agent home from farther ones in the same maze.
+"""
+
+from __future__ import annotations
+
+import random
+
+from agora.demo.env import GridWorld, Maze
+
+__all__ = ["QLearningAgent"]
+
+
+class QLearningAgent:
+    """Epsilon-greedy tabular Q-learning with backward episode updates."""
+
+    def __init__(
+        self, *, learning_rate: float = 0.5, discount: float = 0.95, epsilon: float = 0.1, seed: int = 0
+    ) -> None:
+        if not 0 < learning_rate <= 1:
+            raise ValueError(f"learning_rate must be in (0, 1], got {learning_rate}")
+        if not 0 < discount <= 1:
+            raise ValueError(f"discount must be in (0, 1], got {discount}")
+        if not 0 <= epsilon <= 1:
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+        self.learning_rate = learning_rate
+        self.discount = discount
+        self.epsilon = epsilon
+        self.rng = random.Random(seed)
+        self._q: dict[tuple[int, int], list[list[float]]] = {}  # (size, maze seed) -> Q[cell][action]
+
+    def q_table(self, maze: Maze) -> list[list[float]]:
+        """The Q-table of ``maze`` (zeros until the agent has learnt something there)."""
+        key = (maze.size, maze.seed)
+        table = self._q.get(key)
+        if table is None:
+            table = self._q[key] = [[0.0] * 4 for _ in range(maze.num_cells)]
+        return table
+
+    def _act(self, values: list[float], epsilon: float) -> int:
+        rng = self.rng
+        if epsilon and rng.random() < epsilon:
+            return rng.randrange(4)
+        best = max(values)
+        if values.count(best) == 1:
+            return values.index(best)
+        return rng.choice([a for a in range(4) if values[a] == best])
+
+    def run_episode(
+        self, env: GridWorld, *, learn: bool = True, start: int | None = None
+    ) -> tuple[bool, int]:
+        """Play one episode; returns ``(reached the goal, steps taken)``.
+
+        With ``learn=False`` the agent acts greedily and leaves its Q-table unchanged (evaluation).
+        """
+        q = self.q_table(env.maze)
+        epsilon = self.epsilon if learn else 0.0
+        state = env.reset(start)
+        states: list[int] = []
+        actions: list[int] = []
+        while True:
+            action = self._act(q[state], epsilon)
+            nxt, reward, terminated, truncated = env.step(action)
+            if learn:
+                states.append(state)
+                actions.append(action)
+            state = nxt
+            if terminated or truncated:
+                break
+        if learn:
+            self._learn(q, states, actions, state, reward if terminated else 0.0, terminated)
+        return terminated, env.steps
+
+    def _learn(
+        self,
+        q: list[list[float]],
+        states: list[int],
+        actions: list[int],
+        last_state: int,
+        final_reward: float,
+        terminated: bool,
+    ) -> None:
+        """Q-learning updates from the last transition back to the first."""
+        alpha, gamma = self.learning_rate, self.discount
+        target = final_reward if terminated else gamma * max(q[last_state])
+        for state, action in zip(reversed(states), reversed(actions), strict=True):
+            row = q[state]
+            row[action] += alpha * (target - row[action])
+            target = gamma * max(row)

@@ -1,0 +1,311 @@
+"""Train the demo agent under two curricula and compare how fast they learn.
+
+Each run trains a fresh :class:`~agora.demo.agent.QLearningAgent` for ``env_steps``
+environment steps on tasks drawn by a curriculum over :func:`~agora.demo.env.grid_task_family`,
+and every ``env_steps / num_evals`` steps measures greedy success on a fixed evaluation set:
+``eval_starts`` start cells for every (size, start distance) of the family, each judged
+against every step limit of the family. Runs for different curricula and seeds are
+independent, so they are spread over worker processes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from agora.algorithms import CurriculumAlgorithmConfig, DiscreteRandomConfig
+from agora.curriculum import CurriculumConfig
+from agora.demo.agent import QLearningAgent
+from agora.demo.env import GridTask, GridWorld, grid_task_family, maze
+from agora.generators import BucketedTaskGenerator
+
+__all__ = [
+    "DemoConfig",
+    "DemoResult",
+    "RunResult",
+    "default_curricula",
+    "learning_progress_config",
+    "run_demo",
+]
+
+
+class DemoConfig(BaseModel):
+    """What the demo trains on, for how long, and how the curricula are set up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sizes: tuple[int, ...] = Field(default=(8, 12), min_length=1, description="Maze sizes of the family.")
+    start_distances: tuple[int, ...] = Field(
+        default=(1, 2, 4, 8, 16, 32, 64), min_length=1, description="Start distances of the family."
+    )
+    max_steps: tuple[int, ...] = Field(default=(16, 48, 128), min_length=1, description="Step limits.")
+    env_steps: int = Field(default=300_000, gt=0, description="Training environment steps per run.")
+    num_evals: int = Field(default=20, gt=0, description="Evaluations per run (plus one before training).")
+    eval_starts: int = Field(default=5, gt=0, description="Evaluation starts per (size, start distance).")
+    seeds: int = Field(default=5, gt=0, description="Runs per curriculum, with seeds 0..seeds-1.")
+    num_active_tasks: int = Field(default=64, gt=0, description="Curriculum pool size.")
+    refresh_interval: int = Field(default=4, gt=0, description="Episodes between sampling refreshes.")
+    learning_rate: float = Field(default=0.5, gt=0, le=1)
+    discount: float = Field(default=0.95, gt=0, le=1)
+    epsilon: float = Field(default=0.1, ge=0, le=1)
+    workers: int = Field(default=2, gt=0, description="Worker processes (1 runs everything in-process).")
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> DemoConfig:
+        """A short run (a few seconds) with the same task family, for tests and a first look."""
+        return cls(**{"env_steps": 60_000, "num_evals": 10, "seeds": 3, **overrides})
+
+    def task_family(self) -> BucketedTaskGenerator.Config:
+        return grid_task_family(self.sizes, self.start_distances, self.max_steps)
+
+    def curriculum_config(self, algorithm: CurriculumAlgorithmConfig, seed: int) -> CurriculumConfig:
+        return CurriculumConfig(
+            task_generator=self.task_family(),
+            num_active_tasks=self.num_active_tasks,
+            refresh_interval=self.refresh_interval,
+            algorithm_config=algorithm,
+            seed=seed,
+        )
+
+    @property
+    def eval_steps(self) -> list[int]:
+        """Training steps at which the agent is evaluated."""
+        return [round(i * self.env_steps / self.num_evals) for i in range(self.num_evals + 1)]
+
+
+def learning_progress_config() -> CurriculumAlgorithmConfig:
+    """The learning-progress curriculum used by the demo."""
+    return DiscreteRandomConfig()
+
+
+def default_curricula() -> dict[str, CurriculumAlgorithmConfig]:
+    """The two arms of the demo: learning progress and uniform sampling."""
+    return {"learning_progress": learning_progress_config(), "uniform": DiscreteRandomConfig()}
+
+
+@dataclass
+class RunResult:
+    """One training run: evaluation success at each of ``DemoConfig.eval_steps``, and what was sampled."""
+
+    curriculum: str
+    seed: int
+    success: list[float]
+    samples_by_distance: list[dict[int, int]]
+    """Per evaluation interval: episodes sampled per start distance."""
+    episodes: int
+    impossible_step_share: float
+    """Share of training steps spent on tasks whose step limit is below their start distance."""
+
+
+def evaluation_set(config: DemoConfig) -> list[tuple[GridTask, list[int]]]:
+    """The fixed evaluation set: for each (size, start distance), a task and its start cells."""
+    rng = random.Random(12345)
+    longest = max(config.max_steps)
+    out = []
+    for size in config.sizes:
+        for distance in config.start_distances:
+            cells = maze(size).cells_at(distance)
+            starts = [rng.choice(cells) for _ in range(config.eval_starts)]
+            out.append((GridTask(size=size, start_distance=distance, max_steps=longest), starts))
+    return out
+
+
+def evaluate(agent: QLearningAgent, config: DemoConfig, eval_set: list[tuple[GridTask, list[int]]]) -> float:
+    """Greedy success over the evaluation set, every start judged against every step limit.
+
+    One greedy episode per start with the longest limit gives the steps it needs; a shorter
+    limit succeeds exactly when those steps fit in it, so one rollout serves all limits.
+    """
+    wins = 0
+    rng = random.Random(0)
+    for task, starts in eval_set:
+        env = GridWorld(task, rng)
+        for start in starts:
+            reached, steps = agent.run_episode(env, learn=False, start=start)
+            if reached:
+                wins += sum(steps <= limit for limit in config.max_steps)
+    return wins / (len(eval_set) * config.eval_starts * len(config.max_steps))
+
+
+def train(config: DemoConfig, name: str, algorithm: CurriculumAlgorithmConfig, seed: int) -> RunResult:
+    """Train one agent under one curriculum and evaluate it along the way."""
+    curriculum = config.curriculum_config(algorithm, seed).make()
+    agent = QLearningAgent(
+        learning_rate=config.learning_rate, discount=config.discount, epsilon=config.epsilon, seed=seed
+    )
+    env_rng = random.Random(seed + 1_000_003)
+    envs: dict[GridTask, GridWorld] = {}
+    eval_set = evaluation_set(config)
+    milestones = config.eval_steps
+    success = [evaluate(agent, config, eval_set)]
+    windows: list[dict[int, int]] = [{}]
+    steps = episodes = impossible_steps = 0
+    while steps < config.env_steps:
+        task = curriculum.get_task()
+        cfg: GridTask = task.get_env_cfg()
+        env = envs.get(cfg)
+        if env is None:
+            env = envs[cfg] = GridWorld(cfg, env_rng)
+        reached, taken = agent.run_episode(env)
+        curriculum.update_task_performance(task.task_id, float(reached))
+        steps += taken
+        episodes += 1
+        if min(cfg.start_distance, env.maze.max_distance) > cfg.max_steps:
+            impossible_steps += taken
+        window = windows[-1]
+        window[cfg.start_distance] = window.get(cfg.start_distance, 0) + 1
+        while len(success) < len(milestones) and steps >= milestones[len(success)]:
+            success.append(evaluate(agent, config, eval_set))
+            windows.append({})
+    return RunResult(name, seed, success, windows[:-1], episodes, impossible_steps / steps)
+
+
+def _train_job(args: tuple[DemoConfig, str, CurriculumAlgorithmConfig, int]) -> RunResult:
+    return train(*args)
+
+
+@dataclass
+class DemoResult:
+    """All runs of a demo, with the comparisons the demo reports."""
+
+    config: DemoConfig
+    runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def curricula(self) -> list[str]:
+        return list(dict.fromkeys(run.curriculum for run in self.runs))
+
+    def success(self, curriculum: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Evaluation success, shape ``(seeds, evaluations)``."""
+        return np.array([run.success for run in self.runs if run.curriculum == curriculum], dtype=np.float64)
+
+    def steps_to_reach(self, curriculum: str, target: float) -> float | None:
+        """Environment steps at which the seed-mean success first reaches ``target`` (interpolated)."""
+        mean = self.success(curriculum).mean(axis=0)
+        steps = self.config.eval_steps
+        for i, value in enumerate(mean):
+            if value >= target:
+                if i == 0:
+                    return 0.0
+                before = mean[i - 1]
+                return float(steps[i - 1] + (target - before) / (value - before) * (steps[i] - steps[i - 1]))
+        return None
+
+    def distance_shares(self, curriculum: str) -> tuple[list[int], np.ndarray[Any, np.dtype[np.float64]]]:
+        """Start distances and the share of episodes on each, shape ``(evaluations - 1, distances)``."""
+        distances = list(self.config.start_distances)
+        counts = np.zeros((self.config.num_evals, len(distances)))
+        for run in self.runs:
+            if run.curriculum == curriculum:
+                for i, window in enumerate(run.samples_by_distance):
+                    for j, distance in enumerate(distances):
+                        counts[i, j] += window.get(distance, 0)
+        totals = counts.sum(axis=1, keepdims=True)
+        return distances, np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+    def comparison(self, baseline: str = "uniform", candidate: str = "learning_progress") -> dict[str, Any]:
+        """Steps each curriculum needed to first reach ``baseline``'s final success (seed means).
+
+        The ratio compares against the steps the baseline itself needed, not its whole budget,
+        so a baseline that plateaus early is not penalised.
+        """
+        target = float(self.success(baseline).mean(axis=0)[-1])
+        baseline_steps = self.steps_to_reach(baseline, target)
+        candidate_steps = self.steps_to_reach(candidate, target)
+        ratio = None
+        if candidate_steps is not None and baseline_steps:
+            ratio = candidate_steps / baseline_steps
+        return {
+            "baseline": baseline,
+            "candidate": candidate,
+            "baseline_final_success": target,
+            "baseline_steps_to_final": baseline_steps,
+            "candidate_steps_to_baseline_final": candidate_steps,
+            "step_ratio": ratio,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Everything ``summary.json`` holds: config, per-curriculum curves and the comparison."""
+        curricula: dict[str, Any] = {}
+        for name in self.curricula:
+            success = self.success(name)
+            runs = [run for run in self.runs if run.curriculum == name]
+            distances, shares = self.distance_shares(name)
+            curricula[name] = {
+                "success_mean": success.mean(axis=0).tolist(),
+                "success_std": success.std(axis=0).tolist(),
+                "success_min": success.min(axis=0).tolist(),
+                "success_max": success.max(axis=0).tolist(),
+                "final_success_mean": float(success[:, -1].mean()),
+                "episodes_mean": float(np.mean([run.episodes for run in runs])),
+                "impossible_step_share": float(np.mean([run.impossible_step_share for run in runs])),
+                "sample_share_by_start_distance": {
+                    str(d): shares[:, j].tolist() for j, d in enumerate(distances)
+                },
+                "runs": [asdict(run) for run in runs],
+            }
+        out: dict[str, Any] = {
+            "config": self.config.model_dump(mode="json"),
+            "env_steps": self.config.eval_steps,
+            "curricula": curricula,
+        }
+        if {"uniform", "learning_progress"} <= set(curricula):
+            out["comparison"] = self.comparison()
+        return out
+
+    def table(self) -> str:
+        """Evaluation success (mean ± std over seeds) against environment steps, as text."""
+        names = self.curricula
+        header = ["env steps", *names]
+        rows = []
+        means = {name: self.success(name).mean(axis=0) for name in names}
+        stds = {name: self.success(name).std(axis=0) for name in names}
+        for i, steps in enumerate(self.config.eval_steps):
+            rows.append([f"{steps:,}", *(f"{means[n][i]:.3f} ± {stds[n][i]:.3f}" for n in names)])
+        widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
+        lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+        return "\n".join(lines)
+
+
+def run_demo(
+    config: DemoConfig | None = None,
+    curricula: Mapping[str, CurriculumAlgorithmConfig] | None = None,
+    *,
+    progress: bool = True,
+    on_run: Callable[[RunResult], None] | None = None,
+) -> DemoResult:
+    """Train ``config.seeds`` agents under each curriculum (default: learning progress and uniform)."""
+    config = config or DemoConfig()
+    curricula = dict(curricula or default_curricula())
+    jobs = [(config, name, algo, seed) for seed in range(config.seeds) for name, algo in curricula.items()]
+    result = DemoResult(config)
+    bar = tqdm(total=len(jobs), desc="training", unit="run", disable=not progress)
+    try:
+        if config.workers == 1:
+            finished: Any = (_train_job(job) for job in jobs)
+        else:
+            pool = ProcessPoolExecutor(max_workers=min(config.workers, len(jobs)))
+            finished = (
+                future.result() for future in as_completed([pool.submit(_train_job, j) for j in jobs])
+            )
+        for run in finished:
+            result.runs.append(run)
+            bar.update()
+            if on_run is not None:
+                on_run(run)
+    finally:
+        bar.close()
+        if config.workers != 1:
+            pool.shutdown(cancel_futures=True)
+    order = {name: i for i, name in enumerate(curricula)}
+    result.runs.sort(key=lambda run: (order[run.curriculum], run.seed))
+    return result
