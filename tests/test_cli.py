@@ -1,0 +1,189 @@
+"""The ``agora`` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from agora.curriculum import CurriculumConfig
+from agora.demo import grid_task_family
+from agora.generators import TaskGeneratorSet
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _optional(module: str) -> ModuleType:
+    """Import an optional dependency: skip without it, unless AGORA_REQUIRE_OPTIONAL=1 (then fail)."""
+    if os.environ.get("AGORA_REQUIRE_OPTIONAL") == "1":
+        return __import__(module)
+    return pytest.importorskip(module)
+
+
+def agora(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
+    return subprocess.run(
+        [sys.executable, "-m", "agora.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_demo_quick_writes_table_summary_and_plot(tmp_path: Path) -> None:
+    _optional("matplotlib")
+    out = tmp_path / "out"
+    proc = agora("demo", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "env steps" in proc.stdout
+    assert "learning_progress" in proc.stdout
+    assert "uniform" in proc.stdout
+    assert "training" in proc.stderr, "the progress bar goes to stderr"
+
+    summary = json.loads((out / "summary.json").read_text())
+    steps = summary["env_steps"]
+    assert steps[0] == 0
+    assert steps == sorted(steps)
+    for name in ("learning_progress", "uniform"):
+        curve = summary["curricula"][name]
+        assert len(curve["success_mean"]) == len(steps)
+        assert all(0.0 <= v <= 1.0 for v in curve["success_mean"] + curve["success_std"])
+        assert len(curve["runs"]) == summary["config"]["seeds"] >= 3
+        assert curve["success_mean"][-1] > curve["success_mean"][0], "the agent learns under both curricula"
+    assert 0 < summary["comparison"]["baseline_final_success"] <= 1
+
+    png = out / "demo.png"
+    assert png.read_bytes()[:8] == PNG_SIGNATURE
+    import matplotlib.image
+
+    image = matplotlib.image.imread(png)
+    assert image.ndim == 3
+    assert image.shape[0] > 200
+    assert image.shape[1] > 600
+
+
+def test_bench_quick_prints_tables_and_records(tmp_path: Path) -> None:
+    record = tmp_path / "bench.md"
+    record.write_text("# Results\n\n<!-- bench:get_task_update -->\nold\n<!-- /bench:get_task_update -->\n")
+    proc = agora("bench", "--quick", "get_task_update", "--record", str(record))
+    assert proc.returncode == 0, proc.stderr
+    assert "µs / episode" in proc.stdout
+    assert "10,000" in proc.stdout
+    text = record.read_text()
+    assert text.startswith("# Results")
+    assert "old" not in text
+    assert text.count("<!-- bench:get_task_update -->") == 1
+    assert "| pool size |" in text
+
+
+def test_bench_lists_and_rejects_unknown_names() -> None:
+    listed = agora("bench", "--list")
+    assert listed.returncode == 0
+    assert "get_task_update" in listed.stdout.split()
+    bad = agora("bench", "--quick", "no_such_bench")
+    assert bad.returncode == 2
+    assert "no_such_bench" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    generator = (
+        TaskGeneratorSet.Config()
+        .add(grid_task_family(sizes=(6,)).model_copy(update={"label": "small"}), weight=3)
+        .add(grid_task_family(sizes=(12,)).model_copy(update={"label": "large"}))
+    )
+    curriculum = CurriculumConfig(task_generator=generator, num_active_tasks=40, refresh_interval=4).make()
+    for i in range(300):
+        task = curriculum.get_task()
+        curriculum.update_task_performance(
+            task.task_id, float(task.get_env_cfg().start_distance <= 4 and i % 3 > 0)
+        )
+    path = tmp_path / "curriculum.json"
+    curriculum.save(path)
+    return path
+
+
+def test_inspect_summarises_a_checkpoint(checkpoint: Path) -> None:
+    proc = agora("inspect", str(checkpoint), "--top", "5")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "pool 40 active of 40 slots" in out
+    assert "completions 300" in out
+    assert "top 5 tasks by mean score" in out
+    assert "start_distance=" in out, "bucket values are regenerated from the saved config"
+    label_lines = [line.split() for line in out.splitlines() if line.startswith(("small", "large"))]
+    counts = {row[0]: int(row[1]) for row in label_lines}
+    assert set(counts) == {"small", "large"}
+    assert sum(counts.values()) == 40
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "corrupted"),
+        ("{not json", "not JSON"),
+        ('{"hello": 1}', "not an agora checkpoint"),
+    ],
+)
+def test_inspect_reports_a_bad_file_in_one_line(
+    checkpoint: Path, tmp_path: Path, content: str | None, message: str
+) -> None:
+    if content is None:  # flip one digit inside the saved state
+        text = checkpoint.read_text()
+        index = text.index('"completions"') + 40
+        content = text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    proc = agora("inspect", str(bad))
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_inspect_missing_file(tmp_path: Path) -> None:
+    proc = agora("inspect", str(tmp_path / "nope.json"))
+    assert proc.returncode == 1
+    assert "nope.json" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"]])
+def test_help_on_every_command(command: list[str]) -> None:
+    proc = agora(*command, "--help")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("usage: agora")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "command"),
+        (["fly"], "fly"),
+        (["demo", "--seeds", "0"], "'0'"),
+        (["demo", "--seeds", "many"], "'many'"),
+        (["demo", "--bogus"], "--bogus"),
+        (["inspect"], "path"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], needle: str) -> None:
+    proc = agora(*args)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_demo_out_must_be_a_folder(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("")
+    proc = agora("demo", "--quick", "--out", str(target))
+    assert proc.returncode == 1
+    assert "not a folder" in proc.stderr

@@ -1,0 +1,170 @@
+"""The demo's task family, agent and harness."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from agora.algorithms import DiscreteRandomConfig
+from agora.demo import (
+    ACTIONS,
+    DemoConfig,
+    GridTask,
+    GridWorld,
+    QLearningAgent,
+    grid_task_family,
+    maze,
+    run_demo,
+)
+
+
+def _shortest_path(world: GridWorld, start: int) -> list[int]:
+    """Actions that always step to a cell one closer to the goal."""
+    m = world.maze
+    actions, cell = [], start
+    while cell != m.goal:
+        action = next(a for a in range(4) if m.distance[m.next_cell[cell][a]] == m.distance[cell] - 1)
+        actions.append(action)
+        cell = m.next_cell[cell][action]
+    return actions
+
+
+@pytest.mark.parametrize("size", [2, 5, 12])
+def test_maze_is_perfect_and_connected(size: int) -> None:
+    m = maze(size, seed=3)
+    assert all(d >= 0 for d in m.distance), "every cell reaches the goal"
+    openings = sum(n != c for c, row in enumerate(m.next_cell) for n in row)
+    assert openings == 2 * (size * size - 1), "a perfect maze is a spanning tree: cells - 1 passages"
+    for cell, row in enumerate(m.next_cell):
+        for action, nxt in enumerate(row):
+            if nxt != cell:
+                assert m.next_cell[nxt][action ^ 1] == cell, "passages go both ways"
+                dr, dc = ACTIONS[action]
+                assert nxt == cell + dr * size + dc
+
+
+def test_layout_depends_only_on_size_and_seed() -> None:
+    assert maze(9, 1).next_cell == maze(9, 1).__class__(9, 1).next_cell
+    assert maze(9, 1).next_cell != maze(9, 2).next_cell
+
+
+def test_optimal_path_succeeds_in_exactly_start_distance_steps() -> None:
+    task = GridTask(size=10, start_distance=12, max_steps=12)
+    world = GridWorld(task, random.Random(0))
+    start = world.reset()
+    assert world.maze.distance[start] == 12
+    path = _shortest_path(world, start)
+    assert len(path) == 12
+    for i, action in enumerate(path):
+        state, reward, terminated, truncated = world.step(action)
+        assert (reward, terminated) == ((1.0, True) if i == len(path) - 1 else (0.0, False))
+        assert not truncated
+    assert state == world.maze.goal
+
+
+def test_step_limit_truncates_and_walls_block() -> None:
+    task = GridTask(size=6, start_distance=5, max_steps=3)
+    world = GridWorld(task, random.Random(0))
+    start = world.reset()
+    blocked = [a for a in range(4) if world.maze.next_cell[start][a] == start]
+    assert blocked, "a perfect-maze cell has at least one wall"
+    assert world.step(blocked[0])[0] == start
+    assert world.step(blocked[0])[3] is False
+    state, reward, terminated, truncated = world.step(blocked[0])
+    assert (state, reward, terminated, truncated) == (start, 0.0, False, True)
+
+
+def test_start_distance_beyond_the_maze_uses_its_farthest_cells() -> None:
+    world = GridWorld(GridTask(size=4, start_distance=1000), random.Random(0))
+    assert world.maze.distance[world.reset()] == world.maze.max_distance
+
+
+def test_task_validation_names_the_value() -> None:
+    with pytest.raises(ValidationError, match="size"):
+        GridTask(size=1)
+    with pytest.raises(ValueError, match="epsilon"):
+        QLearningAgent(epsilon=2.0)
+
+
+def test_agent_learns_to_go_straight_home() -> None:
+    practice = GridWorld(GridTask(size=8, start_distance=10, max_steps=400), random.Random(1))
+    exam = GridWorld(GridTask(size=8, start_distance=10, max_steps=10), random.Random(1))
+    agent = QLearningAgent(seed=1)
+    starts = exam.maze.cells_at(10)
+
+    def greedy_success() -> float:
+        return sum(agent.run_episode(exam, learn=False, start=s)[0] for s in starts) / len(starts)
+
+    assert greedy_success() < 0.5, "an untrained agent random-walks"
+    for _ in range(300):
+        agent.run_episode(practice)
+    assert greedy_success() == 1.0, "a trained one takes the shortest path"
+
+
+def test_evaluation_does_not_learn() -> None:
+    world = GridWorld(GridTask(size=5, start_distance=2, max_steps=50), random.Random(0))
+    agent = QLearningAgent(seed=0)
+    for _ in range(20):
+        agent.run_episode(world, learn=False)
+    assert all(v == 0.0 for row in agent.q_table(world.maze) for v in row)
+
+
+def test_task_family_covers_every_combination() -> None:
+    generator = grid_task_family(sizes=(4, 6), start_distances=(1, 3), max_steps=(5,)).create()
+    seen = {(t.size, t.start_distance, t.max_steps) for t in (generator.get_task(i) for i in range(200))}
+    assert seen == {(4, 1, 5), (4, 3, 5), (6, 1, 5), (6, 3, 5)}
+    task = generator.generate(7)
+    assert task.bucket_values == {
+        "size": task.config.size,
+        "start_distance": task.config.start_distance,
+        "max_steps": 5,
+    }
+
+
+def test_run_demo_reports_curves_and_shares() -> None:
+    config = DemoConfig(
+        sizes=(6,),
+        start_distances=(1, 4, 30),
+        max_steps=(10,),
+        env_steps=3000,
+        num_evals=3,
+        seeds=2,
+        workers=1,
+    )
+    result = run_demo(
+        config, {"a": DiscreteRandomConfig(), "uniform": DiscreteRandomConfig()}, progress=False
+    )
+    assert [(r.curriculum, r.seed) for r in result.runs] == [
+        ("a", 0),
+        ("a", 1),
+        ("uniform", 0),
+        ("uniform", 1),
+    ]
+    assert result.success("a").shape == (2, 4)
+    assert config.eval_steps == [0, 1000, 2000, 3000]
+    distances, shares = result.distance_shares("uniform")
+    assert distances == [1, 4, 30]
+    assert shares.sum(axis=1) == pytest.approx([1, 1, 1])
+    # Distance 30 is out of reach within 10 steps (the maze's farthest cell is further than 10).
+    assert maze(6).max_distance > 10
+    assert all(0 < r.impossible_step_share < 1 for r in result.runs)
+    summary = result.summary()
+    assert set(summary["curricula"]) == {"a", "uniform"}
+    assert summary["curricula"]["a"]["runs"][0]["success"] == result.runs[0].success
+
+
+def test_comparison_interpolates_between_evaluations() -> None:
+    config = DemoConfig(env_steps=200, num_evals=2, seeds=1)
+    from agora.demo.run import DemoResult, RunResult
+
+    def run(name: str, success: list[float]) -> RunResult:
+        return RunResult(name, 0, success, [{}, {}], 10, 0.0)
+
+    result = DemoResult(config, [run("learning_progress", [0.0, 0.8, 0.9]), run("uniform", [0.0, 0.2, 0.4])])
+    comparison = result.comparison()
+    assert comparison["baseline_final_success"] == pytest.approx(0.4)
+    assert comparison["baseline_steps_to_final"] == pytest.approx(200)
+    assert comparison["candidate_steps_to_baseline_final"] == pytest.approx(50)
+    assert comparison["step_ratio"] == pytest.approx(0.25)
