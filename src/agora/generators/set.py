@@ -49,6 +49,12 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
     def has_labels(self) -> bool:
         return super().has_labels or any(child.has_labels for child in self._children)
 
+    def bucket_axes(self) -> dict[str, list[Any]]:
+        axes: dict[str, list[Any]] = {}
+        for child in reversed(self._children):  # earlier children win on shared paths
+            axes.update(child.bucket_axes())
+        return axes
+
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])
         return self._children[pick].generate(task_id, random.Random(rng.getrandbits(64)))
