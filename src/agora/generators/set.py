@@ -51,8 +51,10 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
 
     def bucket_axes(self) -> dict[str, list[Any]]:
         axes: dict[str, list[Any]] = {}
-        for child in reversed(self._children):  # earlier children win on shared paths
-            axes.update(child.bucket_axes())
+        for child in self._children:  # children sharing a path contribute all their entries
+            for path, entries in child.bucket_axes().items():
+                merged = axes.setdefault(path, [])
+                merged.extend(entry for entry in entries if entry not in merged)
         return axes
 
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
