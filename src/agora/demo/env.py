@@ -139,8 +139,8 @@ class GridWorld:
 
 
 def grid_task_family(
-    sizes: tuple[int, ...] = (8, 12),
-    start_distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64),
+    sizes: tuple[int, ...] = (10, 14, 18),
+    start_distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128),
     max_steps: tuple[int, ...] = (16, 48, 128),
     maze_seed: int = 0,
 ) -> BucketedTaskGenerator.Config:
