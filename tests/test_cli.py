@@ -11,8 +11,9 @@ from types import ModuleType
 
 import pytest
 
+from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
 from agora.curriculum import CurriculumConfig
-from agora.demo import grid_task_family
+from agora.demo import GridTaskGenerator
 from agora.generators import TaskGeneratorSet
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -93,14 +94,17 @@ def test_bench_lists_and_rejects_unknown_names() -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-@pytest.fixture
-def checkpoint(tmp_path: Path) -> Path:
+@pytest.fixture(params=["discrete_random", "learning_progress"])
+def checkpoint(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    algorithm = LearningProgressConfig() if request.param == "learning_progress" else DiscreteRandomConfig()
     generator = (
         TaskGeneratorSet.Config()
-        .add(grid_task_family(sizes=(6,)).model_copy(update={"label": "small"}), weight=3)
-        .add(grid_task_family(sizes=(12,)).model_copy(update={"label": "large"}))
+        .add(GridTaskGenerator.Config(sizes=[6], label="small"), weight=3)
+        .add(GridTaskGenerator.Config(sizes=[12], label="large"))
     )
-    curriculum = CurriculumConfig(task_generator=generator, num_active_tasks=40, refresh_interval=4).make()
+    curriculum = CurriculumConfig(
+        task_generator=generator, num_active_tasks=40, refresh_interval=4, algorithm_config=algorithm
+    ).make()
     for i in range(300):
         task = curriculum.get_task()
         curriculum.update_task_performance(
@@ -117,7 +121,12 @@ def test_inspect_summarises_a_checkpoint(checkpoint: Path) -> None:
     out = proc.stdout
     assert "pool 40 active of 40 slots" in out
     assert "completions 300" in out
-    assert "top 5 tasks by mean score" in out
+    state = json.loads(checkpoint.read_text())["state"]
+    if state["config"]["algorithm_config"]["type"] == "learning_progress":
+        assert "algorithm learning_progress" in out
+        assert "top 5 tasks by lp_score" in out
+    else:
+        assert "top 5 tasks by mean score" in out
     assert "start_distance=" in out, "bucket values are regenerated from the saved config"
     label_lines = [line.split() for line in out.splitlines() if line.startswith(("small", "large"))]
     counts = {row[0]: int(row[1]) for row in label_lines}

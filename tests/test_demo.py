@@ -12,9 +12,10 @@ from agora.demo import (
     ACTIONS,
     DemoConfig,
     GridTask,
+    GridTaskGenerator,
     GridWorld,
     QLearningAgent,
-    grid_task_family,
+    learning_progress_config,
     maze,
     run_demo,
 )
@@ -111,23 +112,36 @@ def test_evaluation_does_not_learn() -> None:
     assert all(v == 0.0 for row in agent.q_table(world.maze) for v in row)
 
 
-def test_task_family_covers_every_combination() -> None:
-    generator = grid_task_family(sizes=(4, 6), start_distances=(1, 3), max_steps=(5,)).create()
-    seen = {(t.size, t.start_distance, t.max_steps) for t in (generator.get_task(i) for i in range(200))}
-    assert seen == {(4, 1, 5), (4, 3, 5), (6, 1, 5), (6, 3, 5)}
-    task = generator.generate(7)
-    assert task.bucket_values == {
-        "size": task.config.size,
-        "start_distance": task.config.start_distance,
-        "max_steps": 5,
+def test_task_family_maps_ids_one_to_one_onto_combinations() -> None:
+    config = GridTaskGenerator.Config(sizes=[4, 6], start_distances=[1, 3], max_steps=[5])
+    generator = config.create()
+    tasks = [generator.get_task(i) for i in range(config.num_tasks)]
+    assert {(t.size, t.start_distance, t.max_steps) for t in tasks} == {
+        (4, 1, 5),
+        (4, 3, 5),
+        (6, 1, 5),
+        (6, 3, 5),
     }
+    assert generator.get_task(config.num_tasks + 2) == tasks[2], "ids wrap around"
+    task = generator.generate(3)
+    assert task.bucket_values == task.config.model_dump(include={"size", "start_distance", "max_steps"})
+
+
+def test_demo_pool_holds_every_task_once_and_never_evicts() -> None:
+    config = DemoConfig(
+        family=GridTaskGenerator.Config(sizes=[5], start_distances=[1, 2, 30], max_steps=[4, 9])
+    )
+    curriculum = config.curriculum_config(learning_progress_config(), seed=0).make()
+    assert sorted(curriculum.active_task_ids()) == list(range(6))
+    for _ in range(500):
+        task = curriculum.get_task()
+        curriculum.update_task_performance(task.task_id, float(task.get_env_cfg().start_distance == 1))
+    assert curriculum.stats()["num_evicted"] == 0
 
 
 def test_run_demo_reports_curves_and_shares() -> None:
     config = DemoConfig(
-        sizes=(6,),
-        start_distances=(1, 4, 30),
-        max_steps=(10,),
+        family=GridTaskGenerator.Config(sizes=[6], start_distances=[1, 4, 30], max_steps=[10]),
         env_steps=3000,
         num_evals=3,
         seeds=2,

@@ -30,7 +30,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, markdo
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)

@@ -128,7 +128,10 @@ def _verdict(comparison: dict[str, Any]) -> str:
     steps = comparison["candidate_steps_to_baseline_final"]
     baseline = comparison["baseline_steps_to_final"]
     if steps is None:
-        return f"Learning progress did not reach uniform's final success ({target:.3f})."
+        return (
+            f"Learning progress did not reach uniform's final success ({target:.3f}) within the budget: "
+            f"its own final success is {comparison['candidate_final_success']:.3f}."
+        )
     ratio = comparison["step_ratio"]
     relative = "" if ratio is None else f": {ratio:.0%} of the steps ({1 / max(ratio, 1e-9):.1f}x fewer)"
     return (
@@ -214,7 +217,7 @@ def _describe(state: dict[str, Any], path: Path, top: int) -> str:
         task_id = int(ids[active[i]])
         buckets = "" if generator is None else _buckets(generator.generate(task_id).bucket_values)
         label = labels[label_ids[i]] if 0 <= label_ids[i] < len(labels) else ""
-        rows.append([task_id, float(values[i]), int(completions[i]), float(means[i]), label, buckets])
+        rows.append([str(task_id), float(values[i]), int(completions[i]), float(means[i]), label, buckets])
     lines.append(f"top {len(rows)} tasks by {key}:")
     lines.append(format_table(["task id", key, "completions", "mean score", "label", "bucket values"], rows))
     if problem:

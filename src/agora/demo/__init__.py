@@ -1,7 +1,7 @@
 """A built-in test bed: a maze task family where curricula matter, and a learning agent."""
 
 from agora.demo.agent import QLearningAgent
-from agora.demo.env import ACTIONS, GridTask, GridWorld, Maze, grid_task_family, maze
+from agora.demo.env import ACTIONS, GridTask, GridTaskGenerator, GridWorld, Maze, maze
 from agora.demo.run import (
     DemoConfig,
     DemoResult,
@@ -16,12 +16,12 @@ __all__ = [
     "DemoConfig",
     "DemoResult",
     "GridTask",
+    "GridTaskGenerator",
     "GridWorld",
     "Maze",
     "QLearningAgent",
     "RunResult",
     "default_curricula",
-    "grid_task_family",
     "learning_progress_config",
     "maze",
     "run_demo",

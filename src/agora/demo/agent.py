@@ -42,8 +42,8 @@ class QLearningAgent:
             table = self._q[key] = [[0.0] * 4 for _ in range(maze.num_cells)]
         return table
 
-    def _act(self, values: list[float], epsilon: float) -> int:
-        rng = self.rng
+    @staticmethod
+    def _act(values: list[float], epsilon: float, rng: random.Random) -> int:
         if epsilon and rng.random() < epsilon:
             return rng.randrange(4)
         best = max(values)
@@ -52,19 +52,27 @@ class QLearningAgent:
         return rng.choice([a for a in range(4) if values[a] == best])
 
     def run_episode(
-        self, env: GridWorld, *, learn: bool = True, start: int | None = None
+        self,
+        env: GridWorld,
+        *,
+        learn: bool = True,
+        start: int | None = None,
+        rng: random.Random | None = None,
     ) -> tuple[bool, int]:
         """Play one episode; returns ``(reached the goal, steps taken)``.
 
         With ``learn=False`` the agent acts greedily and leaves its Q-table unchanged (evaluation).
+        ``rng`` breaks ties between equal values (default: the agent's own generator); evaluation
+        passes its own so that how often one evaluates does not change what the agent learns.
         """
+        rng = rng or self.rng
         q = self.q_table(env.maze)
         epsilon = self.epsilon if learn else 0.0
         state = env.reset(start)
         states: list[int] = []
         actions: list[int] = []
         while True:
-            action = self._act(q[state], epsilon)
+            action = self._act(q[state], epsilon, rng)
             nxt, reward, terminated, truncated = env.step(action)
             if learn:
                 states.append(state)

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agora.generators import BucketedTaskGenerator, SingleTaskGenerator
+from agora.generators import GeneratedTask, TaskGenerator, TaskGeneratorConfig
 
-__all__ = ["ACTIONS", "GridTask", "GridWorld", "Maze", "grid_task_family", "maze"]
+__all__ = ["ACTIONS", "GridTask", "GridTaskGenerator", "GridWorld", "Maze", "maze"]
 
 ACTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 """Moves as (row, column) offsets: up, down, left, right. An action is an index into this."""
@@ -138,21 +138,36 @@ class GridWorld:
         return self.state, 0.0, False, self.steps >= self.task.max_steps
 
 
-def grid_task_family(
-    sizes: tuple[int, ...] = (10, 14, 18),
-    start_distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128),
-    max_steps: tuple[int, ...] = (16, 48, 128),
-    maze_seed: int = 0,
-) -> BucketedTaskGenerator.Config:
-    """The demo's task family: every combination of the given sizes, distances and step limits.
+class GridTaskGenerator(TaskGenerator[GridTask]):
+    """The demo's task family: task id ``i`` is the ``i``-th combination of sizes, start distances
+    and step limits (ids wrap around modulo the number of combinations).
 
-    Each task id draws one value per field, so a curriculum over this generator sees the
-    whole family; ``bucket_values`` of a generated task tell which combination it is.
+    With ``CurriculumConfig(max_task_id=config.num_tasks, num_active_tasks=config.num_tasks)`` the
+    pool holds every task exactly once, so uniform sampling really is uniform over the family.
+    ``bucket_values`` of a generated task say which combination it is.
     """
-    base = SingleTaskGenerator.Config(env=GridTask(maze_seed=maze_seed))
-    buckets: dict[str, list[Any]] = {
-        "size": list(sizes),
-        "start_distance": list(start_distances),
-        "max_steps": list(max_steps),
-    }
-    return BucketedTaskGenerator.Config(child_generator_config=base, buckets=buckets)
+
+    class Config(TaskGeneratorConfig["GridTaskGenerator"]):
+        sizes: list[int] = Field(default=[10, 14, 18], min_length=1)
+        start_distances: list[int] = Field(default=[1, 2, 4, 8, 16, 32, 64, 128], min_length=1)
+        max_steps: list[int] = Field(default=[16, 48, 128], min_length=1)
+        maze_seed: int = Field(default=0, ge=0)
+
+        @property
+        def num_tasks(self) -> int:
+            return len(self.sizes) * len(self.start_distances) * len(self.max_steps)
+
+    config: Config
+
+    def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[GridTask]:
+        cfg = self.config
+        rest, steps = divmod(task_id % cfg.num_tasks, len(cfg.max_steps))
+        size, distance = divmod(rest, len(cfg.start_distances))
+        values: dict[str, Any] = {
+            "size": cfg.sizes[size],
+            "start_distance": cfg.start_distances[distance],
+            "max_steps": cfg.max_steps[steps],
+        }
+        return GeneratedTask(
+            task_id, lambda: GridTask(maze_seed=cfg.maze_seed, **values), bucket_values=values
+        )

@@ -1,7 +1,7 @@
 """Train the demo agent under two curricula and compare how fast they learn.
 
 Each run trains a fresh :class:`~agora.demo.agent.QLearningAgent` for ``env_steps``
-environment steps on tasks drawn by a curriculum over :func:`~agora.demo.env.grid_task_family`,
+environment steps on tasks drawn by a curriculum over :class:`~agora.demo.env.GridTaskGenerator`,
 and every ``env_steps / num_evals`` steps measures greedy success on a fixed evaluation set:
 ``eval_starts`` start cells for every (size, start distance) of the family, each judged
 against every step limit of the family. Runs for different curricula and seeds are
@@ -23,8 +23,7 @@ from tqdm import tqdm
 from agora.algorithms import CurriculumAlgorithmConfig, DiscreteRandomConfig, LearningProgressConfig
 from agora.curriculum import CurriculumConfig
 from agora.demo.agent import QLearningAgent
-from agora.demo.env import GridTask, GridWorld, grid_task_family, maze
-from agora.generators import BucketedTaskGenerator
+from agora.demo.env import GridTask, GridTaskGenerator, GridWorld, maze
 
 __all__ = [
     "DemoConfig",
@@ -36,27 +35,23 @@ __all__ = [
 ]
 
 
+NEVER = 2**62
+"""A ``min_presentations_for_eviction`` no task reaches."""
+
+
 class DemoConfig(BaseModel):
     """What the demo trains on, for how long, and how the curricula are set up."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sizes: tuple[int, ...] = Field(
-        default=(10, 14, 18), min_length=1, description="Maze sizes of the family."
+    family: GridTaskGenerator.Config = Field(
+        default_factory=GridTaskGenerator.Config, description="The task family (every task is in the pool)."
     )
-    start_distances: tuple[int, ...] = Field(
-        default=(1, 2, 4, 8, 16, 32, 64, 128), min_length=1, description="Start distances of the family."
-    )
-    max_steps: tuple[int, ...] = Field(default=(16, 48, 128), min_length=1, description="Step limits.")
     env_steps: int = Field(default=600_000, gt=0, description="Training environment steps per run.")
     num_evals: int = Field(default=24, gt=0, description="Evaluations per run (plus one before training).")
     eval_starts: int = Field(default=20, gt=0, description="Evaluation starts per (size, start distance).")
     seeds: int = Field(default=5, gt=0, description="Runs per curriculum, with seeds 0..seeds-1.")
-    num_active_tasks: int = Field(default=64, gt=0, description="Curriculum pool size.")
     refresh_interval: int = Field(default=4, gt=0, description="Episodes between sampling refreshes.")
-    min_presentations_for_eviction: int = Field(
-        default=30, gt=0, description="Episodes a task is played before the curriculum may evict it."
-    )
     learning_rate: float = Field(default=0.5, gt=0, le=1)
     discount: float = Field(default=0.95, gt=0, le=1)
     epsilon: float = Field(default=0.1, ge=0, le=1)
@@ -67,15 +62,18 @@ class DemoConfig(BaseModel):
         """A short run (a few seconds) with the same task family, for tests and a first look."""
         return cls(**{"env_steps": 100_000, "num_evals": 10, "seeds": 3, **overrides})
 
-    def task_family(self) -> BucketedTaskGenerator.Config:
-        return grid_task_family(self.sizes, self.start_distances, self.max_steps)
-
     def curriculum_config(self, algorithm: CurriculumAlgorithmConfig, seed: int) -> CurriculumConfig:
+        """A curriculum whose pool is the whole family, each task once.
+
+        Nothing is ever evicted: with every task already in the pool, an eviction could only
+        bring the same task back with its statistics reset.
+        """
         return CurriculumConfig(
-            task_generator=self.task_family(),
-            num_active_tasks=self.num_active_tasks,
+            task_generator=self.family,
+            max_task_id=self.family.num_tasks,
+            num_active_tasks=self.family.num_tasks,
             refresh_interval=self.refresh_interval,
-            min_presentations_for_eviction=self.min_presentations_for_eviction,
+            min_presentations_for_eviction=NEVER,
             algorithm_config=algorithm,
             seed=seed,
         )
@@ -115,10 +113,10 @@ class RunResult:
 def evaluation_set(config: DemoConfig) -> list[tuple[GridTask, list[int]]]:
     """The fixed evaluation set: for each (size, start distance), a task and its start cells."""
     rng = random.Random(12345)
-    longest = max(config.max_steps)
+    longest = max(config.family.max_steps)
     out = []
-    for size in config.sizes:
-        for distance in config.start_distances:
+    for size in config.family.sizes:
+        for distance in config.family.start_distances:
             cells = maze(size).cells_at(distance)
             starts = [rng.choice(cells) for _ in range(config.eval_starts)]
             out.append((GridTask(size=size, start_distance=distance, max_steps=longest), starts))
@@ -136,10 +134,10 @@ def evaluate(agent: QLearningAgent, config: DemoConfig, eval_set: list[tuple[Gri
     for task, starts in eval_set:
         env = GridWorld(task, rng)
         for start in starts:
-            reached, steps = agent.run_episode(env, learn=False, start=start)
+            reached, steps = agent.run_episode(env, learn=False, start=start, rng=rng)
             if reached:
-                wins += sum(steps <= limit for limit in config.max_steps)
-    return wins / (len(eval_set) * config.eval_starts * len(config.max_steps))
+                wins += sum(steps <= limit for limit in config.family.max_steps)
+    return wins / (len(eval_set) * config.eval_starts * len(config.family.max_steps))
 
 
 def train(config: DemoConfig, name: str, algorithm: CurriculumAlgorithmConfig, seed: int) -> RunResult:
@@ -208,7 +206,7 @@ class DemoResult:
 
     def distance_shares(self, curriculum: str) -> tuple[list[int], np.ndarray[Any, np.dtype[np.float64]]]:
         """Start distances and the share of episodes on each, shape ``(evaluations - 1, distances)``."""
-        distances = list(self.config.start_distances)
+        distances = list(self.config.family.start_distances)
         counts = np.zeros((self.config.num_evals, len(distances)))
         for run in self.runs:
             if run.curriculum == curriculum:
@@ -234,6 +232,7 @@ class DemoResult:
             "baseline": baseline,
             "candidate": candidate,
             "baseline_final_success": target,
+            "candidate_final_success": float(self.success(candidate).mean(axis=0)[-1]),
             "baseline_steps_to_final": baseline_steps,
             "candidate_steps_to_baseline_final": candidate_steps,
             "step_ratio": ratio,
