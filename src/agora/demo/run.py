@@ -47,8 +47,8 @@ class DemoConfig(BaseModel):
     family: GridTaskGenerator.Config = Field(
         default_factory=GridTaskGenerator.Config, description="The task family (every task is in the pool)."
     )
-    env_steps: int = Field(default=600_000, gt=0, description="Training environment steps per run.")
-    num_evals: int = Field(default=24, gt=0, description="Evaluations per run (plus one before training).")
+    env_steps: int = Field(default=300_000, gt=0, description="Training environment steps per run.")
+    num_evals: int = Field(default=30, gt=0, description="Evaluations per run (plus one before training).")
     eval_starts: int = Field(default=20, gt=0, description="Evaluation starts per (size, start distance).")
     seeds: int = Field(default=5, gt=0, description="Runs per curriculum, with seeds 0..seeds-1.")
     refresh_interval: int = Field(default=4, gt=0, description="Episodes between sampling refreshes.")
@@ -267,14 +267,22 @@ class DemoResult:
             out["comparison"] = self.comparison()
         return out
 
-    def table(self) -> str:
-        """Evaluation success (mean ± std over seeds) against environment steps, as text."""
+    def table(self, max_rows: int = 16) -> str:
+        """Evaluation success (mean ± std over seeds) against environment steps, as text.
+
+        Shows at most about ``max_rows`` evaluations, evenly spaced, always the first and last
+        (``summary.json`` has them all).
+        """
         names = self.curricula
         header = ["env steps", *names]
         rows = []
         means = {name: self.success(name).mean(axis=0) for name in names}
         stds = {name: self.success(name).std(axis=0) for name in names}
-        for i, steps in enumerate(self.config.eval_steps):
+        evals = self.config.eval_steps
+        every = -(-(len(evals) - 1) // max(max_rows - 1, 1))
+        for i, steps in enumerate(evals):
+            if i % every and i != len(evals) - 1:
+                continue
             rows.append([f"{steps:,}", *(f"{means[n][i]:.3f} ± {stds[n][i]:.3f}" for n in names)])
         widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
         lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
