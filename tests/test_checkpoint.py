@@ -149,6 +149,7 @@ def test_write_error_keeps_the_existing_checkpoint(tmp_path: Path) -> None:
             curriculum.save(sys.argv[2])
         except OSError as exc:
             print("failed", exc.errno)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         """
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}

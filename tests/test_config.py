@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -95,3 +97,12 @@ def test_import_path_round_trips_nested_classes() -> None:
 def test_load_symbol_names_a_bad_path(path: str) -> None:
     with pytest.raises(ImportError, match=path.replace(".", r"\.")):
         load_symbol(path)
+
+
+def test_load_symbol_shows_why_an_existing_module_fails_to_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_generators.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency_xyz"):
+        load_symbol("broken_generators.MyGenerator")

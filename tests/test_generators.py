@@ -43,6 +43,12 @@ class SizeRangeGenerator(TaskGenerator[MazeConfig]):
         return GeneratedTask(task_id, lambda: MazeConfig(size=size, name=f"user-{size}"))
 
 
+class TaggedSizeRangeConfig(SizeRangeGenerator.Config):
+    """A Config subclass with an extra field: it must serialise under its own import path."""
+
+    tag: str = "none"
+
+
 class AgentCount(InvariantRule):
     """A user-defined invariant rule (round-trips by import path like generators do)."""
 
@@ -441,3 +447,23 @@ def test_unknown_fields_are_rejected() -> None:
     data["bucket"] = {}
     with pytest.raises(ValidationError, match="bucket"):
         TaskGeneratorConfig.from_dict(data)
+
+
+def test_config_subclass_round_trips_under_its_own_path() -> None:
+    config = TaggedSizeRangeConfig(tag="x", max_size=5)
+    assert isinstance(config.create(), SizeRangeGenerator)
+    assert yaml.safe_load(config.to_yaml())["type"] == "test_generators.TaggedSizeRangeConfig"
+    loaded = TaskGeneratorConfig.from_yaml(config.to_yaml())
+    assert type(loaded) is TaggedSizeRangeConfig
+    assert loaded == config
+
+
+def test_nested_generator_config_needs_a_type() -> None:
+    data = yaml.safe_load(merge([single_task(MazeConfig())]).to_yaml())
+    del data["task_generators"][0]["type"]
+    with pytest.raises(ValidationError, match="needs a 'type' key"):
+        TaskGeneratorSet.Config.from_dict(data)
+    del data["type"]  # a concrete class knows its own type
+    data["task_generators"] = []
+    data["weights"] = []
+    assert TaskGeneratorSet.Config.from_dict(data) == TaskGeneratorSet.Config()
