@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -114,6 +115,14 @@ def test_get_task_is_deterministic_in_this_process() -> None:
     for task_id in (0, 1, 17, 2**40 + 3):
         assert first.get_task(task_id) == second.get_task(task_id) == first.get_task(task_id)
     assert len({first.get_task(i).model_dump_json() for i in range(50)}) > 25
+
+
+def test_numpy_integer_ids_are_ids() -> None:
+    generator = nested_config().create()
+    assert generator.get_task(np.int64(12)) == generator.get_task(12)
+    assert generator.get_task(np.uint32(7)) == generator.get_task(7)
+    with pytest.raises(TypeError):
+        generator.get_task(12.0)  # type: ignore[arg-type]
 
 
 def test_get_task_is_deterministic_across_processes() -> None:

@@ -9,6 +9,7 @@ and defers building the (possibly large) config until ``GeneratedTask.config`` i
 from __future__ import annotations
 
 import json
+import operator
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -163,7 +164,7 @@ class TaskGenerator(ABC, Generic[TConfig]):
 
     def generate(self, task_id: int, rng: random.Random | None = None) -> GeneratedTask[TConfig]:
         """Draw task ``task_id``. ``rng`` is given by parent generators; top-level calls omit it."""
-        task = self._generate(task_id, rng if rng is not None else random.Random(task_id))
+        task = self._generate(task_id, rng if rng is not None else random.Random(operator.index(task_id)))
         cfg = self.config
         if cfg.label is not None:
             task.label = cfg.label if task.label is None else f"{task.label}|{cfg.label}"
