@@ -178,6 +178,7 @@ def flip_data_byte(text: str) -> str:
         (flip_data_byte, "is corrupted: its checksum does not match its contents"),
         (lambda text: json.dumps({"hello": "world"}), "is not an agora checkpoint"),
         (lambda text: "[1, 2, 3]", "is not an agora checkpoint"),
+        (lambda text: b"\x89PNG\r\n\x1a\n\xff\xfe", r"is not an agora checkpoint \(not UTF-8 text\)"),
         (lambda text: json.dumps({"agora_checkpoint": 1, "state": 5}), "checksum does not match"),
     ],
 )
@@ -188,7 +189,11 @@ def test_damaged_files_raise_and_change_nothing(
     play(source, 71)
     path = tmp_path / "ckpt.json"
     source.save(path)
-    path.write_text(damage(path.read_text()))
+    damaged = damage(path.read_text())
+    if isinstance(damaged, bytes):
+        path.write_bytes(damaged)
+    else:
+        path.write_text(damaged)
     curriculum, twin = twins
     with pytest.raises(CheckpointError, match=message) as info:
         curriculum.load(path)

@@ -466,9 +466,11 @@ class Curriculum(Generic[TConfig]):
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and verify a checkpoint file; returns the curriculum state inside it."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{path} is not an agora checkpoint (not UTF-8 text)") from exc
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
