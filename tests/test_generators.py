@@ -132,6 +132,8 @@ def test_get_task_is_deterministic_across_processes() -> None:
     here = [config.create().get_task(task_id).model_dump() for task_id in task_ids]
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         there = pool.apply(generate_dumps, (config.to_json(), task_ids))
+        pool.close()  # let the worker exit normally (terminate() would cut off its coverage data)
+        pool.join()
     assert there == here
 
 
