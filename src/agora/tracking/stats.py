@@ -137,8 +137,8 @@ class SliceAnalyzer(StatsLogger):
         for i, path in enumerate(self.axes):
             index = self.pool.array(f"slice_{i}")[slots].astype(np.intp)
             size = len(self.axes[path]) + 1
-            counts: npt.NDArray[np.float64] = np.bincount(index, weights=completions, minlength=size)
-            totals: npt.NDArray[np.float64] = np.bincount(index, weights=scores, minlength=size)
+            counts = np.bincount(index, weights=completions, minlength=size).astype(np.float64)
+            totals = np.bincount(index, weights=scores, minlength=size).astype(np.float64)
             out[path] = (counts, totals)
         return out
 
