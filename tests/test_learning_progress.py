@@ -7,75 +7,32 @@ import json
 
 import numpy as np
 import pytest
-from pydantic import BaseModel
 
 import agora
 from agora.algorithms import LearningProgressAlgorithm, LearningProgressConfig
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, reweight
-
-KINDS = ["learnable", "impossible", "mastered", "noisy", "forgetting"]
-
-
-class Kind(BaseModel):
-    kind: str = "noisy"
-    variant: int = 0
+from agora.bench import task_kinds
+from agora.bench.task_kinds import KINDS, Kind, samples_per_task
 
 
 def kinds_config(
-    num_tasks: int = 40, seed: int = 0, kinds: list[str] = KINDS, **lp: object
+    num_tasks: int = 40, seed: int = 0, kinds: tuple[str, ...] = KINDS, **lp: object
 ) -> agora.CurriculumConfig:
-    gen = agora.bucketed(Kind()).add_bucket("kind", list(kinds)).add_bucket("variant", list(range(1000)))
-    return agora.CurriculumConfig(
-        task_generator=gen,
-        num_active_tasks=num_tasks,
-        seed=seed,
-        max_task_id=10**6,
-        refresh_interval=1,
-        min_presentations_for_eviction=10**6,  # keep the pool fixed: we compare kinds
-        algorithm_config=LearningProgressConfig(**lp),  # type: ignore[arg-type]
-    )
+    return task_kinds.kinds_config(LearningProgressConfig(**lp), kinds, num_tasks, seed)  # type: ignore[arg-type]
 
 
-def success_probability(kind: str, practice: int, progress: float) -> float:
-    """Learnable: starts at 0.2 and improves with practice; forgetting: decays over the run."""
-    return {
-        "learnable": min(1.0, 0.2 + practice / 1000),
-        "impossible": 0.0,
-        "mastered": 1.0,
-        "noisy": 0.5,
-        "forgetting": max(0.0, 1.0 - progress),
-    }[kind]
-
-
-def samples_per_task(curriculum: agora.Curriculum[Kind], episodes: int, seed: int) -> dict[str, float]:
-    """Mean number of episodes each task of a kind was given."""
-    rng = np.random.default_rng(seed)
-    practice: collections.Counter[int] = collections.Counter()
-    samples: collections.Counter[str] = collections.Counter()
-    for episode in range(episodes):
-        task = curriculum.get_task()
-        kind = task.get_env_cfg().kind
-        practice[task.task_id] += 1
-        samples[kind] += 1
-        p = success_probability(kind, practice[task.task_id], episode / episodes)
-        curriculum.update_task_performance(task.task_id, float(rng.random() < p))
-    tasks = collections.Counter(curriculum.generated(t).config.kind for t in curriculum.active_task_ids())
-    return {kind: samples[kind] / tasks[kind] for kind in tasks}
-
-
-def mean_over_seeds(kinds: list[str], seeds: int = 4, **lp: object) -> dict[str, float]:
-    runs = [samples_per_task(kinds_config(seed=s, kinds=kinds, **lp).make(), 6000, s) for s in range(seeds)]
-    return {kind: float(np.mean([run[kind] for run in runs])) for kind in kinds}
+def mean_over_seeds(kinds: tuple[str, ...], seeds: int = 4) -> dict[str, float]:
+    return task_kinds.mean_samples(LearningProgressConfig(), kinds, seeds)
 
 
 def test_learnable_tasks_get_clearly_more_samples() -> None:
-    per_task = mean_over_seeds(["learnable", "impossible", "mastered", "noisy"])
+    per_task = mean_over_seeds(("learnable", "impossible", "mastered", "noisy"))
     for other in ("impossible", "mastered", "noisy"):
         assert per_task["learnable"] > 1.25 * per_task[other], per_task
 
 
 def test_forgetting_tasks_get_more_samples_than_stationary_ones() -> None:
-    per_task = mean_over_seeds(["forgetting", "mastered", "noisy"])
+    per_task = mean_over_seeds(("forgetting", "mastered", "noisy"))
     assert per_task["forgetting"] > 1.1 * per_task["noisy"], per_task
     assert per_task["forgetting"] > 1.1 * per_task["mastered"], per_task
 
