@@ -354,6 +354,30 @@ def test_unknown_task_ids_are_named(task_id: int) -> None:
     assert curriculum.stats() == before
 
 
+@pytest.mark.parametrize("task_id", [-1, 10**6])
+def test_unknown_task_ids_in_a_batch_change_nothing(task_id: int) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100).make()
+    known = curriculum.active_task_ids()[0]
+    before = curriculum.stats()
+    with pytest.raises(ValueError, match=rf"unknown task id {task_id}\b"):
+        curriculum.update_task_performance_many([known, task_id], [1.0, 1.0])
+    with pytest.raises(ValueError, match=rf"score for task {known} is nan"):
+        curriculum.update_task_performance_many([known, known], [1.0, math.nan])
+    assert curriculum.stats() == before
+
+
+def test_batch_update_for_an_evicted_task_is_counted_and_ignored() -> None:
+    curriculum = evicting_curriculum()
+    task = curriculum.get_task()
+    task.complete(0.5)
+    curriculum.get_task()
+    before = curriculum.stats()
+    curriculum.update_task_performance_many([task.task_id, task.task_id], [1.0, 0.0])
+    after = curriculum.stats()
+    assert after.pop("num_stale_updates") == before.pop("num_stale_updates") + 2
+    assert after == before
+
+
 def test_non_int_task_ids_are_named() -> None:
     curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
     with pytest.raises(TypeError, match="got 'abc'"):

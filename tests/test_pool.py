@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -16,13 +17,18 @@ def make_pool(capacity: int, fields: tuple[tuple[str, str, int], ...] = ()) -> T
     return pool
 
 
-def check_consistent(pool: TaskPool, expected: dict[int, int]) -> None:
+def check_consistent(pool: TaskPool, expected: dict[int, int], absent: Sequence[int] = ()) -> None:
     """``expected`` maps each active id to its slot; the pool must agree in every view."""
     assert pool.size == len(expected)
     for task_id, slot in expected.items():
         assert pool.slot_of(task_id) == slot
         assert pool.ids[slot] == task_id
     assert sorted(pool.active_slots().tolist()) == sorted(expected.values())
+    for task_id in absent:
+        assert pool.slot_of(task_id) is None
+    queries = [*expected, *absent]
+    batch = pool.slots_of(np.asarray(queries, dtype=np.int64)).tolist()
+    assert batch == [expected.get(task_id, -1) for task_id in queries]
 
 
 def test_fresh_pool_fills_slots_in_order() -> None:
@@ -64,20 +70,22 @@ def test_random_operations_match_a_dict() -> None:
     pool = make_pool(24)
     table = len(pool.backend.array("table_keys"))
     expected: dict[int, int] = {}
+    removed: set[int] = set()
     for _ in range(3000):
         if expected and (len(expected) == pool.capacity or rng.random() < 0.45):
             victims = rng.sample(sorted(expected), rng.randint(1, min(3, len(expected))))
             assert sorted(pool.remove_many([expected[v] for v in victims])) == sorted(victims)
             for victim in victims:
                 del expected[victim]
-                assert pool.slot_of(victim) is None
+            removed.update(victims)
         else:
             candidates = {
                 rng.choice([0, 1, table - 1, table - 2]) + table * rng.randrange(50) for _ in range(3)
             }
             fresh = [c for c in candidates if c not in expected][: pool.capacity - len(expected)]
             expected.update(zip(fresh, pool.add_many(fresh, created_at=0).tolist(), strict=True))
-        check_consistent(pool, expected)
+            removed.difference_update(fresh)
+        check_consistent(pool, expected, [-1, -2, *sorted(removed)[-5:]])
     assert len(set(expected.values())) == len(expected)
 
 
@@ -134,6 +142,7 @@ def test_negative_ids_are_never_found() -> None:
     pool.add_many([0, 1, 2], created_at=0)
     assert pool.slot_of(-1) is None, "-1 marks empty table buckets and must not match them"
     assert pool.slot_of(-5) is None
+    assert pool.slots_of(np.array([-1, 2, -5, -1], dtype=np.int64)).tolist() == [-1, 2, -1, -1]
     assert not pool.was_evicted(-1), "-1 marks empty entries of the evicted-id memory"
     with pytest.raises(ValueError, match="task ids must be non-negative, got -3"):
         pool.add_many([-3], created_at=0)

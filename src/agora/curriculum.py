@@ -245,7 +245,7 @@ class Curriculum(Generic[TConfig]):
         if bad.any():
             first = int(np.argmax(bad))
             raise ValueError(
-                f"score for task {int(ids[first])} is {values[first]!r}: scores must be finite numbers"
+                f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
             )
         slots = self.pool.slots_of(ids)
         missing = slots < 0

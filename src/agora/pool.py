@@ -146,9 +146,10 @@ class TaskPool:
         pending = np.arange(len(task_ids))
         for _ in range(2):
             found = keys[index]
-            hit = found == task_ids[pending]
+            occupied = found != _EMPTY  # the marker (-1) must never match task id -1
+            hit = occupied & (found == task_ids[pending])
             result[pending[hit]] = self.backend.array("table_slots")[index[hit]]
-            probing = ~hit & (found != _EMPTY)
+            probing = ~hit & occupied
             pending, index = pending[probing], (index[probing] + 1) & self._mask
             if not len(pending):
                 return result
