@@ -29,6 +29,7 @@ from agora import (
     single_task,
 )
 from agora.generators import GeneratedTask
+from agora.generators.rng import TaskRandom
 from core_models import AgentConfig, GameConfig, MazeConfig, generate_dumps
 
 
@@ -187,6 +188,46 @@ def test_single_task_env_given_as_dict_needs_its_type() -> None:
         SingleTaskGenerator.Config(env={"size": 3})  # type: ignore[arg-type]
     config = SingleTaskGenerator.Config(env={"size": 3}, env_type="core_models.MazeConfig")  # type: ignore[arg-type]
     assert config.create().get_task(0) == MazeConfig(size=3)
+
+
+def test_task_random_matches_splitmix64_reference_values() -> None:
+    """Fixed outputs (SplitMix64 test vectors): the same ids give the same tasks on any platform."""
+    assert [TaskRandom(0).getrandbits(64), TaskRandom(1234567).getrandbits(64)] == [
+        0xE220A8397B1DCDAF,
+        6457827717110365317,
+    ]
+    rng = TaskRandom(1234567)
+    assert [rng.getrandbits(64) for _ in range(3)] == [
+        6457827717110365317,
+        3203168211198807973,
+        9817491932198370423,
+    ]
+
+
+def test_task_random_keeps_the_random_interface() -> None:
+    rng = TaskRandom(42)
+    state = rng.getstate()
+    draws = [rng.random(), rng.randint(1, 6), rng.choice("abc"), rng.uniform(2.0, 3.0), rng.getrandbits(130)]
+    assert 0.0 <= draws[0] < 1.0
+    assert draws[1] in range(1, 7)
+    assert 2.0 <= draws[3] <= 3.0
+    assert draws[4] < 2**130
+    assert rng.getrandbits(0) == 0
+    rng.setstate(state)
+    assert [
+        rng.random(),
+        rng.randint(1, 6),
+        rng.choice("abc"),
+        rng.uniform(2.0, 3.0),
+        rng.getrandbits(130),
+    ] == draws
+    items = list(range(10))
+    TaskRandom(1).shuffle(items)
+    assert sorted(items) == list(range(10))
+    with pytest.raises(ValueError, match="non-negative"):
+        rng.getrandbits(-1)
+    with pytest.raises(TypeError, match="needs an int seed"):
+        TaskRandom("task-1")  # type: ignore[arg-type]
 
 
 # -- BucketedTaskGenerator ------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_random_operations_match_a_dict() -> None:
     table = len(pool.backend.array("table_keys"))
     expected: dict[int, int] = {}
     removed: set[int] = set()
-    for _ in range(3000):
+    for _ in range(2000):
         if expected and (len(expected) == pool.capacity or rng.random() < 0.45):
             victims = rng.sample(sorted(expected), rng.randint(1, min(3, len(expected))))
             assert sorted(pool.remove_many([expected[v] for v in victims])) == sorted(victims)
