@@ -183,6 +183,15 @@ def test_single_task_returns_a_deep_copy() -> None:
         assert task == GameConfig()
 
 
+def test_single_task_keeps_its_own_copy_of_the_source() -> None:
+    source = GameConfig()
+    config = single_task(source)
+    source.width = 99
+    source.rewards["heart"] = 7.0
+    assert config.create().get_task(0) == GameConfig()
+    assert config == single_task(GameConfig())
+
+
 def test_single_task_env_given_as_dict_needs_its_type() -> None:
     with pytest.raises(ValidationError, match="env_type"):
         SingleTaskGenerator.Config(env={"size": 3})  # type: ignore[arg-type]
