@@ -405,6 +405,18 @@ def test_custom_invariant_rule() -> None:
         generator.get_task(groups[2][0])
 
 
+@pytest.mark.parametrize(
+    ("path", "missing"), [("widht", "widht"), ("agent.sped", "sped"), ("rewards.gem", "gem")]
+)
+def test_constant_fields_path_must_exist(path: str, missing: str) -> None:
+    config = single_task(GameConfig())
+    config.invariants = [ConstantFields(paths=[path])]
+    with pytest.raises(
+        KeyError, match=rf"invariant path '{re.escape(path)}' does not exist: no field '{missing}'"
+    ):
+        config.create().get_task(0)
+
+
 def test_constant_fields_needs_a_path() -> None:
     with pytest.raises(ValidationError):
         ConstantFields(paths=[])
