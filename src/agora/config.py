@@ -54,10 +54,12 @@ def load_symbol(path: str) -> Any:
 def apply_overrides(config: TConfig, overrides: dict[str, Any]) -> TConfig:
     """Return a validated copy of ``config`` with dotted-path values replaced.
 
-    Paths walk nested models and dicts (``"game.agent.rewards.heart"``). Every segment must
-    name an existing model field or dict key, except that the last one may add a key to a
-    dict; anything else raises ``KeyError`` naming the full path, so typos fail loudly. The
-    result is re-validated, so a value of the wrong type is a pydantic ``ValidationError``.
+    Paths walk nested models, dicts and lists (``"game.agent.rewards.heart"``,
+    ``"reward.weights.0"``: a list is indexed by a non-negative integer segment). Every
+    segment must name an existing model field, dict key or list index, except that the last
+    one may add a key to a dict; anything else raises ``KeyError`` naming the full path, so
+    typos fail loudly. The result is re-validated, so a value of the wrong type is a pydantic
+    ``ValidationError``.
     """
     if not overrides:
         return config
@@ -68,19 +70,26 @@ def apply_overrides(config: TConfig, overrides: dict[str, Any]) -> TConfig:
         keys = path.split(".")
         for depth, key in enumerate(keys):
             last = depth == len(keys) - 1
+            index: str | int = key
             if isinstance(model, BaseModel):
-                exists = key in type(model).model_fields
+                exists = key in type(model).model_fields and isinstance(node, dict)
                 model = getattr(model, key, None)
             elif isinstance(model, dict):
-                exists = key in model or last
+                exists = (key in model or last) and isinstance(node, dict)
                 model = model.get(key)
+            elif isinstance(model, list) and key.isdigit() and int(key) < len(model):
+                index = int(key)
+                exists = isinstance(node, list) and index < len(node)
+                model = model[index]
             else:
                 exists = False
-            if not exists or not isinstance(node, dict):
+            if not exists:
                 where = ".".join(keys[:depth]) or "the config root"
                 raise KeyError(f"override path {path!r} does not exist: no field {key!r} in {where}")
             if last:
-                node[key] = value
+                node[index] = value
+            elif isinstance(index, int):
+                node = node[index]
             else:
-                node = node.setdefault(key, {})
+                node = node.setdefault(index, {})
     return type(config).model_validate(data)
