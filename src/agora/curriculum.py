@@ -30,6 +30,7 @@ from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, Discr
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
+from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
 __all__ = ["CheckpointError", "Curriculum", "CurriculumConfig", "CurriculumTask", "read_checkpoint"]
 
@@ -147,7 +148,16 @@ class Curriculum(Generic[TConfig]):
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         algorithm_config = config.algorithm_config
-        self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields())
+        axes = dict(list(self._generator.bucket_axes().items())[: algorithm_config.max_slice_axes])
+        self.pool = TaskPool(
+            config.num_active_tasks, (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
+        )
+        self._coordinator = CacheCoordinator(self.pool)
+        self.slice_analyzer: SliceAnalyzer | None = None
+        if axes:
+            self.slice_analyzer = SliceAnalyzer(
+                self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+            )
         self.pool.initialize()
         self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
         self._rng = np.random.default_rng(config.seed)
@@ -163,6 +173,9 @@ class Curriculum(Generic[TConfig]):
         self._header = self.pool.header
         self._h_completed = HEADER.index("num_completed")
         self._h_scheduled = HEADER.index("num_scheduled")
+        self._label_stats = LPStatsAggregator(self.pool, self._labels, self._coordinator)
+        self._stats_version: tuple[int, ...] | None = None
+        self._stats: dict[str, float] = {}
 
     # -- the per-episode API ----------------------------------------------------------------
 
@@ -199,14 +212,55 @@ class Curriculum(Generic[TConfig]):
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
-        return [self.get_task() for _ in range(k)]
+        if k < 0:
+            raise ValueError(f"cannot get {k} tasks")
+        tasks: list[CurriculumTask[TConfig]] = []
+        while len(tasks) < k:
+            if not self._queue:
+                self._refresh()
+            take = min(k - len(tasks), len(self._queue))
+            chunk = self._queue[-take:][::-1]
+            del self._queue[-take:]
+            picked = np.asarray(chunk, dtype=np.intp)
+            np.add.at(self.pool.array("scheduled"), picked, 1)
+            self._header[self._h_scheduled] += take
+            ids = self.pool.array("ids")[picked].tolist()
+            tasks.extend(
+                CurriculumTask(self, task_id, slot) for task_id, slot in zip(ids, chunk, strict=True)
+            )
+        return tasks
 
     def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
-        """Report many episodes at once, equal in effect to one call per pair, in order."""
-        if len(task_ids) != len(scores):
-            raise ValueError(f"{len(task_ids)} task ids but {len(scores)} scores")
-        for task_id, score in zip(task_ids, scores, strict=True):
-            self.update_task_performance(task_id, score)
+        """Report many episodes at once, equal in effect to one call per pair, in order.
+
+        Vectorised: episodes of distinct tasks are applied together, repeats of a task in
+        later rounds, so per-task EMAs see the scores in the order given. Validation happens
+        before anything is applied, so a bad entry leaves the curriculum unchanged.
+        """
+        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
+        values = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(ids) != len(values):
+            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"score for task {int(ids[first])} is {values[first]!r}: scores must be finite numbers"
+            )
+        slots = self.pool.slots_of(ids)
+        missing = slots < 0
+        if missing.any():
+            for task_id in ids[missing].tolist():
+                if not self.pool.was_evicted(task_id):
+                    raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
+            self.pool.add_to_counter("num_stale", int(missing.sum()))
+            ids, values, slots = ids[~missing], values[~missing], slots[~missing]
+        for round_slots, round_values in _rounds(slots, values):
+            self.pool.array("completions")[round_slots] += 1
+            self.pool.array("score_sum")[round_slots] += round_values
+            self.pool.array("last_score")[round_slots] = round_values
+            self.algorithm.update_many(round_slots, round_values)
+        self._header[self._h_completed] += len(slots)
 
     # -- tasks and configs --------------------------------------------------------------
 
@@ -252,9 +306,18 @@ class Curriculum(Generic[TConfig]):
                         break
         ids = list(chosen)
         slots = self.pool.add_many(ids, created_at=self.pool.counter("num_completed"))
-        if self._track_labels:
-            labels = self.pool.array("label")
-            labels[slots] = [self._label_id(self._generator.generate(t).label) for t in ids]
+        if self._track_labels or self.slice_analyzer is not None:
+            # One cheap generate() per new task gives its label and bucket bins; the
+            # per-episode path then never needs to regenerate anything for statistics.
+            generated = [self._generator.generate(t) for t in ids]
+            if self._track_labels:
+                self.pool.array("label")[slots] = [self._label_id(g.label) for g in generated]
+            if self.slice_analyzer is not None:
+                bins = np.array(
+                    [self.slice_analyzer.bins(g.bucket_values) for g in generated], dtype=np.int16
+                )
+                for axis in range(bins.shape[1]):
+                    self.pool.array(f"slice_{axis}")[slots] = bins[:, axis]
         self.algorithm.on_tasks_created(slots)
 
     def _label_id(self, label: str | None) -> int:
@@ -262,6 +325,8 @@ class Curriculum(Generic[TConfig]):
             return -1
         index = self._label_index.get(label)
         if index is None:
+            if len(self._labels) >= 32767:
+                raise ValueError(f"too many distinct task labels (> 32767); cannot add {label!r}")
             index = self._label_index[label] = len(self._labels)
             self._labels.append(label)
         return index
@@ -276,6 +341,8 @@ class Curriculum(Generic[TConfig]):
             evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
             if len(evict):
                 self.algorithm.on_tasks_evicted(evict)
+                if self.slice_analyzer is not None:
+                    self.slice_analyzer.on_tasks_evicted(evict)
                 for task_id in self.pool.remove_many(evict.tolist()):
                     self._cache.pop(task_id, None)
                 self._fill()
@@ -304,7 +371,14 @@ class Curriculum(Generic[TConfig]):
     # -- statistics -------------------------------------------------------------------------
 
     def stats(self) -> dict[str, float]:
-        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard."""
+        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard.
+
+        Cached until the pool changes. Keys: pool counters, ``algorithm/*``, per-label
+        ``label/<label>/*`` and per-bucket-axis ``slices/<path>/*``.
+        """
+        version = self._coordinator.version()
+        if version == self._stats_version:
+            return dict(self._stats)
         pool = self.pool
         active = pool.active_slots()
         completions = pool.array("completions")[active].astype(np.float64)
@@ -320,13 +394,12 @@ class Curriculum(Generic[TConfig]):
             "mean_task_score": float(means.mean()) if len(means) else 0.0,
             "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
         }
-        if self._labels:
-            counts = np.bincount(pool.array("label")[active] + 1, minlength=len(self._labels) + 1)
-            for index, label in enumerate(self._labels):
-                out[f"label/{label}/num_active"] = float(counts[index + 1])
-        for key, value in self.algorithm.stats().items():
-            out[f"algorithm/{key}"] = float(value)
-        return out
+        out.update({f"algorithm/{key}": float(value) for key, value in self.algorithm.stats().items()})
+        out.update(self._label_stats.stats("label/"))
+        if self.slice_analyzer is not None:
+            out.update(self.slice_analyzer.stats("slices/"))
+        self._stats, self._stats_version = out, version
+        return dict(out)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -345,6 +418,7 @@ class Curriculum(Generic[TConfig]):
             "labels": list(self._labels),
             "pool": arrays,
             "algorithm": self.algorithm.get_state(),
+            "slices": self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
         }
 
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
@@ -410,7 +484,11 @@ class Curriculum(Generic[TConfig]):
         self._labels = labels
         self._label_index = {label: i for i, label in enumerate(labels)}
         self._cache.clear()
+        self._stats_version = None
+        self._label_stats.labels = self._labels
         self.algorithm.load_state(state["algorithm"])
+        if self.slice_analyzer is not None and state.get("slices") is not None:
+            self.slice_analyzer.load_state(state["slices"])
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
@@ -455,6 +533,21 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds no curriculum state")
     return state
+
+
+def _rounds(
+    slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
+    """Split a batch into rounds of distinct slots, keeping each slot's order of occurrence."""
+    if len(np.unique(slots)) == len(slots):
+        return [(slots, values)]
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    rank_sorted = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    return [(slots[rank == r], values[rank == r]) for r in range(int(rank.max()) + 1)]
 
 
 def _sha256(text: str) -> str:

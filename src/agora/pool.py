@@ -28,7 +28,7 @@ CORE_FIELDS: tuple[SlotField, ...] = (
     ("score_sum", "d", 1),
     ("last_score", "f", 1),
     ("created_at", "q", 1),  # pool-wide completion count when the task was created
-    ("label", "i", 1),  # index into the curriculum's label table, -1 for none
+    ("label", "h", 1),  # index into the curriculum's label table, -1 for none
 )
 
 HEADER = ("num_free", "num_created", "num_evicted", "num_completed", "num_scheduled", "num_stale", "version")
@@ -41,7 +41,7 @@ _EMPTY = -1
 
 
 def _table_size(capacity: int) -> int:
-    return 1 << max(4, (2 * capacity - 1).bit_length())  # load factor <= 0.5
+    return 1 << max(4, (4 * capacity // 3).bit_length())  # load factor <= 0.75
 
 
 class TaskPool:
@@ -68,7 +68,7 @@ class TaskPool:
             ArraySpec("free", "i", capacity),
             ArraySpec("table_keys", "q", table),
             ArraySpec("table_slots", "i", table),
-            ArraySpec("evicted", "q", min(EVICTED_MEMORY, max(1024, 16 * capacity))),
+            ArraySpec("evicted", "q", min(EVICTED_MEMORY, max(1024, capacity))),
             *(ArraySpec(name, code, capacity * width) for name, code, width in self.fields),
         ]
         self.backend = backend_factory(layout)
@@ -130,6 +130,29 @@ class TaskPool:
             if key == _EMPTY:
                 return None
             i = (i + 1) & mask
+
+    def slots_of(self, task_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Vectorised :meth:`slot_of`: the slot of each id, -1 where it is not active.
+
+        Most ids sit at their home bucket, so two vectorised probes resolve nearly all of
+        them; the few in longer clusters are finished one by one.
+        """
+        keys = self.backend.array("table_keys")
+        index = task_ids & self._mask
+        result = np.full(len(task_ids), -1, dtype=np.intp)
+        pending = np.arange(len(task_ids))
+        for _ in range(2):
+            found = keys[index]
+            hit = found == task_ids[pending]
+            result[pending[hit]] = self.backend.array("table_slots")[index[hit]]
+            probing = ~hit & (found != _EMPTY)
+            pending, index = pending[probing], (index[probing] + 1) & self._mask
+            if not len(pending):
+                return result
+        for i in pending.tolist():
+            slot = self.slot_of(int(task_ids[i]))
+            result[i] = -1 if slot is None else slot
+        return result
 
     def _table_insert(self, task_id: int, slot: int) -> None:
         keys, mask = self._keys, self._mask

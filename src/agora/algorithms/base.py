@@ -9,7 +9,7 @@ asked for sampling weights and eviction candidates only at refreshes, in vectori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,10 @@ class CurriculumAlgorithmConfig(BaseModel, ABC):
     )
     session_id: str | None = Field(
         default=None, description="Name of the shared pool; processes with the same id share it."
+    )
+    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
+    enable_detailed_slice_logging: bool = Field(
+        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
     )
 
     @classmethod
@@ -95,6 +99,14 @@ class CurriculumAlgorithm(ABC):
     def update(self, slot: int, score: float) -> None:  # noqa: B027 - optional hook
         """Record one episode's score for the task in ``slot`` (hot path: keep it O(1))."""
 
+    def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
+        """Vectorised :meth:`update` for distinct ``slots``; must give the same result.
+
+        The default loops over :meth:`update`; override it to vectorise.
+        """
+        for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
+            self.update(slot, score)
+
     def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
         """New tasks occupy ``slots`` (their columns are already zeroed)."""
 
@@ -126,7 +138,7 @@ class CurriculumAlgorithm(ABC):
 class DiscreteRandomConfig(CurriculumAlgorithmConfig):
     """Uniform sampling over the active pool, no eviction: the baseline curriculum."""
 
-    type: str = "discrete_random"
+    type: Literal["discrete_random"] = "discrete_random"
 
     def create(self, pool: TaskPool) -> DiscreteRandomCurriculum:
         return DiscreteRandomCurriculum(self, pool)
