@@ -16,8 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 import agora
-from agora.algorithms import CurriculumAlgorithm, CurriculumAlgorithmConfig, DiscreteRandomConfig
-from agora.pool import TaskPool
+from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
 from mettagrid_envs import small_arena
 from optional_deps import require
 
@@ -25,6 +24,9 @@ require("mettagrid")
 pufferlib = require("pufferlib")
 gymnasium = require("gymnasium")
 vector = require("pufferlib.vector")
+
+from mettagrid.envs.mettagrid_puffer_env import MettaGridPufferEnv  # noqa: E402
+from mettagrid.simulator import Simulator  # noqa: E402
 
 from agora.integrations import mettagrid as mg  # noqa: E402
 from agora.wrappers.puffer import CurriculumEnv  # noqa: E402
@@ -153,40 +155,25 @@ def test_multiprocessing_workers_share_one_curriculum() -> None:
             close()
 
 
-class LabelProgressConfig(CurriculumAlgorithmConfig):
-    """Uniform sampling whose ``learning_progress`` is a known function of the slot."""
-
-    type: str = "tests.label_progress"
-
-    def create(self, pool: TaskPool) -> LabelProgress:
-        return LabelProgress(self, pool)
-
-
-class LabelProgress(CurriculumAlgorithm):
-    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        return np.ones(len(slots))
-
-    def learning_progress(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        return (slots % 7) / 10.0
-
-
 def test_statistics_are_batched_with_per_label_progress_and_samples() -> None:
-    small = bucketed_arena(game__max_steps=[3])
-    small.label = "short"
+    short = bucketed_arena(game__max_steps=[3])
+    short.label = "short"
     long = bucketed_arena(game__max_steps=[5])
     long.label = "long"
-    curriculum = (
-        mg.merge([small, long])
-        .to_curriculum(num_active_tasks=12, algorithm_config=LabelProgressConfig())
-        .make()
+    lp = LearningProgressConfig(sample_threshold=1)
+    config = mg.merge([short, long]).to_curriculum(
+        num_active_tasks=12, refresh_interval=4, algorithm_config=lp
     )
-    env = mg.make_puffer_env(curriculum, stats_interval=10)
+    curriculum = config.make()
+    rng = np.random.default_rng(0)
+    arena = MettaGridPufferEnv(Simulator(), small_arena())
+    env = CurriculumEnv(arena, curriculum, episode_score=lambda env: rng.random(), stats_interval=10)
     env.reset()
     samples = {"short": 0, "long": 0}
     reports = []
     playing = env.current_task
-    for step in range(1, 41):
-        _, _, terminals, truncations, info = env.step(np.zeros(env.num_agents, dtype=np.int32))
+    for step in range(1, 61):
+        _, _, terminals, truncations, info = env.step(rng.integers(0, 5, size=env.num_agents))
         if terminals.all() or truncations.all():
             samples[playing.get_label()] += 1
             playing = env.current_task
@@ -194,22 +181,20 @@ def test_statistics_are_batched_with_per_label_progress_and_samples() -> None:
         assert has_stats == (step % 10 == 0)
         if has_stats:
             reports.append(info)
-    assert len(reports) == 4
+    assert len(reports) == 6
     for label in samples:  # episode counts per label, each counted in exactly one report
         assert sum(r.get(f"env_curriculum/label/{label}/samples", 0) for r in reports) == samples[label]
-    assert reports[-1]["env_curriculum/num_completed"] == sum(samples.values())
+    last = reports[-1]
+    assert last["env_curriculum/num_completed"] == sum(samples.values())
     # Mean LP per label, checked against labels found through the generator instead of the pool.
     active = curriculum.pool.active_slots()
     ids = curriculum.pool.array("ids")[active]
+    lp_scores = curriculum.pool.array("lp_score")[active]
     for label in samples:
-        mine = [
-            slot
-            for slot, task_id in zip(active, ids, strict=True)
-            if curriculum.generated(int(task_id)).label == label
-        ]
-        expected = float(np.mean(np.asarray(mine) % 7 / 10.0))
-        assert reports[-1][f"env_curriculum/label/{label}/lp"] == pytest.approx(expected)
-        assert reports[-1][f"env_curriculum/label/{label}/num_active"] == len(mine)
+        mine = [curriculum.generated(int(task_id)).label == label for task_id in ids]
+        assert last[f"env_curriculum/label/{label}/num_active"] == sum(mine)
+        assert last[f"env_curriculum/label/{label}/mean_lp"] == pytest.approx(float(lp_scores[mine].mean()))
+        assert last[f"env_curriculum/label/{label}/mean_lp"] > 0
 
 
 class Level(BaseModel):

@@ -281,11 +281,6 @@ class Curriculum(Generic[TConfig]):
     def task_generator(self) -> TaskGenerator[TConfig]:
         return self._generator
 
-    @property
-    def labels(self) -> list[str]:
-        """Label names seen so far; the pool's ``label`` column indexes this list (-1: no label)."""
-        return list(self._labels)
-
     def active_task_ids(self) -> list[int]:
         """Ids of all tasks in the pool, in slot order."""
         return self.pool.array("ids")[self.pool.active_slots()].tolist()  # type: ignore[no-any-return]

@@ -12,8 +12,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
 
 __all__ = [
@@ -121,23 +119,5 @@ class TaskDriver:
 
 
 def curriculum_stats(curriculum: Curriculum[Any]) -> dict[str, float]:
-    """``curriculum.stats()`` under :data:`STATS_PREFIX`, plus mean learning progress per label.
-
-    Per-label LP is the mean over the label's active tasks of the algorithm's
-    ``learning_progress(slots)``, when the algorithm has that method. O(pool size): call it
-    every few hundred steps, not every step.
-    """
-    out = {STATS_PREFIX + key: value for key, value in curriculum.stats().items()}
-    progress = getattr(curriculum.algorithm, "learning_progress", None)
-    labels = curriculum.labels
-    if progress is None or not labels:
-        return out
-    active = curriculum.pool.active_slots()
-    lp = np.asarray(progress(active), dtype=np.float64)
-    label_ids = curriculum.pool.array("label")[active] + 1  # -1 (no label) -> bin 0
-    sums = np.bincount(label_ids, weights=lp, minlength=len(labels) + 1)
-    counts = np.bincount(label_ids, minlength=len(labels) + 1)
-    for index, label in enumerate(labels, start=1):
-        if counts[index]:
-            out[f"{STATS_PREFIX}label/{label}/lp"] = float(sums[index] / counts[index])
-    return out
+    """``curriculum.stats()`` under :data:`STATS_PREFIX` (per-label LP is ``label/<label>/mean_lp``)."""
+    return {STATS_PREFIX + key: value for key, value in curriculum.stats().items()}
