@@ -307,3 +307,15 @@ def test_missing_dependency_names_the_extra(module: str, blocked: str, extra: st
     assert result.returncode != 0
     assert f"pip install 'agora-rl[{extra}]'" in result.stderr
     assert "ImportError" in result.stderr
+
+
+def test_wrappers_package_exports_each_wrapper_lazily() -> None:
+    import agora.wrappers
+    from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper
+    from agora.wrappers.pettingzoo import PettingZooCurriculumWrapper
+
+    assert agora.wrappers.CurriculumEnv is CurriculumEnv
+    assert agora.wrappers.GymnasiumCurriculumWrapper is GymnasiumCurriculumWrapper
+    assert agora.wrappers.PettingZooCurriculumWrapper is PettingZooCurriculumWrapper
+    with pytest.raises(AttributeError, match="NoSuchWrapper"):
+        _ = agora.wrappers.NoSuchWrapper
