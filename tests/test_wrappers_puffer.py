@@ -310,6 +310,7 @@ def test_missing_dependency_names_the_extra(module: str, blocked: str, extra: st
 
 
 def test_wrappers_package_exports_each_wrapper_lazily() -> None:
+    require("pettingzoo")
     import agora.wrappers
     from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper
     from agora.wrappers.pettingzoo import PettingZooCurriculumWrapper

@@ -87,6 +87,7 @@ class CurriculumEnv(PufferEnv):  # type: ignore[misc]  # pufferlib is untyped
         self._apply_config = apply_config
         self._episode_score = episode_score
         self._steps = 0
+        self._stats_interval = self._driver.stats_interval
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.num_agents = env.num_agents
@@ -140,7 +141,7 @@ class CurriculumEnv(PufferEnv):  # type: ignore[misc]  # pufferlib is untyped
             driver.finish(self._episode_score(self.env))
             self._apply_config(self.env, driver.next_task().get_env_cfg())
         self._steps += 1
-        if self._steps >= self._driver.stats_interval:
+        if self._steps >= self._stats_interval:
             self._steps = 0
             stats = self._driver.stats()
             infos = [*infos, stats] if isinstance(infos, list) else {**(infos or {}), **stats}
