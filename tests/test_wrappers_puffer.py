@@ -320,3 +320,35 @@ def test_wrappers_package_exports_each_wrapper_lazily() -> None:
     assert agora.wrappers.PettingZooCurriculumWrapper is PettingZooCurriculumWrapper
     with pytest.raises(AttributeError, match="NoSuchWrapper"):
         _ = agora.wrappers.NoSuchWrapper
+
+
+def test_bad_curriculum_and_scores_are_named() -> None:
+    with pytest.raises(TypeError, match="Curriculum or a CurriculumConfig, got dict"):
+        CurriculumEnv(
+            CounterEnv(),
+            {"num_active_tasks": 4},  # type: ignore[arg-type]
+            apply_config=lambda e, c: None,
+            episode_score=lambda e: 0.0,
+        )
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    env = CurriculumEnv(
+        CounterEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: float("nan")
+    )
+    env.reset()
+    env.step(np.zeros(1, dtype=np.int32))
+    env.step(np.zeros(1, dtype=np.int32))
+    with pytest.raises(ValueError, match=r"episode score for task \d+ is nan"):
+        env.step(np.zeros(1, dtype=np.int32))
+    assert curriculum.stats()["num_completed"] == 0
+
+
+def test_wrapper_overhead_benchmark_reports_both_envs() -> None:
+    from agora.bench.wrapper_overhead import run
+
+    result = run(quick=True)
+    assert result["columns"] == ["env", "env steps/s", "agent steps/s", "overhead"]
+    plain, wrapped, direct = result["rows"]
+    assert float(plain[1].replace(",", "")) > 0
+    assert float(wrapped[1].replace(",", "")) > 0
+    assert direct[3].endswith("%")
+    assert any("10,000 active tasks" in note for note in result["notes"])
