@@ -121,38 +121,40 @@ def test_multiprocessing_workers_report_every_completion() -> None:
 # Remove this mark once the shared-memory backend (branch shm) is on main.
 @pytest.mark.skip(reason="needs shared-memory backend (issue 4)")
 def test_multiprocessing_workers_share_one_curriculum() -> None:
-    """Workers build their curriculum from one config with a shared-memory session: one pool."""
+    """Workers build their curriculum from one config with a shared-memory session: one pool.
+
+    The test process creates the session (and so owns and finally removes it); each worker's
+    ``config.make()`` attaches to it. Scores are applied to the shared pool at once
+    (``shared_update_batch=1``), so the count read here is exact after the last step.
+    """
     session = f"agora-test-{uuid.uuid4().hex[:8]}"
-    algorithm = DiscreteRandomConfig(use_shared_memory=True, session_id=session)
-    config = bucketed_arena(game__max_steps=[3, 5]).to_curriculum(
-        num_active_tasks=8, algorithm_config=algorithm
-    )
-    parent = config.make()  # attached to the same session as the workers
-    vec = vector.make(
-        partial(mg.make_puffer_env, config),
-        num_envs=2,
-        num_workers=2,
-        backend=vector.Multiprocessing,
-        overwork=True,
-    )
-    try:
-        vec.reset()
-        ends, lengths, steps = 0, set(), np.zeros(2, dtype=int)
-        rng = np.random.default_rng(0)
-        for _ in range(30):
-            _, _, terminals, truncations, _ = vec.step(rng.integers(0, 5, size=vec.num_agents))
-            steps += 1
-            ended = episode_ends(terminals, truncations, 2)
-            lengths.update(steps[ended].tolist())
-            steps[ended] = 0
-            ends += int(ended.sum())
-        assert lengths == {3, 5}
-        assert parent.stats()["num_completed"] == ends
-    finally:
-        vec.close()
-        close = getattr(parent, "close", None)
-        if close is not None:
-            close()
+    algorithm = DiscreteRandomConfig(use_shared_memory=True, session_id=session, shared_update_batch=1)
+    tasks = bucketed_arena(game__max_steps=[3, 5])
+    config = tasks.to_curriculum(num_active_tasks=8, algorithm_config=algorithm)
+    with config.make() as parent:
+        vec = vector.make(
+            partial(mg.make_puffer_env, config),
+            num_envs=2,
+            num_workers=2,
+            backend=vector.Multiprocessing,
+            overwork=True,
+        )
+        try:
+            vec.reset()
+            ends, lengths, steps = 0, set(), np.zeros(2, dtype=int)
+            rng = np.random.default_rng(0)
+            for _ in range(30):
+                _, _, terminals, truncations, _ = vec.step(rng.integers(0, 5, size=vec.num_agents))
+                steps += 1
+                ended = episode_ends(terminals, truncations, 2)
+                lengths.update(steps[ended].tolist())
+                steps[ended] = 0
+                ends += int(ended.sum())
+            assert lengths == {3, 5}
+            assert ends > 10
+            assert parent.stats()["num_completed"] == ends
+        finally:
+            vec.close()
 
 
 def test_statistics_are_batched_with_per_label_progress_and_samples() -> None:
