@@ -3,7 +3,7 @@
 A :class:`TaskDriver` owns the curriculum side of one environment instance. The wrappers
 call it only at episode boundaries (:meth:`TaskDriver.next_task`, :meth:`TaskDriver.finish`)
 and, every ``stats_interval`` steps, for :meth:`TaskDriver.stats`; nothing curriculum-related
-runs on the other steps, so wrapping costs a counter increment per step.
+runs on the other steps, so a step costs the wrapper two lookups and a counter increment.
 """
 
 from __future__ import annotations
