@@ -41,7 +41,8 @@ def make_env(num_agents: int = 24, max_steps: int = 1000) -> MettaGridConfig:
 
 
 def make_curriculum(env: MettaGridConfig | None = None, **kwargs: Any) -> agora.CurriculumConfig:
-    """Arena tasks; keyword arguments go to ``CurriculumConfig`` (pool size, algorithm, ...)."""
+    """Arena tasks sampled by learning progress; keyword arguments go to ``CurriculumConfig``."""
+    kwargs.setdefault("algorithm_config", agora.LearningProgressConfig())
     tasks = mg.bucketed(env or make_env())
     for item in ITEMS:
         # inventoryReward(item, weight=w, max=m) is min(w * count, m): weights.0 is w, values.1 is m.
