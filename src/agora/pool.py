@@ -122,14 +122,41 @@ class TaskPool:
     def slot_of(self, task_id: int) -> int | None:
         """The slot holding ``task_id``, or None if it is not active. O(1) expected."""
         keys, mask = self._keys, self._mask
-        i = task_id & mask
+        try:
+            i = task_id & mask
+        except TypeError:
+            raise TypeError(f"task ids are ints, got {task_id!r} ({type(task_id).__name__})") from None
         while True:
             key = keys[i]
+            if key == _EMPTY:  # checked first: the marker (-1) must never match task id -1
+                return None
             if key == task_id:
                 return int(self._slots[i])
-            if key == _EMPTY:
-                return None
             i = (i + 1) & mask
+
+    def slots_of(self, task_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Vectorised :meth:`slot_of`: the slot of each id, -1 where it is not active.
+
+        Most ids sit at their home bucket, so two vectorised probes resolve nearly all of
+        them; the few in longer clusters are finished one by one.
+        """
+        keys = self.backend.array("table_keys")
+        index = task_ids & self._mask
+        result = np.full(len(task_ids), -1, dtype=np.intp)
+        pending = np.arange(len(task_ids))
+        for _ in range(2):
+            found = keys[index]
+            occupied = found != _EMPTY  # the marker (-1) must never match task id -1
+            hit = occupied & (found == task_ids[pending])
+            result[pending[hit]] = self.backend.array("table_slots")[index[hit]]
+            probing = ~hit & occupied
+            pending, index = pending[probing], (index[probing] + 1) & self._mask
+            if not len(pending):
+                return result
+        for i in pending.tolist():
+            slot = self.slot_of(int(task_ids[i]))
+            result[i] = -1 if slot is None else slot
+        return result
 
     def _table_insert(self, task_id: int, slot: int) -> None:
         keys, mask = self._keys, self._mask
@@ -171,6 +198,8 @@ class TaskPool:
         free_count = self.counter("num_free")
         if len(ids) > free_count:
             raise ValueError(f"cannot add {len(ids)} tasks: only {free_count} free slots")
+        if any(task_id < 0 for task_id in ids):
+            raise ValueError(f"task ids must be non-negative, got {min(ids)}")
         taken = []
         for task_id in ids:
             free_count -= 1
@@ -210,7 +239,7 @@ class TaskPool:
 
     def was_evicted(self, task_id: int) -> bool:
         """Whether ``task_id`` is among the recently evicted ids (O(memory); rare path)."""
-        return bool((self.backend.array("evicted") == task_id).any())
+        return task_id >= 0 and bool((self.backend.array("evicted") == task_id).any())
 
     def nbytes(self) -> int:
         return self.backend.nbytes
