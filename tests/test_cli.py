@@ -84,6 +84,27 @@ def test_bench_quick_prints_tables_and_records(tmp_path: Path) -> None:
     assert "| pool size |" in text
 
 
+def test_bench_quick_runs_every_benchmark() -> None:
+    from agora.bench import BENCHMARKS
+
+    proc = agora("bench", "--quick")
+    assert proc.returncode == 0, proc.stderr
+    skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
+    if os.environ.get("AGORA_REQUIRE_OPTIONAL") == "1":
+        assert not skipped
+    titles = {
+        "get_task_update": "get_task + update_task_performance, uniform sampling",
+        "episode_cost": "Learning-progress curriculum: cost per episode",
+        "task_kinds": "Episodes per task by kind",
+        "wrapper_overhead": "Wrapper overhead",
+    }
+    assert set(titles) == set(BENCHMARKS)
+    for name, title in titles.items():
+        assert title in proc.stdout or f"skipped {name}" in proc.stderr, name
+    tables = [line for line in proc.stdout.splitlines() if set(line.strip()) <= {"-", " "} and "--" in line]
+    assert len(tables) + len(skipped) == len(BENCHMARKS), "one table per benchmark"
+
+
 def test_bench_lists_and_rejects_unknown_names() -> None:
     listed = agora("bench", "--list")
     assert listed.returncode == 0

@@ -20,8 +20,12 @@ __all__ = ["BENCHMARKS", "BenchResult", "get_benchmark", "record", "run_benchmar
 
 BENCHMARKS: dict[str, str] = {
     "get_task_update": "agora.bench.get_task_update:run",
+    "episode_cost": "agora.bench.episode_cost:run",
+    "task_kinds": "agora.bench.task_kinds:run",
+    "wrapper_overhead": "agora.bench.wrapper_overhead:run",
 }
-"""Benchmark name -> ``module:function`` of its ``run(quick) -> BenchResult``."""
+"""Benchmark name -> ``module:function`` of its ``run(quick)``, which returns a :class:`BenchResult`
+or a dict with the same fields."""
 
 
 @dataclass
@@ -52,7 +56,14 @@ def get_benchmark(name: str) -> Callable[[bool], BenchResult]:
     if name not in BENCHMARKS:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
     module, _, function = BENCHMARKS[name].partition(":")
-    run: Callable[[bool], BenchResult] = getattr(importlib.import_module(module), function)
+    target: Callable[[bool], BenchResult | dict[str, Any]] = getattr(
+        importlib.import_module(module), function
+    )
+
+    def run(quick: bool) -> BenchResult:
+        result = target(quick)
+        return result if isinstance(result, BenchResult) else BenchResult(**result)
+
     return run
 
 
