@@ -56,7 +56,7 @@ def test_demo_quick_writes_table_summary_and_plot(tmp_path: Path) -> None:
         curve = summary["curricula"][name]
         assert len(curve["success_mean"]) == len(steps)
         assert all(0.0 <= v <= 1.0 for v in curve["success_mean"] + curve["success_std"])
-        assert len(curve["runs"]) == summary["config"]["seeds"] >= 3
+        assert len(curve["runs"]) == summary["config"]["seeds"] >= 5
         assert curve["success_mean"][-1] > curve["success_mean"][0], "the agent learns under both curricula"
     assert 0 < summary["comparison"]["baseline_final_success"] <= 1
 

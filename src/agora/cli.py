@@ -45,7 +45,7 @@ def _parser() -> _Parser:
         "summary.json and demo.png.",
     )
     demo.add_argument("--quick", action="store_true", help="a short run (for tests and a first look)")
-    demo.add_argument("--seeds", type=_positive, help="runs per curriculum (default 5, quick 3)")
+    demo.add_argument("--seeds", type=_positive, help="runs per curriculum (default 5)")
     demo.add_argument("--steps", type=_positive, help="training environment steps per run")
     demo.add_argument("--workers", type=_positive, help="worker processes (default 2)")
     demo.add_argument(

@@ -60,7 +60,7 @@ class DemoConfig(BaseModel):
     @classmethod
     def quick(cls, **overrides: Any) -> DemoConfig:
         """A short run (a few seconds) with the same task family, for tests and a first look."""
-        return cls(**{"env_steps": 100_000, "num_evals": 10, "seeds": 3, **overrides})
+        return cls(**{"env_steps": 100_000, "num_evals": 10, **overrides})
 
     def curriculum_config(self, algorithm: CurriculumAlgorithmConfig, seed: int) -> CurriculumConfig:
         """A curriculum whose pool is the whole family, each task once.
