@@ -115,11 +115,13 @@ def evaluation_set(config: DemoConfig) -> list[tuple[GridTask, list[int]]]:
     rng = random.Random(12345)
     longest = max(config.family.max_steps)
     out = []
+    seed = config.family.maze_seed
     for size in config.family.sizes:
         for distance in config.family.start_distances:
-            cells = maze(size).cells_at(distance)
+            cells = maze(size, seed).cells_at(distance)
             starts = [rng.choice(cells) for _ in range(config.eval_starts)]
-            out.append((GridTask(size=size, start_distance=distance, max_steps=longest), starts))
+            task = GridTask(size=size, start_distance=distance, max_steps=longest, maze_seed=seed)
+            out.append((task, starts))
     return out
 
 
