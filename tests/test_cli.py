@@ -217,3 +217,21 @@ def test_demo_out_must_be_a_folder(tmp_path: Path) -> None:
     proc = agora("demo", "--quick", "--out", str(target))
     assert proc.returncode == 1
     assert "not a folder" in proc.stderr
+
+
+def test_demo_verdict_states_the_step_ratio() -> None:
+    from agora.cli import _verdict
+    from agora.demo.run import DemoConfig, DemoResult, RunResult
+
+    def run(name: str, success: list[float]) -> RunResult:
+        return RunResult(name, 0, success, [{}, {}], 10, 0.0)
+
+    config = DemoConfig(env_steps=200, num_evals=2, seeds=1)
+    faster = DemoResult(config, [run("learning_progress", [0.0, 0.8, 0.9]), run("uniform", [0.0, 0.2, 0.4])])
+    assert _verdict(faster.comparison()) == (
+        "Uniform first reached its final success (0.400) after 200 environment steps; "
+        "learning progress after 50: 25% of the steps (4.0x fewer)."
+    )
+    slower = DemoResult(config, [run("learning_progress", [0.0, 0.1, 0.3]), run("uniform", [0.0, 0.2, 0.4])])
+    assert "did not reach uniform's final success (0.400)" in _verdict(slower.comparison())
+    assert "its own final success is 0.300" in _verdict(slower.comparison())
