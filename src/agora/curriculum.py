@@ -11,16 +11,20 @@ statistics themselves are always current.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
 import os
 import tempfile
+import uuid
 import warnings
+import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Generic
+from types import TracebackType
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +34,7 @@ from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, Discr
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
+from agora.tracking import shared
 
 __all__ = ["CheckpointError", "Curriculum", "CurriculumConfig", "CurriculumTask", "read_checkpoint"]
 
@@ -136,10 +141,37 @@ class CurriculumTask(Generic[TConfig]):
         return f"CurriculumTask(task_id={self.task_id}, label={self.get_label()!r})"
 
 
-class Curriculum(Generic[TConfig]):
-    """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`."""
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-    def __init__(self, config: CurriculumConfig) -> None:
+
+def _locked(
+    method: Callable[Concatenate[Curriculum[Any], _P], _R],
+) -> Callable[Concatenate[Curriculum[Any], _P], _R]:
+    """On a shared pool, run ``method`` under the cross-process lock on a repaired, flushed pool."""
+
+    @functools.wraps(method)
+    def wrapper(self: Curriculum[Any], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self._shared is None:
+            return method(self, *args, **kwargs)
+        with self._shared:
+            self._sync()
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Curriculum(Generic[TConfig]):
+    """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`.
+
+    With ``algorithm_config.use_shared_memory`` the pool lives in shared memory and every
+    process that builds a curriculum with the same ``session_id`` (or unpickles this one)
+    shares it; see docs/shared-memory.md. ``session_id`` overrides the config's.
+    """
+
+    def __init__(
+        self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
+    ) -> None:
         self.config = config
         self._generator: TaskGenerator[TConfig] = config.task_generator.create()
         self._track_labels = self._generator.has_labels
@@ -147,13 +179,33 @@ class Curriculum(Generic[TConfig]):
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         algorithm_config = config.algorithm_config
-        self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields())
-        self.pool.initialize()
-        self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
-        self._rng = np.random.default_rng(config.seed)
-        self._interval = config.effective_refresh_interval
-        self._queue: list[int] = []  # pre-drawn slots, handed out from the end
-        self._fill()
+        self._shared: shared.SharedMemoryBackend | None = None
+        if algorithm_config.use_shared_memory:
+            session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
+            factory = functools.partial(
+                shared.SharedMemoryBackend,
+                session_id=session,
+                scratch_length=2 * config.num_active_tasks,
+                create=not _attach,
+            )
+            self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields(), factory)
+            self._shared = self.pool.backend  # type: ignore[assignment]
+        else:
+            self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields())
+        creating = self._shared is None or self._shared.created
+        try:
+            if creating:
+                self.pool.initialize()
+            self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
+            self._rng = np.random.default_rng(config.seed)
+            self._interval = config.effective_refresh_interval
+            self._queue: list[int] = []  # pre-drawn slots, handed out from the end
+            if creating:
+                self._fill()
+        except BaseException:
+            if self._shared is not None:
+                self._shared.close()
+            raise
         # Hot-path views, bound once.
         self._ids = self.pool.ids
         self._scheduled = self.pool.view("scheduled")
@@ -163,6 +215,8 @@ class Curriculum(Generic[TConfig]):
         self._header = self.pool.header
         self._h_completed = HEADER.index("num_completed")
         self._h_scheduled = HEADER.index("num_scheduled")
+        if self._shared is not None:
+            self._init_shared(creating)
 
     # -- the per-episode API ----------------------------------------------------------------
 
@@ -194,8 +248,8 @@ class Curriculum(Generic[TConfig]):
         self._completions[slot] += 1
         self._score_sum[slot] += score
         self._last_score[slot] = score
-        self._header[self._h_completed] += 1
         self.algorithm.update(slot, score)
+        self._header[self._h_completed] += 1  # last: a shared pool's crash journal relies on it
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
@@ -227,6 +281,7 @@ class Curriculum(Generic[TConfig]):
     def task_generator(self) -> TaskGenerator[TConfig]:
         return self._generator
 
+    @_locked
     def active_task_ids(self) -> list[int]:
         """Ids of all tasks in the pool, in slot order."""
         return self.pool.array("ids")[self.pool.active_slots()].tolist()  # type: ignore[no-any-return]
@@ -255,6 +310,8 @@ class Curriculum(Generic[TConfig]):
     def _label_id(self, label: str | None) -> int:
         if label is None:
             return -1
+        if self._shared is not None:
+            return self._shared_label_id(label)
         index = self._label_index.get(label)
         if index is None:
             index = self._label_index[label] = len(self._labels)
@@ -263,18 +320,27 @@ class Curriculum(Generic[TConfig]):
 
     def _refresh(self) -> None:
         """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots."""
+        self._evict()
+        self._draw()
+
+    def _evict(self) -> None:
+        if not (self.algorithm.evicts and self.pool.counter("num_scheduled") > 0):
+            return
         active = self.pool.active_slots()
-        if self.algorithm.evicts and self.pool.counter("num_scheduled") > 0:
-            candidates = self.algorithm.eviction_candidates(
-                active, self.config.min_presentations_for_eviction
-            )
-            evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
-            if len(evict):
-                self.algorithm.on_tasks_evicted(evict)
-                for task_id in self.pool.remove_many(evict.tolist()):
-                    self._cache.pop(task_id, None)
-                self._fill()
-                active = self.pool.active_slots()
+        candidates = self.algorithm.eviction_candidates(active, self.config.min_presentations_for_eviction)
+        evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
+        if len(evict):
+            if self._shared is not None:
+                self._journal_eviction(evict)
+            self.algorithm.on_tasks_evicted(evict)
+            for task_id in self.pool.remove_many(evict.tolist()):
+                self._cache.pop(task_id, None)
+            self._fill()
+            if self._shared is not None:
+                self._end_journal()
+
+    def _draw(self) -> None:
+        active = self.pool.active_slots()
         weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
         if weights.shape != active.shape or not np.all(np.isfinite(weights)) or (weights < 0).any():
             raise ValueError(
@@ -287,6 +353,7 @@ class Curriculum(Generic[TConfig]):
         draws = np.searchsorted(cdf, self._rng.random(self._interval) * cdf[-1], side="right")
         self._queue = active[np.minimum(draws, len(active) - 1)][::-1].tolist()
 
+    @_locked
     def sampling_probabilities(self) -> dict[int, float]:
         """Current sampling probability of each active task id (O(N): for inspection, not hot paths)."""
         active = self.pool.active_slots()
@@ -298,6 +365,7 @@ class Curriculum(Generic[TConfig]):
 
     # -- statistics -------------------------------------------------------------------------
 
+    @_locked
     def stats(self) -> dict[str, float]:
         """Flat ``name -> number`` statistics, ready for wandb or TensorBoard."""
         pool = self.pool
@@ -315,16 +383,23 @@ class Curriculum(Generic[TConfig]):
             "mean_task_score": float(means.mean()) if len(means) else 0.0,
             "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
         }
-        if self._labels:
-            counts = np.bincount(pool.array("label")[active] + 1, minlength=len(self._labels) + 1)
-            for index, label in enumerate(self._labels):
-                out[f"label/{label}/num_active"] = float(counts[index + 1])
+        for label, count in self._label_counts(active).items():
+            out[f"label/{label}/num_active"] = float(count)
         for key, value in self.algorithm.stats().items():
             out[f"algorithm/{key}"] = float(value)
         return out
 
+    def _label_counts(self, active: npt.NDArray[np.intp]) -> dict[str, int]:
+        if self._shared is not None:
+            return self._shared_label_counts(active)
+        if not self._labels:
+            return {}
+        counts = np.bincount(self.pool.array("label")[active] + 1, minlength=len(self._labels) + 1)
+        return {label: int(counts[index + 1]) for index, label in enumerate(self._labels)}
+
     # -- checkpoints --------------------------------------------------------------------------
 
+    @_locked
     def get_state(self) -> dict[str, Any]:
         """Everything needed to continue exactly where this curriculum is, as JSON-ready data."""
         arrays = {
@@ -342,6 +417,7 @@ class Curriculum(Generic[TConfig]):
             "algorithm": self.algorithm.get_state(),
         }
 
+    @_locked
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
         """Restore :meth:`get_state` output. All or nothing: on error nothing changes.
 
@@ -430,6 +506,244 @@ class Curriculum(Generic[TConfig]):
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
         """Load a checkpoint written by :meth:`save`; a damaged file raises :class:`CheckpointError`."""
         self.load_state(read_checkpoint(path), strict=strict)
+
+    # -- shared pools (see docs/shared-memory.md) ---------------------------------------------
+    #
+    # Crash safety: every change to the pool happens under the cross-process lock and is
+    # announced in a journal in the segment's control words first, so the next lock holder
+    # can tell whether a process died half-way and repair the pool (_recover). get_task reads
+    # a slot's id without the lock, seqlock style: evictions make the header ``version`` odd
+    # while they run, and a reader that sees it odd or changed retries under the lock.
+
+    def close(self) -> None:
+        """Detach from a shared pool (its creator also removes it). A no-op for a local pool."""
+        backend = self._shared
+        if backend is None or backend.closed:
+            return
+        with backend:
+            self._sync()
+        backend.close()
+
+    def __enter__(self) -> Curriculum[TConfig]:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (e.g. for ``spawn`` workers), a shared curriculum re-attaches to its session."""
+        if self._shared is not None:
+            return (_attach_curriculum, (self.config, self._shared.session_id))
+        return (_restore_curriculum, (self.config, self.get_state()))
+
+    @property
+    def session_id(self) -> str | None:
+        """Name of the shared pool, or None for a local one."""
+        return None if self._shared is None else self._shared.session_id
+
+    def _init_shared(self, creating: bool) -> None:
+        backend = self._shared
+        assert backend is not None
+        base = backend.journal_base
+        self._j_op, self._j_arg, self._j_target, self._j_recoveries = base, base + 1, base + 2, base + 3
+        self._h_version = HEADER.index("version")
+        self._pending_slots: list[int] = []  # handed out, not yet in the shared scheduled counts
+        self._pending_ids: list[int] = []
+        self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
+        self._batch = self.config.algorithm_config.shared_update_batch
+        self._label_by_hash: dict[int, str] = {}
+        if creating:
+            backend.mark_ready()
+        else:
+            self._rng = np.random.default_rng([self.config.seed, backend.next_attach_index()])
+        shared.on_fork(self._after_fork)
+        # Shared versions of the hot-path methods, bound per instance so the local ones stay lean.
+        self.get_task = self._get_task_shared  # type: ignore[method-assign]
+        self.update_task_performance = self._update_shared  # type: ignore[method-assign]
+        self._refresh = self._refresh_shared  # type: ignore[method-assign]
+
+    def _after_fork(self) -> None:
+        """In a forked child: draw our own samples with our own seed; the parent's pending counts stay its."""
+        assert self._shared is not None
+        self._queue = []
+        self._pending_slots.clear()
+        self._pending_ids.clear()
+        self._pending_updates.clear()
+        self._rng = np.random.default_rng([self.config.seed, self._shared.next_attach_index()])
+
+    def _get_task_shared(self) -> CurriculumTask[TConfig]:
+        if not self._queue:
+            self._refresh()
+        slot = self._queue.pop()
+        header = self._header
+        version = header[self._h_version]
+        task_id = self._ids[slot]
+        if version & 1 or task_id < 0 or header[self._h_version] != version:
+            with self._shared:  # type: ignore[union-attr]
+                self._recover()
+                task_id = self._ids[slot]
+        # Scheduled counts are read-modify-write: applied in batches under the lock (_flush).
+        self._pending_slots.append(slot)
+        self._pending_ids.append(task_id)
+        if len(self._pending_slots) >= _SCHEDULED_BATCH:
+            self.flush()
+        return CurriculumTask(self, task_id, slot)
+
+    def _update_shared(self, task_id: int, score: float) -> None:
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        self._pending_updates.append((task_id, score))
+        # An id not in the (lock-free read of the) map is rare: decide at once, under the lock,
+        # so that an unknown id raises here and not in some later call.
+        if len(self._pending_updates) >= self._batch or self.pool.slot_of(task_id) is None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Apply this process's buffered scores and hand-out counts to a shared pool now.
+
+        Called automatically every ``shared_update_batch`` scores, at refreshes, by
+        :meth:`stats`, :meth:`get_state` and :meth:`close`. A no-op for a local pool.
+        """
+        if self._shared is not None:
+            with self._shared:
+                self._sync()
+
+    def _sync(self) -> None:
+        """Under the lock: repair after a crashed writer, then apply what this process buffered."""
+        self._recover()
+        self._flush()
+        updates = self._pending_updates
+        if not updates:
+            return
+        assert self._shared is not None
+        control, header, done = self._shared.control, self._header, 0
+        control[self._j_op] = _JOURNAL_UPDATE
+        try:
+            for task_id, score in updates:
+                control[self._j_arg] = task_id
+                control[self._j_target] = header[self._h_completed] + 1
+                done += 1
+                Curriculum.update_task_performance(self, task_id, score)
+        finally:
+            control[self._j_op] = 0
+            del updates[:done]
+
+    def _refresh_shared(self) -> None:
+        assert self._shared is not None
+        with self._shared:
+            self._sync()
+            self._evict()
+        self._draw()  # reads the shared columns without the lock: weights are a heuristic anyway
+
+    def _flush(self) -> None:
+        slots, ids = self._pending_slots, self._pending_ids
+        if not slots:
+            return
+        handed = np.asarray(slots, dtype=np.intp)
+        still = self.pool.array("ids")[handed] == np.asarray(ids)  # not evicted since
+        np.add.at(self.pool.array("scheduled"), handed[still], 1)
+        self._header[self._h_scheduled] += len(slots)
+        slots.clear()
+        ids.clear()
+
+    def _journal_eviction(self, evict: npt.NDArray[np.intp]) -> None:
+        assert self._shared is not None
+        control, journal, k = self._shared.control, self._shared.scratch, len(evict)
+        journal[:k] = evict
+        journal[k : 2 * k] = self.pool.array("ids")[evict]
+        control[self._j_arg] = k
+        self._header[self._h_version] += 1  # odd: readers of ids retry under the lock
+        control[self._j_op] = _JOURNAL_EVICT
+
+    def _end_journal(self) -> None:
+        assert self._shared is not None
+        self._header[self._h_version] += 1
+        self._shared.control[self._j_op] = 0
+
+    def _recover(self) -> None:
+        """Repair the pool if a process died while changing it (called under the lock).
+
+        A half-applied update: its task is evicted (its statistics may be torn), and the
+        pool-wide counters do not include that episode. A half-done eviction: the id map
+        and free stack are rebuilt from ``ids``, the slots being replaced get fresh tasks.
+        """
+        assert self._shared is not None
+        control, header, pool = self._shared.control, self._header, self.pool
+        op = control[self._j_op]
+        if not op and not header[self._h_version] & 1:
+            return
+        if not header[self._h_version] & 1:
+            header[self._h_version] += 1
+        if op == _JOURNAL_UPDATE and header[self._h_completed] != control[self._j_target]:
+            slot = pool.slot_of(control[self._j_arg])
+            if slot is not None:
+                self._replace(np.asarray([slot], dtype=np.intp))
+        elif op == _JOURNAL_EVICT:
+            k = control[self._j_arg]
+            journal = self._shared.scratch
+            slots, old_ids = journal[:k].astype(np.intp), journal[k : 2 * k]
+            ring = pool.backend.array("evicted")
+            lost = old_ids[~np.isin(old_ids, ring)]  # evicted before the ring was written
+            if len(lost):
+                start = pool.counter("num_evicted")
+                ring[np.arange(start, start + len(lost)) % len(ring)] = lost
+                pool.add_to_counter("num_evicted", len(lost))
+            pool.rebuild_index()
+            self._replace(slots[pool.array("ids")[slots] >= 0])
+        control[self._j_recoveries] += 1
+        header[self._h_version] += 1
+        control[self._j_op] = 0
+
+    def _replace(self, slots: npt.NDArray[np.intp]) -> None:
+        if len(slots):
+            self.algorithm.on_tasks_evicted(slots)
+            self.pool.remove_many(slots.tolist())
+        self._fill()
+
+    def _shared_label_id(self, label: str) -> int:
+        # Label ids in a shared pool must mean the same in every process: a stable hash.
+        key = zlib.crc32(label.encode()) & 0x7FFFFFFF
+        self._label_by_hash[key] = label
+        return key
+
+    def _shared_label_counts(self, active: npt.NDArray[np.intp]) -> dict[str, int]:
+        if not self._track_labels:
+            return {}
+        column = self.pool.array("label")[active]
+        keys, first, counts = np.unique(column, return_index=True, return_counts=True)
+        out = {}
+        for key, index, count in zip(keys.tolist(), first.tolist(), counts.tolist(), strict=True):
+            if key < 0:
+                continue
+            label = self._label_by_hash.get(key)
+            if label is None:  # created by another process: any task with this label names it
+                label = self.generated(int(self.pool.ids[active[index]])).label or ""
+                self._label_by_hash[key] = label
+            out[label] = count
+        return out
+
+    def shared_stats(self) -> dict[str, float]:
+        """Recovery count of a shared pool (how often a dead writer's change was repaired)."""
+        assert self._shared is not None
+        return {"num_recoveries": float(self._shared.control[self._j_recoveries])}
+
+
+_JOURNAL_UPDATE, _JOURNAL_EVICT = 1, 2
+_SCHEDULED_BATCH = 64
+"""Hand-outs a process batches before adding them to the shared ``scheduled`` counts."""
+
+
+def _attach_curriculum(config: CurriculumConfig, session_id: str) -> Curriculum[Any]:
+    return Curriculum(config, session_id=session_id, _attach=True)
+
+
+def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curriculum[Any]:
+    curriculum: Curriculum[Any] = Curriculum(config)
+    curriculum.load_state(state)
+    return curriculum
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
