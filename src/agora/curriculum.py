@@ -19,7 +19,6 @@ import os
 import tempfile
 import uuid
 import warnings
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
 from agora.tracking import shared
+from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
 __all__ = ["CheckpointError", "Curriculum", "CurriculumConfig", "CurriculumTask", "read_checkpoint"]
 
@@ -215,6 +215,21 @@ class Curriculum(Generic[TConfig]):
         self._header = self.pool.header
         self._h_completed = HEADER.index("num_completed")
         self._h_scheduled = HEADER.index("num_scheduled")
+        # Statistics (nothing here touches the hot path except SliceAnalyzer.record).
+        self._coordinator = CacheCoordinator(self.pool)
+        self._label_stats = LPStatsAggregator(self.pool, self._labels, self._coordinator)
+        axes = self._generator.bucket_axes()
+        self.slice_analyzer: SliceAnalyzer | None = None
+        if axes and algorithm_config.max_slice_axes > 0:
+            self.slice_analyzer = SliceAnalyzer(
+                axes,
+                lambda task_id: self.generated(task_id).bucket_values,
+                max_slice_axes=algorithm_config.max_slice_axes,
+                coordinator=self._coordinator,
+                enable_detailed_logging=algorithm_config.enable_detailed_slice_logging,
+            )
+        self._stats_version: tuple[int, ...] | None = None
+        self._stats: dict[str, float] = {}
         if self._shared is not None:
             self._init_shared(creating)
 
@@ -249,6 +264,8 @@ class Curriculum(Generic[TConfig]):
         self._score_sum[slot] += score
         self._last_score[slot] = score
         self.algorithm.update(slot, score)
+        if self.slice_analyzer is not None:
+            self.slice_analyzer.record(task_id, score)
         self._header[self._h_completed] += 1  # last: a shared pool's crash journal relies on it
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
@@ -314,6 +331,8 @@ class Curriculum(Generic[TConfig]):
             return self._shared_label_id(label)
         index = self._label_index.get(label)
         if index is None:
+            if len(self._labels) >= 32767:
+                raise ValueError(f"too many distinct task labels (> 32767); cannot add {label!r}")
             index = self._label_index[label] = len(self._labels)
             self._labels.append(label)
         return index
@@ -367,7 +386,14 @@ class Curriculum(Generic[TConfig]):
 
     @_locked
     def stats(self) -> dict[str, float]:
-        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard."""
+        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard.
+
+        Cached until the pool changes. Keys: pool counters, ``algorithm/*``, per-label
+        ``label/<label>/*`` and per-bucket-axis ``slices/<path>/*``.
+        """
+        version = self._coordinator.version()
+        if version == self._stats_version:
+            return dict(self._stats)
         pool = self.pool
         active = pool.active_slots()
         completions = pool.array("completions")[active].astype(np.float64)
@@ -383,19 +409,12 @@ class Curriculum(Generic[TConfig]):
             "mean_task_score": float(means.mean()) if len(means) else 0.0,
             "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
         }
-        for label, count in self._label_counts(active).items():
-            out[f"label/{label}/num_active"] = float(count)
-        for key, value in self.algorithm.stats().items():
-            out[f"algorithm/{key}"] = float(value)
-        return out
-
-    def _label_counts(self, active: npt.NDArray[np.intp]) -> dict[str, int]:
-        if self._shared is not None:
-            return self._shared_label_counts(active)
-        if not self._labels:
-            return {}
-        counts = np.bincount(self.pool.array("label")[active] + 1, minlength=len(self._labels) + 1)
-        return {label: int(counts[index + 1]) for index, label in enumerate(self._labels)}
+        out.update({f"algorithm/{key}": float(value) for key, value in self.algorithm.stats().items()})
+        out.update(self._label_stats.stats("label/"))
+        if self.slice_analyzer is not None:
+            out.update(self.slice_analyzer.stats("slices/"))
+        self._stats, self._stats_version = out, version
+        return dict(out)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -415,6 +434,7 @@ class Curriculum(Generic[TConfig]):
             "labels": list(self._labels),
             "pool": arrays,
             "algorithm": self.algorithm.get_state(),
+            "slices": self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
         }
 
     @_locked
@@ -481,7 +501,13 @@ class Curriculum(Generic[TConfig]):
         self._labels = labels
         self._label_index = {label: i for i, label in enumerate(labels)}
         self._cache.clear()
+        self._stats_version = None
+        self._label_stats.labels = self._labels
         self.algorithm.load_state(state["algorithm"])
+        if self.slice_analyzer is not None and state.get("slices") is not None:
+            self.slice_analyzer.load_state(state["slices"])
+        if self._shared is not None:
+            self._loaded_shared()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
@@ -615,6 +641,8 @@ class Curriculum(Generic[TConfig]):
         """Under the lock: repair after a crashed writer, then apply what this process buffered."""
         self._recover()
         self._flush()
+        if self._shared.string_count() != len(self._labels):  # type: ignore[union-attr]
+            self._sync_labels()
         updates = self._pending_updates
         if not updates:
             return
@@ -704,26 +732,38 @@ class Curriculum(Generic[TConfig]):
         self._fill()
 
     def _shared_label_id(self, label: str) -> int:
-        # Label ids in a shared pool must mean the same in every process: a stable hash.
-        key = zlib.crc32(label.encode()) & 0x7FFFFFFF
-        self._label_by_hash[key] = label
-        return key
+        # Label indices must mean the same in every process: they index the session's string
+        # table, which this process mirrors in self._labels (called under the lock).
+        assert self._shared is not None
+        index = self._label_index.get(label)
+        if index is None:
+            self._sync_labels()
+            index = self._label_index.get(label)
+            if index is None:
+                index = self._shared.add_string(label)
+                self._sync_labels()
+        return index
 
-    def _shared_label_counts(self, active: npt.NDArray[np.intp]) -> dict[str, int]:
-        if not self._track_labels:
-            return {}
-        column = self.pool.array("label")[active]
-        keys, first, counts = np.unique(column, return_index=True, return_counts=True)
-        out = {}
-        for key, index, count in zip(keys.tolist(), first.tolist(), counts.tolist(), strict=True):
-            if key < 0:
-                continue
-            label = self._label_by_hash.get(key)
-            if label is None:  # created by another process: any task with this label names it
-                label = self.generated(int(self.pool.ids[active[index]])).label or ""
-                self._label_by_hash[key] = label
-            out[label] = count
-        return out
+    def _sync_labels(self) -> None:
+        assert self._shared is not None
+        for label in self._shared.strings(len(self._labels)):
+            self._label_index[label] = len(self._labels)
+            self._labels.append(label)  # in place: the label stats hold this list
+
+    def _loaded_shared(self) -> None:
+        """After a checkpoint was loaded into a shared pool: map its label table onto the session's."""
+        assert self._shared is not None
+        loaded = self._labels
+        self._labels, self._label_index = [], {}
+        self._label_stats.labels = self._labels
+        self._sync_labels()
+        column = self.pool.array("label")
+        if loaded:
+            mapping = np.asarray([self._shared_label_id(label) for label in loaded], dtype=column.dtype)
+            column[column >= 0] = mapping[column[column >= 0]]
+        header = self._header
+        header[self._h_version] = header[self._h_version] + 2 - header[self._h_version] % 2
+        self._shared.control[self._j_op] = 0
 
     def shared_stats(self) -> dict[str, float]:
         """Recovery count of a shared pool (how often a dead writer's change was repaired)."""

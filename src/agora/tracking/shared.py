@@ -42,6 +42,8 @@ _INIT, _READY = 0, 1
 _DESCRIPTOR_BYTES = 4096
 _CONTROL = ("magic", "format", "state", "data_size", "descriptor_len", "owner_pid", "attach_count")
 _CONTROL_WORDS = 16  # room for the journal words a curriculum keeps here (see ``journal``)
+_MAX_STRINGS = 4096
+_STRING_BYTES = 256 * 1024
 _PREFIX = "ag_"
 _ATTACH_TIMEOUT = 10.0
 
@@ -91,7 +93,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._scratch_spec = ArraySpec("journal", "q", scratch_length)
         self._control_bytes = _CONTROL_WORDS * 8 + _DESCRIPTOR_BYTES
         self._data_size = layout_size(layout)
-        self._total = self._control_bytes + self._data_size + layout_size([self._scratch_spec])
+        self._strings_at = self._control_bytes + self._data_size + layout_size([self._scratch_spec])
+        self._total = self._strings_at + 8 * (_MAX_STRINGS + 2) + _STRING_BYTES
         self._descriptor = _describe(layout)
         self._depth = 0
         self._pid = os.getpid()
@@ -112,6 +115,11 @@ class SharedMemoryBackend(TaskMemoryBackend):
             scratch[: self._scratch_spec.nbytes], dtype=np.int64
         )
         """Room for the curriculum's refresh journal (``scratch_length`` int64 values)."""
+        # String table: count, end offset of each string, then the utf-8 bytes.
+        self._string_index: memoryview[int] = raw[
+            self._strings_at : self._strings_at + 8 * (_MAX_STRINGS + 2)
+        ].cast("q")
+        self._string_bytes: memoryview[int] = raw[self._strings_at + 8 * (_MAX_STRINGS + 2) : self._total]
         if self.created:
             self._write_control()
         else:
@@ -204,6 +212,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         control[_CONTROL.index("descriptor_len")] = len(encoded)
         control[_CONTROL.index("owner_pid")] = os.getpid()
         control[_CONTROL.index("state")] = _INIT
+        self._string_index[0] = self._string_index[1] = 0
 
     def _check_layout(self, length: int, size: int) -> None:
         assert self._mmap is not None
@@ -293,6 +302,33 @@ class SharedMemoryBackend(TaskMemoryBackend):
     journal_base = len(_CONTROL)
     """Control words from this index up to 16 are free for the curriculum's journal."""
 
+    # -- string table ---------------------------------------------------------------------
+
+    def string_count(self) -> int:
+        return int(self._string_index[0])
+
+    def strings(self, start: int = 0) -> list[str]:
+        """Strings ``start..`` of the session's append-only string table (e.g. task labels)."""
+        index, count = self._string_index, self._string_index[0]
+        return [
+            bytes(self._string_bytes[index[i] : index[i + 1]]).decode() for i in range(start + 1, count + 1)
+        ]
+
+    def add_string(self, text: str) -> int:
+        """Append ``text`` (under the lock); returns its index, the same in every process."""
+        index, count = self._string_index, self._string_index[0]
+        encoded = text.encode()
+        end = index[count + 1] + len(encoded)
+        if count >= _MAX_STRINGS or end > _STRING_BYTES:
+            raise ValueError(
+                f"shared pool of session {self.session_id!r} cannot hold more than {_MAX_STRINGS} labels "
+                f"or {_STRING_BYTES} bytes of them; cannot add {text!r}"
+            )
+        self._string_bytes[index[count + 1] : end] = encoded
+        index[count + 2] = end
+        index[0] = count + 1
+        return int(count)
+
     # -- fork and close -------------------------------------------------------------------
 
     def _after_fork(self) -> None:
@@ -326,6 +362,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
         unlink = self.owner and os.getpid() == self._pid
         super().close()
         self.control.release()
+        self._string_index.release()
+        self._string_bytes.release()
         self.scratch = np.empty(0, dtype=np.int64)
         try:
             self._raw.release()
