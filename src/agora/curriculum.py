@@ -248,7 +248,8 @@ class Curriculum(Generic[TConfig]):
         """Report one episode's score for ``task_id``.
 
         Raises ``ValueError`` for a non-finite score or an id that was never in the pool. An
-        update for a recently evicted task is counted as ``num_stale_updates`` and ignored:
+        update for a recently evicted task counts in ``num_completed`` and ``num_stale_updates``
+        but changes no task statistics:
         in a shared pool another worker may evict a task while it is being played.
         """
         score = float(score)
@@ -258,6 +259,7 @@ class Curriculum(Generic[TConfig]):
         if slot is None:
             if self.pool.was_evicted(task_id):
                 self.pool.add_to_counter("num_stale")
+                self._header[self._h_completed] += 1  # the episode was played: num_completed counts it
                 return
             raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
         self._completions[slot] += 1
@@ -714,7 +716,9 @@ class Curriculum(Generic[TConfig]):
             journal = self._shared.scratch
             slots, old_ids = journal[:k].astype(np.intp), journal[k : 2 * k]
             ring = pool.backend.array("evicted")
-            lost = old_ids[~np.isin(old_ids, ring)]  # evicted before the ring was written
+            # Removed, but killed before the evicted ring was written: record them, so late
+            # scores for them count as stale rather than unknown.
+            lost = old_ids[(pool.array("ids")[slots] < 0) & ~np.isin(old_ids, ring)]
             if len(lost):
                 start = pool.counter("num_evicted")
                 ring[np.arange(start, start + len(lost)) % len(ring)] = lost

@@ -273,6 +273,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
     def acquire(self) -> None:
         """Take the cross-process lock (re-entrant within this process)."""
         if self._depth == 0:
+            if self._lock_fd < 0:
+                raise ValueError(f"the shared pool of session {self.session_id!r} was closed in this process")
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._depth += 1
 
