@@ -20,7 +20,13 @@ from pydantic import BaseModel
 
 import agora
 from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
-from agora.tracking.shared import LayoutMismatchError, SharedMemoryBackend, segment_name, unlink_session
+from agora.tracking.shared import (
+    CentralizedTaskTracker,
+    LayoutMismatchError,
+    SharedMemoryBackend,
+    segment_name,
+    unlink_session,
+)
 from conftest import agora_segments
 
 START_METHODS = ["spawn", "fork"]
@@ -467,3 +473,28 @@ def test_backend_rejects_empty_session() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         SharedMemoryBackend([], "")
     assert unlink_session(new_session()) is False
+
+
+def _tracker_worker(session: str, slot: int, episodes: int) -> None:
+    tracker = CentralizedTaskTracker(session, capacity=8)
+    for i in range(episodes):
+        with tracker.pool.backend.lock():
+            tracker.pool.view("completions")[slot] += 1
+            tracker.update(slot, float(i % 2))
+    tracker.pool.backend.close()
+
+
+def test_centralized_task_tracker_shares_statistics() -> None:
+    session = new_session()
+    tracker = CentralizedTaskTracker(session, capacity=8)
+    with tracker.pool.backend.lock():
+        (slot,) = tracker.pool.add_many([42], created_at=0).tolist()
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=_tracker_worker, args=(session, slot, 500)) for _ in range(2)]
+    run_all(workers)
+    assert tracker.pool.view("completions")[slot] == 1000
+    assert tracker.recent_rate(np.array([slot]))[0] == pytest.approx(0.48, abs=0.05)
+    again = CentralizedTaskTracker(session, capacity=8)  # attaches: sees the same task
+    assert again.pool.slot_of(42) == slot
+    again.pool.backend.close()
+    tracker.pool.backend.close()

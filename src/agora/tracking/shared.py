@@ -17,6 +17,7 @@ from __future__ import annotations
 import _posixshmem  # type: ignore[import-not-found]  # what SharedMemory itself uses
 import errno
 import fcntl
+import functools
 import hashlib
 import mmap
 import os
@@ -32,9 +33,17 @@ from typing import Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from agora.pool import TaskPool
 from agora.tracking.memory import ArraySpec, TaskMemoryBackend, layout_size
+from agora.tracking.tracker import TaskTracker
 
-__all__ = ["LayoutMismatchError", "SharedMemoryBackend", "segment_name"]
+__all__ = [
+    "CentralizedTaskTracker",
+    "LayoutMismatchError",
+    "SharedMemoryBackend",
+    "segment_name",
+    "unlink_session",
+]
 
 _MAGIC = int.from_bytes(b"agorapl1", "little")
 _FORMAT = 1
@@ -390,6 +399,29 @@ def unlink_session(session_id: str) -> bool:
         return False
     resource_tracker.unregister(name, "shared_memory")
     return True
+
+
+def CentralizedTaskTracker(
+    session_id: str,
+    capacity: int = 1000,
+    memory: int = 25,
+    ema_alpha: float = 0.02,
+    success_threshold: float = 0.5,
+) -> TaskTracker:
+    """A tracker whose pool is in shared memory: every process naming ``session_id`` sees the same
+    statistics. Updates are read-modify-write, so hold ``tracker.pool.backend.lock()`` around
+    ``pool.add_many`` and ``tracker.update``; ``tracker.pool.backend.close()`` detaches (the
+    creating process also removes the pool). A :class:`~agora.Curriculum` does all this itself.
+    """
+    pool = TaskPool(
+        capacity, TaskTracker.fields(memory), functools.partial(SharedMemoryBackend, session_id=session_id)
+    )
+    backend = pool.backend
+    assert isinstance(backend, SharedMemoryBackend)
+    if backend.created:
+        pool.initialize()
+        backend.mark_ready()
+    return TaskTracker(pool, memory=memory, ema_alpha=ema_alpha, success_threshold=success_threshold)
 
 
 _LIVE: weakref.WeakSet[SharedMemoryBackend] = weakref.WeakSet()
