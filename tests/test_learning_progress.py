@@ -136,8 +136,19 @@ def test_evicted_slots_never_carry_statistics_to_new_tasks() -> None:
         assert algorithm.tracker.recent_scores(slot) == pytest.approx(tail[-25:], abs=1e-4)
 
 
-def test_batch_calls_equal_single_calls() -> None:
-    cfg = kinds_config(seed=9).model_copy(update={"refresh_interval": 5, "min_presentations_for_eviction": 3})
+@pytest.mark.parametrize(
+    "lp",
+    [
+        {},
+        {"slow_ema": "of_fast", "use_baseline_normalization": True, "memory": 4},
+        {"use_baseline_normalization": True, "baseline_value": 0.3},
+        {"use_bidirectional": False},
+    ],
+)
+def test_batch_calls_equal_single_calls(lp: dict[str, object]) -> None:
+    cfg = kinds_config(num_tasks=12, seed=9, **lp).model_copy(
+        update={"refresh_interval": 5, "min_presentations_for_eviction": 3}
+    )
     single, batch = cfg.make(), cfg.make()
     rng = np.random.default_rng(9)
     for _ in range(30):

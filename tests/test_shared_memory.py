@@ -498,3 +498,55 @@ def test_centralized_task_tracker_shares_statistics() -> None:
     assert again.pool.slot_of(42) == slot
     again.pool.backend.close()
     tracker.pool.backend.close()
+
+
+def _batch_worker(config: agora.CurriculumConfig, index: int) -> None:
+    rng = np.random.default_rng(index)
+    with config.make() as curriculum:
+        for _ in range(50):
+            tasks = curriculum.get_tasks(20)
+            curriculum.update_task_performance_many(
+                [t.task_id for t in tasks], [score_of(t.task_id, rng) for t in tasks]
+            )
+        curriculum.get_task()  # a single call too: its hand-out is flushed on close
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_batch_api_through_a_shared_pool(method: str) -> None:
+    config = lp_config(new_session())
+    with config.make() as owner:
+        ctx = mp.get_context(method)
+        run_all([ctx.Process(target=_batch_worker, args=(config, i)) for i in range(2)])
+        stats = owner.stats()
+        assert stats["num_completed"] == 2 * 50 * 20
+        assert stats["num_scheduled"] == 2 * (50 * 20 + 1)
+        assert stats["num_evicted"] > 0
+        check_consistent(owner)
+
+
+def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:
+    curriculum = config.make()
+    backend = curriculum._shared
+    assert backend is not None
+    backend.acquire()
+    backend.scratch[: len(task_ids)] = task_ids
+    control = backend.control
+    control[curriculum._j_arg] = len(task_ids)
+    control[curriculum._j_target] = curriculum.pool.counter("num_completed") + len(task_ids)
+    control[curriculum._j_op] = 3
+    curriculum.pool.array("completions")[curriculum.pool.slots_of(np.asarray(task_ids[:1]))] += 1
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_crash_mid_batch_is_repaired() -> None:
+    config = lp_config(new_session(), num_tasks=20)
+    with config.make() as owner:
+        task_ids = owner.active_task_ids()[:4]
+        process = mp.get_context("fork").Process(target=_crash_mid_batch, args=(config, task_ids))
+        process.start()
+        process.join(TIMEOUT)
+        assert process.exitcode == -signal.SIGKILL
+        owner.flush()
+        assert owner.stats()["num_completed"] == 0
+        assert not set(task_ids) & set(owner.active_task_ids())
+        check_consistent(owner)

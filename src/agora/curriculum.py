@@ -179,6 +179,8 @@ class Curriculum(Generic[TConfig]):
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         algorithm_config = config.algorithm_config
+        axes = dict(list(self._generator.bucket_axes().items())[: algorithm_config.max_slice_axes])
+        fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         self._shared: shared.SharedMemoryBackend | None = None
         if algorithm_config.use_shared_memory:
             session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
@@ -188,12 +190,18 @@ class Curriculum(Generic[TConfig]):
                 scratch_length=2 * config.num_active_tasks,
                 create=not _attach,
             )
-            self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields(), factory)
+            self.pool = TaskPool(config.num_active_tasks, fields, factory)
             self._shared = self.pool.backend  # type: ignore[assignment]
         else:
-            self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields())
+            self.pool = TaskPool(config.num_active_tasks, fields)
         creating = self._shared is None or self._shared.created
         try:
+            self._coordinator = CacheCoordinator(self.pool)
+            self.slice_analyzer: SliceAnalyzer | None = None
+            if axes:
+                self.slice_analyzer = SliceAnalyzer(
+                    self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+                )
             if creating:
                 self.pool.initialize()
             self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
@@ -215,19 +223,7 @@ class Curriculum(Generic[TConfig]):
         self._header = self.pool.header
         self._h_completed = HEADER.index("num_completed")
         self._h_scheduled = HEADER.index("num_scheduled")
-        # Statistics (nothing here touches the hot path except SliceAnalyzer.record).
-        self._coordinator = CacheCoordinator(self.pool)
         self._label_stats = LPStatsAggregator(self.pool, self._labels, self._coordinator)
-        axes = self._generator.bucket_axes()
-        self.slice_analyzer: SliceAnalyzer | None = None
-        if axes and algorithm_config.max_slice_axes > 0:
-            self.slice_analyzer = SliceAnalyzer(
-                axes,
-                lambda task_id: self.generated(task_id).bucket_values,
-                max_slice_axes=algorithm_config.max_slice_axes,
-                coordinator=self._coordinator,
-                enable_detailed_logging=algorithm_config.enable_detailed_slice_logging,
-            )
         self._stats_version: tuple[int, ...] | None = None
         self._stats: dict[str, float] = {}
         if self._shared is not None:
@@ -266,20 +262,60 @@ class Curriculum(Generic[TConfig]):
         self._score_sum[slot] += score
         self._last_score[slot] = score
         self.algorithm.update(slot, score)
-        if self.slice_analyzer is not None:
-            self.slice_analyzer.record(task_id, score)
         self._header[self._h_completed] += 1  # last: a shared pool's crash journal relies on it
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
-        return [self.get_task() for _ in range(k)]
+        if k < 0:
+            raise ValueError(f"cannot get {k} tasks")
+        tasks: list[CurriculumTask[TConfig]] = []
+        while len(tasks) < k:
+            if not self._queue:
+                self._refresh()
+            take = min(k - len(tasks), len(self._queue))
+            chunk = self._queue[-take:][::-1]
+            del self._queue[-take:]
+            picked = np.asarray(chunk, dtype=np.intp)
+            np.add.at(self.pool.array("scheduled"), picked, 1)
+            self._header[self._h_scheduled] += take
+            ids = self.pool.array("ids")[picked].tolist()
+            tasks.extend(
+                CurriculumTask(self, task_id, slot) for task_id, slot in zip(ids, chunk, strict=True)
+            )
+        return tasks
 
     def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
-        """Report many episodes at once, equal in effect to one call per pair, in order."""
-        if len(task_ids) != len(scores):
-            raise ValueError(f"{len(task_ids)} task ids but {len(scores)} scores")
-        for task_id, score in zip(task_ids, scores, strict=True):
-            self.update_task_performance(task_id, score)
+        """Report many episodes at once, equal in effect to one call per pair, in order.
+
+        Vectorised: episodes of distinct tasks are applied together, repeats of a task in
+        later rounds, so per-task EMAs see the scores in the order given. Validation happens
+        before anything is applied, so a bad entry leaves the curriculum unchanged.
+        """
+        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
+        values = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(ids) != len(values):
+            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"score for task {int(ids[first])} is {values[first]!r}: scores must be finite numbers"
+            )
+        slots = self.pool.slots_of(ids)
+        missing = slots < 0
+        if missing.any():
+            for task_id in ids[missing].tolist():
+                if not self.pool.was_evicted(task_id):
+                    raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
+            self.pool.add_to_counter("num_stale", int(missing.sum()))
+            self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
+            ids, values, slots = ids[~missing], values[~missing], slots[~missing]
+        for round_slots, round_values in _rounds(slots, values):
+            self.pool.array("completions")[round_slots] += 1
+            self.pool.array("score_sum")[round_slots] += round_values
+            self.pool.array("last_score")[round_slots] = round_values
+            self.algorithm.update_many(round_slots, round_values)
+        self._header[self._h_completed] += len(slots)
 
     # -- tasks and configs --------------------------------------------------------------
 
@@ -321,9 +357,18 @@ class Curriculum(Generic[TConfig]):
                         break
         ids = list(chosen)
         slots = self.pool.add_many(ids, created_at=self.pool.counter("num_completed"))
-        if self._track_labels:
-            labels = self.pool.array("label")
-            labels[slots] = [self._label_id(self._generator.generate(t).label) for t in ids]
+        if self._track_labels or self.slice_analyzer is not None:
+            # One cheap generate() per new task gives its label and bucket bins; the
+            # per-episode path then never needs to regenerate anything for statistics.
+            generated = [self._generator.generate(t) for t in ids]
+            if self._track_labels:
+                self.pool.array("label")[slots] = [self._label_id(g.label) for g in generated]
+            if self.slice_analyzer is not None:
+                bins = np.array(
+                    [self.slice_analyzer.bins(g.bucket_values) for g in generated], dtype=np.int16
+                )
+                for axis in range(bins.shape[1]):
+                    self.pool.array(f"slice_{axis}")[slots] = bins[:, axis]
         self.algorithm.on_tasks_created(slots)
 
     def _label_id(self, label: str | None) -> int:
@@ -354,6 +399,8 @@ class Curriculum(Generic[TConfig]):
             if self._shared is not None:
                 self._journal_eviction(evict)
             self.algorithm.on_tasks_evicted(evict)
+            if self.slice_analyzer is not None:
+                self.slice_analyzer.on_tasks_evicted(evict)
             for task_id in self.pool.remove_many(evict.tolist()):
                 self._cache.pop(task_id, None)
             self._fill()
@@ -590,6 +637,8 @@ class Curriculum(Generic[TConfig]):
         # Shared versions of the hot-path methods, bound per instance so the local ones stay lean.
         self.get_task = self._get_task_shared  # type: ignore[method-assign]
         self.update_task_performance = self._update_shared  # type: ignore[method-assign]
+        self.get_tasks = self._get_tasks_shared  # type: ignore[method-assign]
+        self.update_task_performance_many = self._update_many_shared  # type: ignore[method-assign]
         self._refresh = self._refresh_shared  # type: ignore[method-assign]
 
     def _after_fork(self) -> None:
@@ -628,6 +677,34 @@ class Curriculum(Generic[TConfig]):
         # so that an unknown id raises here and not in some later call.
         if len(self._pending_updates) >= self._batch or self.pool.slot_of(task_id) is None:
             self.flush()
+
+    def _get_tasks_shared(self, k: int) -> list[CurriculumTask[TConfig]]:
+        with self._shared:  # type: ignore[union-attr]
+            self._sync()
+            return Curriculum.get_tasks(self, k)
+
+    def _update_many_shared(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
+        assert self._shared is not None
+        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
+        values = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(ids) != len(values):
+            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+        control, journal = self._shared.control, self._shared.scratch
+        chunk = len(journal)
+        with self._shared:
+            self._sync()  # this process's earlier single scores go first
+            for begin in range(0, len(ids), chunk):
+                part = ids[begin : begin + chunk]
+                journal[: len(part)] = part
+                control[self._j_arg] = len(part)
+                control[self._j_target] = self._header[self._h_completed] + len(part)
+                control[self._j_op] = _JOURNAL_BATCH
+                try:
+                    Curriculum.update_task_performance_many(
+                        self, part.tolist(), values[begin : begin + chunk].tolist()
+                    )
+                finally:
+                    control[self._j_op] = 0
 
     def flush(self) -> None:
         """Apply this process's buffered scores and hand-out counts to a shared pool now.
@@ -711,6 +788,9 @@ class Curriculum(Generic[TConfig]):
             slot = pool.slot_of(control[self._j_arg])
             if slot is not None:
                 self._replace(np.asarray([slot], dtype=np.intp))
+        elif op == _JOURNAL_BATCH and header[self._h_completed] != control[self._j_target]:
+            slots = pool.slots_of(self._shared.scratch[: control[self._j_arg]])
+            self._replace(np.unique(slots[slots >= 0]))
         elif op == _JOURNAL_EVICT:
             k = control[self._j_arg]
             journal = self._shared.scratch
@@ -732,6 +812,8 @@ class Curriculum(Generic[TConfig]):
     def _replace(self, slots: npt.NDArray[np.intp]) -> None:
         if len(slots):
             self.algorithm.on_tasks_evicted(slots)
+            if self.slice_analyzer is not None:
+                self.slice_analyzer.on_tasks_evicted(slots)
             self.pool.remove_many(slots.tolist())
         self._fill()
 
@@ -775,7 +857,7 @@ class Curriculum(Generic[TConfig]):
         return {"num_recoveries": float(self._shared.control[self._j_recoveries])}
 
 
-_JOURNAL_UPDATE, _JOURNAL_EVICT = 1, 2
+_JOURNAL_UPDATE, _JOURNAL_EVICT, _JOURNAL_BATCH = 1, 2, 3
 _SCHEDULED_BATCH = 64
 """Hand-outs a process batches before adding them to the shared ``scheduled`` counts."""
 
@@ -808,6 +890,21 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds no curriculum state")
     return state
+
+
+def _rounds(
+    slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
+    """Split a batch into rounds of distinct slots, keeping each slot's order of occurrence."""
+    if len(np.unique(slots)) == len(slots):
+        return [(slots, values)]
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    rank_sorted = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    return [(slots[rank == r], values[rank == r]) for r in range(int(rank.max()) + 1)]
 
 
 def _sha256(text: str) -> str:

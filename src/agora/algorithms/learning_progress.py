@@ -128,6 +128,9 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
     def update(self, slot: int, score: float) -> None:
         self._scorer_update(slot, score, self._tracker_update(slot, score))
 
+    def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
+        self.scorer.update_many(slots, scores, self.tracker.update_many(slots, scores))
+
     def learning_progress(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """LP of ``slots``, also stored in the pool's ``lp_score`` column."""
         lp = self.scorer.scores(slots, self.tracker.recent_rate(slots))
