@@ -627,6 +627,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_slots: list[int] = []  # handed out, not yet in the shared scheduled counts
         self._pending_ids: list[int] = []
         self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
+        self._last_handed = -1
         self._batch = self.config.algorithm_config.shared_update_batch
         self._label_by_hash: dict[int, str] = {}
         if creating:
@@ -666,6 +667,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_ids.append(task_id)
         if len(self._pending_slots) >= _SCHEDULED_BATCH:
             self.flush()
+        self._last_handed = task_id
         return CurriculumTask(self, task_id, slot)
 
     def _update_shared(self, task_id: int, score: float) -> None:
@@ -673,10 +675,14 @@ class Curriculum(Generic[TConfig]):
         if not math.isfinite(score):
             raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
         self._pending_updates.append((task_id, score))
-        # An id not in the (lock-free read of the) map is rare: decide at once, under the lock,
-        # so that an unknown id raises here and not in some later call.
-        if len(self._pending_updates) >= self._batch or self.pool.slot_of(task_id) is None:
-            self.flush()
+        # An id that is not in the (lock-free read of the) map is rare: decide at once, under
+        # the lock, so that an unknown id raises here and not in some later call. The id just
+        # handed out (the usual case) needs no look-up.
+        if len(self._pending_updates) >= self._batch or (
+            task_id != self._last_handed and self.pool.slot_of(task_id) is None
+        ):
+            with self._shared:  # type: ignore[union-attr]
+                self._sync(full=False)
 
     def _get_tasks_shared(self, k: int) -> list[CurriculumTask[TConfig]]:
         with self._shared:  # type: ignore[union-attr]
@@ -716,10 +722,15 @@ class Curriculum(Generic[TConfig]):
             with self._shared:
                 self._sync()
 
-    def _sync(self) -> None:
-        """Under the lock: repair after a crashed writer, then apply what this process buffered."""
+    def _sync(self, full: bool = True) -> None:
+        """Under the lock: repair after a crashed writer, then apply what this process buffered.
+
+        Hand-out counts are batched more coarsely (``full=False`` leaves fewer than
+        ``_SCHEDULED_BATCH`` of them pending): applying them costs a few vectorised calls.
+        """
         self._recover()
-        self._flush()
+        if full or len(self._pending_slots) >= _SCHEDULED_BATCH:
+            self._flush()
         if self._shared.string_count() != len(self._labels):  # type: ignore[union-attr]
             self._sync_labels()
         updates = self._pending_updates

@@ -1,0 +1,143 @@
+"""Cost of sharing one curriculum between processes (issue 4 targets).
+
+Per-episode cost: ``get_task`` + ``update_task_performance`` with a random score at
+10,000 active tasks, through the local backend and through the shared backend in one
+process, timed over whole refresh windows (median window; refreshes and evictions
+included), for the learning-progress and the uniform algorithm. Throughput: 1, 2 and 4
+processes play against one shared pool at once; aggregate episodes per second from a
+common start barrier until the last one finishes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from agora.algorithms.base import CurriculumAlgorithmConfig, DiscreteRandomConfig
+from agora.algorithms.learning_progress import LearningProgressConfig
+from agora.curriculum import Curriculum, CurriculumConfig
+from agora.helpers import bucketed
+
+__all__ = ["run"]
+
+NUM_TASKS = 10_000
+
+
+class BenchTask(BaseModel):
+    """A small config with bucketed fields, standing in for an environment config."""
+
+    level: int = 0
+    size: int = 8
+
+
+def make_config(algorithm: CurriculumAlgorithmConfig, num_tasks: int = NUM_TASKS) -> CurriculumConfig:
+    generator = bucketed(BenchTask()).add_bucket("level", list(range(10))).add_bucket("size", [8, 12, 16])
+    return CurriculumConfig(task_generator=generator, num_active_tasks=num_tasks, algorithm_config=algorithm)
+
+
+def _episodes(curriculum: Curriculum[Any], scores: list[float]) -> None:
+    get_task, update = curriculum.get_task, curriculum.update_task_performance
+    for score in scores:
+        update(get_task().task_id, score)
+
+
+def episode_cost(config: CurriculumConfig, windows: int, warmup_windows: int) -> float:
+    """Median µs per episode over ``windows`` refresh windows."""
+    rng = np.random.default_rng(0)
+    with config.make() as curriculum:
+        interval = curriculum.config.effective_refresh_interval
+        _episodes(curriculum, rng.random(interval * warmup_windows).tolist())
+        timings = []
+        for _ in range(windows):
+            scores = rng.random(interval).tolist()
+            start = time.perf_counter()
+            _episodes(curriculum, scores)
+            timings.append((time.perf_counter() - start) / interval * 1e6)
+    return statistics.median(timings)
+
+
+def _worker(config: CurriculumConfig, episodes: int, seed: int, barrier: Any, done: Any) -> None:
+    scores = np.random.default_rng(seed).random(episodes).tolist()
+    with config.make() as curriculum:
+        _episodes(curriculum, scores[: episodes // 10])  # warm up: imports, first refresh
+        barrier.wait()
+        _episodes(curriculum, scores)
+        curriculum.flush()
+        done.put(time.perf_counter())
+
+
+def throughput(config: CurriculumConfig, processes: int, episodes: int) -> float:
+    """Aggregate episodes per second of ``processes`` workers sharing one pool."""
+    ctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context("spawn")
+    with config.make():  # this process owns the session; the workers attach
+        barrier, done = ctx.Barrier(processes + 1), ctx.Queue()
+        workers = [
+            ctx.Process(target=_worker, args=(config, episodes, seed, barrier, done))
+            for seed in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        barrier.wait()
+        start = time.perf_counter()
+        end = max(float(done.get()) for _ in workers)
+        for worker in workers:
+            worker.join()
+    return processes * episodes / (end - start)
+
+
+def _shared(algorithm: CurriculumAlgorithmConfig) -> CurriculumAlgorithmConfig:
+    return algorithm.model_copy(update={"use_shared_memory": True, "session_id": f"bench-{uuid.uuid4().hex}"})
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    windows, warmup = (5, 10) if quick else (9, 30)
+    rows = []
+    for name, algorithm in [
+        ("learning progress", LearningProgressConfig()),
+        ("uniform", DiscreteRandomConfig()),
+    ]:
+        local = episode_cost(make_config(algorithm), windows, warmup)
+        shared = episode_cost(make_config(_shared(algorithm)), windows, warmup)
+        rows.append(
+            [f"{name}: per-episode cost", f"{local:.2f} µs", f"{shared:.2f} µs", f"{shared / local:.2f}x"]
+        )
+    episodes = 20_000 if quick else 100_000
+    rates = {}
+    for processes in (1, 2, 4):
+        rates[processes] = throughput(make_config(_shared(LearningProgressConfig())), processes, episodes)
+    for processes, rate in rates.items():
+        rows.append(
+            [
+                f"learning progress: {processes} process(es), shared",
+                "",
+                f"{rate:,.0f} episodes/s",
+                f"{rate / rates[1]:.2f}x",
+            ]
+        )
+    return {
+        "title": "Shared-memory curriculum, 10,000 active tasks: per-episode cost, multi-process throughput",
+        "columns": ["measurement", "local backend", "shared backend", "shared / local (or / 1 process)"],
+        "rows": rows,
+        "notes": [
+            "Per-episode cost: get_task + update_task_performance with uniform random scores, median "
+            f"over {windows} refresh windows after {warmup} warm-up windows (refreshes and evictions "
+            "included), one process. The shared backend applies shared_update_batch=16 scores per "
+            "lock (flock) acquisition.",
+            f"Throughput: N worker processes (fork on Linux) each play {episodes:,} episodes against one "
+            "shared pool; aggregate episodes/s from a common barrier until the last worker has flushed. "
+            "The machine has 2 cores, so 4 processes cannot beat 2.",
+        ],
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
