@@ -645,6 +645,8 @@ class Curriculum(Generic[TConfig]):
     def _after_fork(self) -> None:
         """In a forked child: draw our own samples with our own seed; the parent's pending counts stay its."""
         assert self._shared is not None
+        if self._shared.closed:
+            return
         self._queue = []
         self._pending_slots.clear()
         self._pending_ids.clear()
