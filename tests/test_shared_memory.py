@@ -550,3 +550,26 @@ def test_crash_mid_batch_is_repaired() -> None:
         assert owner.stats()["num_completed"] == 0
         assert not set(task_ids) & set(owner.active_task_ids())
         check_consistent(owner)
+
+
+def _die_while_creating(config: agora.CurriculumConfig) -> None:
+    def die(self: agora.Curriculum[Any]) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)  # segment created, pool never filled nor marked ready
+
+    agora.Curriculum._fill = die  # type: ignore[method-assign]  # in this child process only
+    config.make()
+
+
+def test_creator_killed_while_initialising_is_taken_over() -> None:
+    config = random_config(new_session())
+    process = mp.get_context("fork").Process(target=_die_while_creating, args=(config,))
+    process.start()
+    process.join(TIMEOUT)
+    assert process.exitcode == -signal.SIGKILL
+    assert segment_name(config.algorithm_config.session_id or "") in agora_segments()
+    with config.make() as curriculum:  # finds it unready, initialises it and owns it
+        assert curriculum.pool.backend.created
+        assert curriculum.stats()["num_active_tasks"] == 64
+        task = curriculum.get_task()
+        curriculum.update_task_performance(task.task_id, 1.0)
+    assert segment_name(config.algorithm_config.session_id or "") not in agora_segments()

@@ -131,6 +131,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._string_bytes: memoryview[int] = raw[self._strings_at + 8 * (_MAX_STRINGS + 2) : self._total]
         if self.created:
             self._write_control()
+            self._depth = 1  # still held: released by mark_ready
         else:
             self._release_lock()
         _LIVE.add(self)
@@ -256,7 +257,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
     def mark_ready(self) -> None:
         """Creator only: the pool is initialised; let waiting processes attach."""
         self.control[_CONTROL.index("state")] = _READY
-        self._release_lock()
+        self.release()
 
     # -- locking ------------------------------------------------------------------------
 
