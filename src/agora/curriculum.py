@@ -20,7 +20,7 @@ import tempfile
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
@@ -343,12 +343,22 @@ class Curriculum(Generic[TConfig]):
 
     # -- pool maintenance -----------------------------------------------------------------
 
-    def _fill(self) -> None:
-        """Create tasks with fresh random ids until the pool is full."""
+    def _fill(self, prepared: Mapping[int, GeneratedTask[TConfig] | None] | None = None) -> None:
+        """Create tasks with fresh random ids until the pool is full.
+
+        ``prepared``: candidate ids to use first, possibly generated already (a shared pool
+        prepares them outside its lock).
+        """
         need = self.pool.counter("num_free")
         if need == 0:
             return
+        prepared = prepared or {}
         chosen: dict[int, None] = {}
+        for candidate in prepared:
+            if len(chosen) == need:
+                break
+            if self.pool.slot_of(candidate) is None:
+                chosen[candidate] = None
         while len(chosen) < need:
             for candidate in self._rng.integers(0, self.config.max_task_id, size=2 * need).tolist():
                 if candidate not in chosen and self.pool.slot_of(candidate) is None:
@@ -360,7 +370,7 @@ class Curriculum(Generic[TConfig]):
         if self._track_labels or self.slice_analyzer is not None:
             # One cheap generate() per new task gives its label and bucket bins; the
             # per-episode path then never needs to regenerate anything for statistics.
-            generated = [self._generator.generate(t) for t in ids]
+            generated = [prepared.get(t) or self._generator.generate(t) for t in ids]
             if self._track_labels:
                 self.pool.array("label")[slots] = [self._label_id(g.label) for g in generated]
             if self.slice_analyzer is not None:
@@ -389,13 +399,22 @@ class Curriculum(Generic[TConfig]):
         self._evict()
         self._draw()
 
-    def _evict(self) -> None:
+    def _eviction_plan(self) -> npt.NDArray[np.intp] | None:
         if not (self.algorithm.evicts and self.pool.counter("num_scheduled") > 0):
-            return
+            return None
         active = self.pool.active_slots()
         candidates = self.algorithm.eviction_candidates(active, self.config.min_presentations_for_eviction)
-        evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
-        if len(evict):
+        return candidates[: self._interval]  # at most one eviction per episode, as in the seed system
+
+    def _evict(
+        self,
+        evict: npt.NDArray[np.intp] | None = None,
+        prepared: Mapping[int, GeneratedTask[TConfig] | None] | None = None,
+    ) -> None:
+        """Evict ``evict`` (default: the algorithm's candidates now) and refill the pool."""
+        if evict is None:
+            evict = self._eviction_plan()
+        if evict is not None and len(evict):
             if self._shared is not None:
                 self._journal_eviction(evict)
             self.algorithm.on_tasks_evicted(evict)
@@ -403,7 +422,7 @@ class Curriculum(Generic[TConfig]):
                 self.slice_analyzer.on_tasks_evicted(evict)
             for task_id in self.pool.remove_many(evict.tolist()):
                 self._cache.pop(task_id, None)
-            self._fill()
+            self._fill(prepared)
             if self._shared is not None:
                 self._end_journal()
 
@@ -752,11 +771,28 @@ class Curriculum(Generic[TConfig]):
             del updates[:done]
 
     def _refresh_shared(self) -> None:
+        # The O(N) and per-new-task work happens outside the lock: choosing what to evict
+        # (from a lock-free read of the statistics: a heuristic anyway), generating the
+        # replacements, and drawing samples. Under the lock only the planned tasks that are
+        # still in their slots are swapped out.
         assert self._shared is not None
+        plan = self._eviction_plan()
+        planned_ids = prepared = None
+        if plan is not None and len(plan):
+            planned_ids = self.pool.array("ids")[plan].copy()
+            prepared = self._prepare_tasks(len(plan))
         with self._shared:
             self._sync()
-            self._evict()
-        self._draw()  # reads the shared columns without the lock: weights are a heuristic anyway
+            if plan is not None and planned_ids is not None:
+                self._evict(plan[self.pool.array("ids")[plan] == planned_ids], prepared)
+        self._draw()
+
+    def _prepare_tasks(self, n: int) -> dict[int, GeneratedTask[TConfig] | None]:
+        """``n`` fresh random ids, generated when labels or slice bins need it."""
+        ids = dict.fromkeys(self._rng.integers(0, self.config.max_task_id, size=n).tolist())
+        if not (self._track_labels or self.slice_analyzer is not None):
+            return {task_id: None for task_id in ids}
+        return {task_id: self._generator.generate(task_id) for task_id in ids}
 
     def _flush(self) -> None:
         slots, ids = self._pending_slots, self._pending_ids

@@ -11,6 +11,7 @@ common start barrier until the last one finishes.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -48,19 +49,30 @@ def _episodes(curriculum: Curriculum[Any], scores: list[float]) -> None:
         update(get_task().task_id, score)
 
 
-def episode_cost(config: CurriculumConfig, windows: int, warmup_windows: int) -> float:
-    """Median µs per episode over ``windows`` refresh windows."""
+def episode_costs(configs: list[CurriculumConfig], windows: int, warmup_windows: int) -> list[float]:
+    """Median µs per episode of each config, timing their refresh windows alternately.
+
+    CPU time of this process, not wall time, and alternating window by window: a busy
+    machine (the other processes) then favours neither.
+    """
     rng = np.random.default_rng(0)
-    with config.make() as curriculum:
-        interval = curriculum.config.effective_refresh_interval
-        _episodes(curriculum, rng.random(interval * warmup_windows).tolist())
-        timings = []
+    curricula = [config.make() for config in configs]
+    try:
+        interval = curricula[0].config.effective_refresh_interval
+        warmup = rng.random(interval * warmup_windows).tolist()
+        for curriculum in curricula:
+            _episodes(curriculum, warmup)
+        timings: list[list[float]] = [[] for _ in curricula]
         for _ in range(windows):
             scores = rng.random(interval).tolist()
-            start = time.perf_counter()
-            _episodes(curriculum, scores)
-            timings.append((time.perf_counter() - start) / interval * 1e6)
-    return statistics.median(timings)
+            for curriculum, timing in zip(curricula, timings, strict=True):
+                start = time.process_time()
+                _episodes(curriculum, scores)
+                timing.append((time.process_time() - start) / interval * 1e6)
+    finally:
+        for curriculum in curricula:
+            curriculum.close()
+    return [statistics.median(timing) for timing in timings]
 
 
 def _worker(config: CurriculumConfig, episodes: int, seed: int, barrier: Any, done: Any) -> None:
@@ -68,13 +80,15 @@ def _worker(config: CurriculumConfig, episodes: int, seed: int, barrier: Any, do
     with config.make() as curriculum:
         _episodes(curriculum, scores[: episodes // 10])  # warm up: imports, first refresh
         barrier.wait()
+        cpu = time.process_time()
         _episodes(curriculum, scores)
         curriculum.flush()
-        done.put(time.perf_counter())
+        done.put((time.perf_counter(), (time.process_time() - cpu) / episodes * 1e6))
 
 
-def throughput(config: CurriculumConfig, processes: int, episodes: int) -> float:
-    """Aggregate episodes per second of ``processes`` workers sharing one pool."""
+def throughput(config: CurriculumConfig, processes: int, episodes: int) -> tuple[float, float]:
+    """Aggregate episodes per second of ``processes`` workers sharing one pool, and their mean
+    CPU µs per episode (which stays flat if sharing adds no contention cost)."""
     ctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context("spawn")
     with config.make():  # this process owns the session; the workers attach
         barrier, done = ctx.Barrier(processes + 1), ctx.Queue()
@@ -86,10 +100,11 @@ def throughput(config: CurriculumConfig, processes: int, episodes: int) -> float
             worker.start()
         barrier.wait()
         start = time.perf_counter()
-        end = max(float(done.get()) for _ in workers)
+        reports = [done.get() for _ in workers]
         for worker in workers:
             worker.join()
-    return processes * episodes / (end - start)
+    end = max(float(wall) for wall, _ in reports)
+    return processes * episodes / (end - start), statistics.mean(float(cpu) for _, cpu in reports)
 
 
 def _shared(algorithm: CurriculumAlgorithmConfig) -> CurriculumAlgorithmConfig:
@@ -97,28 +112,29 @@ def _shared(algorithm: CurriculumAlgorithmConfig) -> CurriculumAlgorithmConfig:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    windows, warmup = (5, 10) if quick else (9, 30)
+    windows, warmup = (9, 10) if quick else (31, 30)
     rows = []
     for name, algorithm in [
         ("learning progress", LearningProgressConfig()),
         ("uniform", DiscreteRandomConfig()),
     ]:
-        local = episode_cost(make_config(algorithm), windows, warmup)
-        shared = episode_cost(make_config(_shared(algorithm)), windows, warmup)
+        local, shared = episode_costs(
+            [make_config(algorithm), make_config(_shared(algorithm))], windows, warmup
+        )
         rows.append(
             [f"{name}: per-episode cost", f"{local:.2f} µs", f"{shared:.2f} µs", f"{shared / local:.2f}x"]
         )
     episodes = 20_000 if quick else 100_000
-    rates = {}
+    rates: dict[int, tuple[float, float]] = {}
     for processes in (1, 2, 4):
         rates[processes] = throughput(make_config(_shared(LearningProgressConfig())), processes, episodes)
-    for processes, rate in rates.items():
+    for processes, (rate, cpu) in rates.items():
         rows.append(
             [
-                f"learning progress: {processes} process(es), shared",
+                f"learning progress, {processes} process{'es' if processes > 1 else ''}",
                 "",
-                f"{rate:,.0f} episodes/s",
-                f"{rate / rates[1]:.2f}x",
+                f"{rate:,.0f} episodes/s ({cpu:.1f} µs CPU/episode/process)",
+                f"{rate / rates[1][0]:.2f}x",
             ]
         )
     return {
@@ -128,11 +144,14 @@ def run(quick: bool = False) -> dict[str, Any]:
         "notes": [
             "Per-episode cost: get_task + update_task_performance with uniform random scores, median "
             f"over {windows} refresh windows after {warmup} warm-up windows (refreshes and evictions "
-            "included), one process. The shared backend applies shared_update_batch=16 scores per "
-            "lock (flock) acquisition.",
+            "included), CPU time of one process; local and shared windows alternate. The shared "
+            "backend applies shared_update_batch=16 scores per lock (flock) acquisition.",
             f"Throughput: N worker processes (fork on Linux) each play {episodes:,} episodes against one "
-            "shared pool; aggregate episodes/s from a common barrier until the last worker has flushed. "
-            "The machine has 2 cores, so 4 processes cannot beat 2.",
+            "shared pool; aggregate episodes/s of wall time from a common barrier until the last worker "
+            "has flushed, and each worker's CPU time per episode (flat = sharing adds no contention "
+            "cost). The machine has 2 cores, so 4 processes cannot beat 2, and wall-clock throughput "
+            "drops with other load on the machine (load average "
+            f"{os.getloadavg()[0]:.1f} at the end of this run).",
         ],
     }
 
