@@ -20,7 +20,7 @@ import tempfile
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
@@ -343,22 +343,22 @@ class Curriculum(Generic[TConfig]):
 
     # -- pool maintenance -----------------------------------------------------------------
 
-    def _fill(self, prepared: Mapping[int, GeneratedTask[TConfig] | None] | None = None) -> None:
+    def _fill(self, prepared: dict[int, GeneratedTask[TConfig] | None] | None = None) -> None:
         """Create tasks with fresh random ids until the pool is full.
 
         ``prepared``: candidate ids to use first, possibly generated already (a shared pool
-        prepares them outside its lock).
+        prepares them outside its lock); the ones used are removed from it.
         """
         need = self.pool.counter("num_free")
         if need == 0:
             return
-        prepared = prepared or {}
-        chosen: dict[int, None] = {}
-        for candidate in prepared:
-            if len(chosen) == need:
-                break
-            if self.pool.slot_of(candidate) is None:
-                chosen[candidate] = None
+        ready: dict[int, GeneratedTask[TConfig] | None] = {}
+        if prepared:
+            for candidate in list(prepared)[:need]:
+                task = prepared.pop(candidate)
+                if self.pool.slot_of(candidate) is None:
+                    ready[candidate] = task
+        chosen: dict[int, None] = dict.fromkeys(ready)
         while len(chosen) < need:
             for candidate in self._rng.integers(0, self.config.max_task_id, size=2 * need).tolist():
                 if candidate not in chosen and self.pool.slot_of(candidate) is None:
@@ -370,7 +370,7 @@ class Curriculum(Generic[TConfig]):
         if self._track_labels or self.slice_analyzer is not None:
             # One cheap generate() per new task gives its label and bucket bins; the
             # per-episode path then never needs to regenerate anything for statistics.
-            generated = [prepared.get(t) or self._generator.generate(t) for t in ids]
+            generated = [ready.get(t) or self._generator.generate(t) for t in ids]
             if self._track_labels:
                 self.pool.array("label")[slots] = [self._label_id(g.label) for g in generated]
             if self.slice_analyzer is not None:
@@ -409,7 +409,7 @@ class Curriculum(Generic[TConfig]):
     def _evict(
         self,
         evict: npt.NDArray[np.intp] | None = None,
-        prepared: Mapping[int, GeneratedTask[TConfig] | None] | None = None,
+        prepared: dict[int, GeneratedTask[TConfig] | None] | None = None,
     ) -> None:
         """Evict ``evict`` (default: the algorithm's candidates now) and refill the pool."""
         if evict is None:
@@ -647,6 +647,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_ids: list[int] = []
         self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
         self._last_handed = -1
+        self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}
         self._batch = self.config.algorithm_config.shared_update_batch
         self._label_by_hash: dict[int, str] = {}
         if creating:
@@ -670,6 +671,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_slots.clear()
         self._pending_ids.clear()
         self._pending_updates.clear()
+        self._spare_tasks.clear()
         self._rng = np.random.default_rng([self.config.seed, self._shared.next_attach_index()])
 
     def _get_task_shared(self) -> CurriculumTask[TConfig]:
@@ -788,11 +790,18 @@ class Curriculum(Generic[TConfig]):
         self._draw()
 
     def _prepare_tasks(self, n: int) -> dict[int, GeneratedTask[TConfig] | None]:
-        """``n`` fresh random ids, generated when labels or slice bins need it."""
-        ids = dict.fromkeys(self._rng.integers(0, self.config.max_task_id, size=n).tolist())
-        if not (self._track_labels or self.slice_analyzer is not None):
-            return {task_id: None for task_id in ids}
-        return {task_id: self._generator.generate(task_id) for task_id in ids}
+        """At least ``n`` fresh random ids, generated when labels or slice bins need it.
+
+        Kept across refreshes: when another process evicted a planned task first, the
+        replacement prepared for it waits for the next eviction instead of being wasted.
+        """
+        spare = self._spare_tasks
+        generate = self._track_labels or self.slice_analyzer is not None
+        if n > len(spare):
+            for task_id in self._rng.integers(0, self.config.max_task_id, size=n - len(spare)).tolist():
+                if task_id not in spare:
+                    spare[task_id] = self._generator.generate(task_id) if generate else None
+        return spare
 
     def _flush(self) -> None:
         slots, ids = self._pending_slots, self._pending_ids

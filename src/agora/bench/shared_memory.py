@@ -86,11 +86,13 @@ def _worker(config: CurriculumConfig, episodes: int, seed: int, barrier: Any, do
         done.put((time.perf_counter(), (time.process_time() - cpu) / episodes * 1e6))
 
 
-def throughput(config: CurriculumConfig, processes: int, episodes: int) -> tuple[float, float]:
-    """Aggregate episodes per second of ``processes`` workers sharing one pool, and their mean
-    CPU µs per episode (which stays flat if sharing adds no contention cost)."""
+def throughput(config: CurriculumConfig, processes: int, total: int) -> dict[str, float]:
+    """``processes`` workers play ``total`` episodes between them on one pool (the same run,
+    split): aggregate episodes per wall-clock second, mean CPU µs per episode per worker (flat
+    when sharing adds no contention cost) and evictions per 1,000 episodes."""
+    episodes = total // processes
     ctx = mp.get_context("fork") if sys.platform == "linux" else mp.get_context("spawn")
-    with config.make():  # this process owns the session; the workers attach
+    with config.make() as owner:  # this process owns the session; the workers attach
         barrier, done = ctx.Barrier(processes + 1), ctx.Queue()
         workers = [
             ctx.Process(target=_worker, args=(config, episodes, seed, barrier, done))
@@ -100,11 +102,17 @@ def throughput(config: CurriculumConfig, processes: int, episodes: int) -> tuple
             worker.start()
         barrier.wait()
         start = time.perf_counter()
+        evicted = owner.pool.counter("num_evicted")
         reports = [done.get() for _ in workers]
+        evicted = owner.pool.counter("num_evicted") - evicted
         for worker in workers:
             worker.join()
     end = max(float(wall) for wall, _ in reports)
-    return processes * episodes / (end - start), statistics.mean(float(cpu) for _, cpu in reports)
+    return {
+        "rate": processes * episodes / (end - start),
+        "cpu_us": statistics.mean(float(cpu) for _, cpu in reports),
+        "evictions_per_1k": 1000 * evicted / (processes * episodes),
+    }
 
 
 def _shared(algorithm: CurriculumAlgorithmConfig) -> CurriculumAlgorithmConfig:
@@ -124,19 +132,22 @@ def run(quick: bool = False) -> dict[str, Any]:
         rows.append(
             [f"{name}: per-episode cost", f"{local:.2f} µs", f"{shared:.2f} µs", f"{shared / local:.2f}x"]
         )
-    episodes = 20_000 if quick else 100_000
-    rates: dict[int, tuple[float, float]] = {}
-    for processes in (1, 2, 4):
-        rates[processes] = throughput(make_config(_shared(LearningProgressConfig())), processes, episodes)
-    for processes, (rate, cpu) in rates.items():
-        rows.append(
-            [
-                f"learning progress, {processes} process{'es' if processes > 1 else ''}",
-                "",
-                f"{rate:,.0f} episodes/s ({cpu:.1f} µs CPU/episode/process)",
-                f"{rate / rates[1][0]:.2f}x",
-            ]
-        )
+    total = 40_000 if quick else 200_000
+    for name, algorithm in [
+        ("uniform", DiscreteRandomConfig()),
+        ("learning progress", LearningProgressConfig()),
+    ]:
+        results = {n: throughput(make_config(_shared(algorithm)), n, total) for n in (1, 2, 4)}
+        for processes, result in results.items():
+            rows.append(
+                [
+                    f"{name}: {processes} process{'es' if processes > 1 else ''} sharing the pool",
+                    "",
+                    f"{result['rate']:,.0f} episodes/s; {result['cpu_us']:.1f} µs CPU/episode/process; "
+                    f"{result['evictions_per_1k']:.0f} evictions/1k episodes",
+                    f"{result['rate'] / results[1]['rate']:.2f}x",
+                ]
+            )
     return {
         "title": "Shared-memory curriculum, 10,000 active tasks: per-episode cost, multi-process throughput",
         "columns": ["measurement", "local backend", "shared backend", "shared / local (or / 1 process)"],
@@ -146,12 +157,12 @@ def run(quick: bool = False) -> dict[str, Any]:
             f"over {windows} refresh windows after {warmup} warm-up windows (refreshes and evictions "
             "included), CPU time of one process; local and shared windows alternate. The shared "
             "backend applies shared_update_batch=16 scores per lock (flock) acquisition.",
-            f"Throughput: N worker processes (fork on Linux) each play {episodes:,} episodes against one "
-            "shared pool; aggregate episodes/s of wall time from a common barrier until the last worker "
-            "has flushed, and each worker's CPU time per episode (flat = sharing adds no contention "
-            "cost). The machine has 2 cores, so 4 processes cannot beat 2, and wall-clock throughput "
-            "drops with other load on the machine (load average "
-            f"{os.getloadavg()[0]:.1f} at the end of this run).",
+            f"Throughput: N worker processes (fork on Linux) play {total:,} episodes between them "
+            "(after a warm-up of a tenth of that) against one shared pool; aggregate episodes/s of "
+            "wall time from a common barrier until the last worker has flushed, and each worker's CPU "
+            "time per episode (flat = sharing adds no contention cost). The machine has 2 cores, so 4 "
+            "processes cannot beat 2, and wall-clock throughput drops with other load on the machine "
+            f"(load average {os.getloadavg()[0]:.1f} at the end of this run).",
         ],
     }
 
