@@ -910,9 +910,15 @@ class Curriculum(Generic[TConfig]):
         self._shared.control[self._j_op] = 0
 
     def shared_stats(self) -> dict[str, float]:
-        """Recovery count of a shared pool (how often a dead writer's change was repaired)."""
-        assert self._shared is not None
-        return {"num_recoveries": float(self._shared.control[self._j_recoveries])}
+        """A shared pool's health: repairs after dead writers (pool-wide), and how often and how
+        long this process waited for the lock. Empty for a local pool."""
+        if self._shared is None:
+            return {}
+        return {
+            "num_recoveries": float(self._shared.control[self._j_recoveries]),
+            "lock_waits": float(self._shared.lock_waits),
+            "lock_wait_seconds": self._shared.lock_wait_seconds,
+        }
 
 
 _JOURNAL_UPDATE, _JOURNAL_EVICT, _JOURNAL_BATCH = 1, 2, 3

@@ -106,6 +106,9 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._total = self._strings_at + 8 * (_MAX_STRINGS + 2) + _STRING_BYTES
         self._descriptor = _describe(layout)
         self._depth = 0
+        self.lock_waits = 0
+        """How often this process found the lock taken (and waited)."""
+        self.lock_wait_seconds = 0.0
         self._pid = os.getpid()
         self._fd = -1
         self._lock_fd = -1
@@ -285,7 +288,13 @@ class SharedMemoryBackend(TaskMemoryBackend):
         if self._depth == 0:
             if self._lock_fd < 0:
                 raise ValueError(f"the shared pool of session {self.session_id!r} was closed in this process")
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # contended: wait, and account for it
+                start = time.perf_counter()
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                self.lock_waits += 1
+                self.lock_wait_seconds += time.perf_counter() - start
         self._depth += 1
 
     def release(self) -> None:
