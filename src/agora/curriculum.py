@@ -661,7 +661,6 @@ class Curriculum(Generic[TConfig]):
         self._last_handed = -1
         self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}
         self._batch = self.config.algorithm_config.shared_update_batch
-        self._label_by_hash: dict[int, str] = {}
         if creating:
             backend.mark_ready()
         else:
