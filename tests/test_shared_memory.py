@@ -109,17 +109,24 @@ def check_consistent(curriculum: agora.Curriculum[Any]) -> None:
 
 
 def _play(curriculum: agora.Curriculum[Any], episodes: int, seed: int) -> int:
-    """Play ``episodes``; returns how many handed-out ids were neither active nor evicted."""
+    """Play ``episodes``; returns how many handed-out ids were not active when handed out.
+
+    Every other episode holds the lock across ``get_task``, so nobody can evict in between and
+    the check is exact; the others check right after, racing with the other processes (an id
+    evicted since must then be in the evicted ring).
+    """
     rng = np.random.default_rng(seed)
+    lock, pool = curriculum.pool.backend.lock(), curriculum.pool
     bad = 0
-    for _ in range(episodes):
-        task = curriculum.get_task()
-        with curriculum.pool.backend.lock():
-            pool = curriculum.pool
-            if task.task_id < 0 or (
-                pool.slot_of(task.task_id) is None and not pool.was_evicted(task.task_id)
-            ):
-                bad += 1
+    for i in range(episodes):
+        if i % 2:
+            with lock:
+                task = curriculum.get_task()
+                bad += pool.slot_of(task.task_id) is None
+        else:
+            task = curriculum.get_task()
+            with lock:
+                bad += pool.slot_of(task.task_id) is None and not pool.was_evicted(task.task_id)
         curriculum.update_task_performance(task.task_id, score_of(task.task_id, rng))
     return bad
 
