@@ -44,7 +44,10 @@ _WRAPPERS = {"CurriculumEnv", "GymnasiumCurriculumWrapper", "PettingZooCurriculu
 
 
 def __getattr__(name: str) -> Any:
-    """Wrappers load lazily: ``agora.CurriculumEnv`` imports PufferLib (and torch) only when used."""
+    """Wrappers load lazily: ``agora.CurriculumEnv`` imports PufferLib (and torch) only when used.
+
+    They are not in ``__all__``: without their extra installed they raise ImportError.
+    """
     if name in _WRAPPERS:
         from agora import wrappers
 
@@ -65,15 +68,12 @@ __all__ = [
     "CurriculumAlgorithm",
     "CurriculumAlgorithmConfig",
     "CurriculumConfig",
-    "CurriculumEnv",
     "CurriculumTask",
     "DiscreteRandomConfig",
     "GeneratedTask",
-    "GymnasiumCurriculumWrapper",
     "InvariantRule",
     "InvariantViolation",
     "LearningProgressConfig",
-    "PettingZooCurriculumWrapper",
     "SingleTaskGenerator",
     "Span",
     "TConfig",
