@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 import agora
 from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
+from agora.bench import shared_memory as bench
 from agora.tracking.shared import (
     CentralizedTaskTracker,
     LayoutMismatchError,
@@ -580,3 +581,17 @@ def test_creator_killed_while_initialising_is_taken_over() -> None:
         task = curriculum.get_task()
         curriculum.update_task_performance(task.task_id, 1.0)
     assert segment_name(config.algorithm_config.session_id or "") not in agora_segments()
+
+
+def test_benchmark_measures_cost_and_throughput() -> None:
+    """The benchmark's pieces on a small pool (the full run is `python -m agora.bench.shared_memory`)."""
+    algorithm = LearningProgressConfig()
+    local, shared = bench.episode_costs(
+        [bench.make_config(algorithm, 200), bench.make_config(bench._shared(algorithm), 200)], 2, 1
+    )
+    assert local > 0
+    assert shared > 0
+    result = bench.throughput(bench.make_config(bench._shared(algorithm), 200), 2, 2_000)
+    assert result["rate"] > 0
+    assert result["cpu_us"] > 0
+    assert 0 <= result["lock_wait"] < 1
