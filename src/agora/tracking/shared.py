@@ -116,7 +116,14 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._mmap: mmap.mmap | None = None
         self.created = False
         self.owner = False
-        self._open(create, attach_timeout)
+        try:
+            self._open(create, attach_timeout)
+        except BaseException:
+            if self._mmap is not None:
+                self._mmap.close()
+                self._mmap = None
+            self._close_fds()  # also drops our lock: others must not wait on a failed attach
+            raise
         assert self._mmap is not None
         raw: memoryview[int] = memoryview(self._mmap)
         self._raw: memoryview[int] = raw
@@ -250,12 +257,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         )
 
     def _fail(self, message: str, kind: type[Exception] = ValueError) -> NoReturn:
-        self._release_lock()
-        if self._mmap is not None:
-            self._mmap.close()
-            self._mmap = None
-        self._close_fds()
-        raise kind(message)
+        raise kind(message)  # __init__ releases the lock and the mapping
 
     def mark_ready(self) -> None:
         """Creator only: the pool is initialised; let waiting processes attach."""
