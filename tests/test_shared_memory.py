@@ -595,3 +595,15 @@ def test_benchmark_measures_cost_and_throughput() -> None:
     assert result["rate"] > 0
     assert result["cpu_us"] > 0
     assert 0 <= result["lock_wait"] < 1
+
+
+def test_unlink_session_removes_a_pool_by_name() -> None:
+    session = new_session()
+    config = random_config(session)
+    curriculum = config.make()
+    assert unlink_session(session)  # e.g. after its owner was killed
+    assert segment_name(session) not in agora_segments()
+    task = curriculum.get_task()  # still attached: keeps working
+    curriculum.update_task_performance(task.task_id, 1.0)
+    curriculum.close()  # the owner finds it already gone
+    assert not unlink_session(session)

@@ -396,6 +396,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._mmap = None
         if unlink:
             unlink_session(self.session_id)
+            resource_tracker.unregister("/" + self.name, "shared_memory")  # registered when created
             if self._lock_path is not None:
                 self._lock_path.unlink(missing_ok=True)
         self._close_fds()
@@ -403,13 +404,14 @@ class SharedMemoryBackend(TaskMemoryBackend):
 
 
 def unlink_session(session_id: str) -> bool:
-    """Remove a session's segment by name (e.g. after its owner was killed); True if it existed."""
-    name = "/" + segment_name(session_id)
+    """Remove a session's segment by name (e.g. after its owner was killed); True if it existed.
+
+    Processes still attached keep their mapping; the name is free for a new session.
+    """
     try:
-        _posixshmem.shm_unlink(name)
+        _posixshmem.shm_unlink("/" + segment_name(session_id))
     except FileNotFoundError:
         return False
-    resource_tracker.unregister(name, "shared_memory")
     return True
 
 
