@@ -240,8 +240,8 @@ class TaskPool:
     def rebuild_index(self) -> None:
         """Rebuild the id -> slot map and the free stack from ``ids`` alone.
 
-        Used after loading a checkpoint, and to repair a shared pool whose writer died
-        half-way through an eviction (``ids`` is the truth; the map and the stack follow it).
+        Repairs a shared pool whose writer died half-way through an eviction: ``ids`` is the
+        truth, the map and the stack follow it.
         """
         ids = self.backend.array("ids")
         self.backend.array("table_keys")[:] = _EMPTY
