@@ -30,6 +30,7 @@ from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, Discr
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
+from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
 __all__ = [
     "CheckpointError",
@@ -170,6 +171,21 @@ class Curriculum(Generic[TConfig]):
         self._header = self.pool.header
         self._h_completed = HEADER.index("num_completed")
         self._h_scheduled = HEADER.index("num_scheduled")
+        # Statistics (nothing here touches the hot path except SliceAnalyzer.record).
+        self._coordinator = CacheCoordinator(self.pool)
+        self._label_stats = LPStatsAggregator(self.pool, self._labels, self._coordinator)
+        axes = self._generator.bucket_axes()
+        self.slice_analyzer: SliceAnalyzer | None = None
+        if axes and algorithm_config.max_slice_axes > 0:
+            self.slice_analyzer = SliceAnalyzer(
+                axes,
+                lambda task_id: self.generated(task_id).bucket_values,
+                max_slice_axes=algorithm_config.max_slice_axes,
+                coordinator=self._coordinator,
+                enable_detailed_logging=algorithm_config.enable_detailed_slice_logging,
+            )
+        self._stats_version: tuple[int, ...] | None = None
+        self._stats: dict[str, float] = {}
 
     # -- the per-episode API ----------------------------------------------------------------
 
@@ -203,6 +219,8 @@ class Curriculum(Generic[TConfig]):
         self._last_score[slot] = score
         self._header[self._h_completed] += 1
         self.algorithm.update(slot, score)
+        if self.slice_analyzer is not None:
+            self.slice_analyzer.record(task_id, score)
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
@@ -264,6 +282,8 @@ class Curriculum(Generic[TConfig]):
             return -1
         index = self._label_index.get(label)
         if index is None:
+            if len(self._labels) >= 32767:
+                raise ValueError(f"too many distinct task labels (> 32767); cannot add {label!r}")
             index = self._label_index[label] = len(self._labels)
             self._labels.append(label)
         return index
@@ -306,7 +326,14 @@ class Curriculum(Generic[TConfig]):
     # -- statistics -------------------------------------------------------------------------
 
     def stats(self) -> dict[str, float]:
-        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard."""
+        """Flat ``name -> number`` statistics, ready for wandb or TensorBoard.
+
+        Cached until the pool changes. Keys: pool counters, ``algorithm/*``, per-label
+        ``label/<label>/*`` and per-bucket-axis ``slices/<path>/*``.
+        """
+        version = self._coordinator.version()
+        if version == self._stats_version:
+            return dict(self._stats)
         pool = self.pool
         active = pool.active_slots()
         completions = pool.array("completions")[active].astype(np.float64)
@@ -322,13 +349,12 @@ class Curriculum(Generic[TConfig]):
             "mean_task_score": float(means.mean()) if len(means) else 0.0,
             "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
         }
-        if self._labels:
-            counts = np.bincount(pool.array("label")[active] + 1, minlength=len(self._labels) + 1)
-            for index, label in enumerate(self._labels):
-                out[f"label/{label}/num_active"] = float(counts[index + 1])
-        for key, value in self.algorithm.stats().items():
-            out[f"algorithm/{key}"] = float(value)
-        return out
+        out.update({f"algorithm/{key}": float(value) for key, value in self.algorithm.stats().items()})
+        out.update(self._label_stats.stats("label/"))
+        if self.slice_analyzer is not None:
+            out.update(self.slice_analyzer.stats("slices/"))
+        self._stats, self._stats_version = out, version
+        return dict(out)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -347,6 +373,7 @@ class Curriculum(Generic[TConfig]):
             "labels": list(self._labels),
             "pool": arrays,
             "algorithm": self.algorithm.get_state(),
+            "slices": self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
         }
 
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
@@ -412,7 +439,11 @@ class Curriculum(Generic[TConfig]):
         self._labels = labels
         self._label_index = {label: i for i, label in enumerate(labels)}
         self._cache.clear()
+        self._stats_version = None
+        self._label_stats.labels = self._labels
         self.algorithm.load_state(state["algorithm"])
+        if self.slice_analyzer is not None and state.get("slices") is not None:
+            self.slice_analyzer.load_state(state["slices"])
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""

@@ -28,7 +28,7 @@ CORE_FIELDS: tuple[SlotField, ...] = (
     ("score_sum", "d", 1),
     ("last_score", "f", 1),
     ("created_at", "q", 1),  # pool-wide completion count when the task was created
-    ("label", "i", 1),  # index into the curriculum's label table, -1 for none
+    ("label", "h", 1),  # index into the curriculum's label table, -1 for none
 )
 
 HEADER = ("num_free", "num_created", "num_evicted", "num_completed", "num_scheduled", "num_stale", "version")
@@ -41,7 +41,7 @@ _EMPTY = -1
 
 
 def _table_size(capacity: int) -> int:
-    return 1 << max(4, (2 * capacity - 1).bit_length())  # load factor <= 0.5
+    return 1 << max(4, (4 * capacity // 3).bit_length())  # load factor <= 0.75
 
 
 class TaskPool:
@@ -68,7 +68,7 @@ class TaskPool:
             ArraySpec("free", "i", capacity),
             ArraySpec("table_keys", "q", table),
             ArraySpec("table_slots", "i", table),
-            ArraySpec("evicted", "q", min(EVICTED_MEMORY, max(1024, 16 * capacity))),
+            ArraySpec("evicted", "q", min(EVICTED_MEMORY, max(1024, capacity))),
             *(ArraySpec(name, code, capacity * width) for name, code, width in self.fields),
         ]
         self.backend = backend_factory(layout)

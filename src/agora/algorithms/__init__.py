@@ -7,11 +7,18 @@ from agora.algorithms.base import (
     DiscreteRandomConfig,
     DiscreteRandomCurriculum,
 )
+from agora.algorithms.learning_progress import LearningProgressAlgorithm, LearningProgressConfig
+from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
 
 __all__ = [
     "AnyAlgorithmConfig",
+    "BasicLPScorer",
+    "BidirectionalLPScorer",
     "CurriculumAlgorithm",
     "CurriculumAlgorithmConfig",
     "DiscreteRandomConfig",
     "DiscreteRandomCurriculum",
+    "LPScorer",
+    "LearningProgressAlgorithm",
+    "LearningProgressConfig",
 ]

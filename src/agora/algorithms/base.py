@@ -9,7 +9,7 @@ asked for sampling weights and eviction candidates only at refreshes, in vectori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,10 @@ class CurriculumAlgorithmConfig(BaseModel, ABC):
     )
     session_id: str | None = Field(
         default=None, description="Name of the shared pool; processes with the same id share it."
+    )
+    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
+    enable_detailed_slice_logging: bool = Field(
+        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
     )
 
     @classmethod
@@ -126,7 +130,7 @@ class CurriculumAlgorithm(ABC):
 class DiscreteRandomConfig(CurriculumAlgorithmConfig):
     """Uniform sampling over the active pool, no eviction: the baseline curriculum."""
 
-    type: str = "discrete_random"
+    type: Literal["discrete_random"] = "discrete_random"
 
     def create(self, pool: TaskPool) -> DiscreteRandomCurriculum:
         return DiscreteRandomCurriculum(self, pool)

@@ -153,6 +153,10 @@ class TaskGenerator(ABC, Generic[TConfig]):
         """Whether any generator in this tree sets a label (lets callers skip label lookups)."""
         return self.config.label is not None
 
+    def bucket_axes(self) -> dict[str, list[Any]]:
+        """Every bucket path in this tree with its declared entries (for slice statistics)."""
+        return {}
+
     def generate(self, task_id: int, rng: random.Random | None = None) -> GeneratedTask[TConfig]:
         """Draw task ``task_id``. ``rng`` is given by parent generators; top-level calls omit it."""
         task = self._generate(task_id, rng if rng is not None else random.Random(task_id))

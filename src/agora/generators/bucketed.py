@@ -88,6 +88,9 @@ class BucketedTaskGenerator(TaskGenerator[TConfig]):
     def has_labels(self) -> bool:
         return super().has_labels or self._child.has_labels
 
+    def bucket_axes(self) -> dict[str, list[Any]]:
+        return {**self._child.bucket_axes(), **{path: list(bucket) for path, bucket in self._buckets}}
+
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         values: dict[str, Any] = {}
         for path, bucket in self._buckets:

@@ -49,6 +49,14 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
     def has_labels(self) -> bool:
         return super().has_labels or any(child.has_labels for child in self._children)
 
+    def bucket_axes(self) -> dict[str, list[Any]]:
+        axes: dict[str, list[Any]] = {}
+        for child in self._children:  # children sharing a path contribute all their entries
+            for path, entries in child.bucket_axes().items():
+                merged = axes.setdefault(path, [])
+                merged.extend(entry for entry in entries if entry not in merged)
+        return axes
+
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])
         return self._children[pick].generate(task_id, random.Random(rng.getrandbits(64)))

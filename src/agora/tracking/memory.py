@@ -29,7 +29,9 @@ class ArraySpec:
     """One named array of the layout: ``length`` items of struct typecode ``typecode``."""
 
     name: str
-    typecode: str  # 'q' int64, 'i' int32, 'I' uint32, 'd' float64, 'f' float32
+    typecode: (
+        str  # struct code: 'q' int64, 'i' int32, 'I' uint32, 'h' int16, 'd' float64, 'f' float32, 'e' float16
+    )
     length: int
 
     @property

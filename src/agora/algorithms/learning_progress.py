@@ -1,0 +1,183 @@
+"""Learning-progress curriculum (Kanitscheider et al. 2021, arXiv 2106.14876).
+
+Tasks on which the agent's success rate is changing, up or down, are sampled more. Per
+episode the tracker and scorer update a handful of pool columns in O(1); every
+``refresh_interval`` episodes the curriculum asks :meth:`LearningProgressAlgorithm.weights`
+for the whole distribution, computed in one vectorised pass:
+
+1. LP per task from the scorer (bidirectional by default, see ``scorers.py``).
+2. Tasks with fewer than ``sample_threshold`` outcomes get weight ``exploration_bonus``.
+3. Among the others, those with LP > 0 or a positive success rate are z-scored on LP
+   (std 0 -> divide by 1) and passed through a sigmoid; the rest get 0 (if none has
+   progress, all of them are used).
+4. p = (1 - rand_task_rate) * w / sum(w) + rand_task_rate / N: every task keeps a floor.
+
+Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes
+whose LP is in the bottom ``eviction_threshold_percentile`` of the pool, lowest LP first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field, model_validator
+
+from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
+from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
+from agora.pool import SlotField, TaskPool
+from agora.tracking.tracker import TaskTracker
+
+__all__ = ["LearningProgressAlgorithm", "LearningProgressConfig"]
+
+
+class LearningProgressConfig(CurriculumAlgorithmConfig):
+    """Hyperparameters of the learning-progress curriculum (seed-system names and defaults)."""
+
+    type: Literal["learning_progress"] = "learning_progress"
+
+    use_bidirectional: bool = Field(
+        default=True, description="Bidirectional fast/slow-EMA LP (True) or score-variance LP (False)."
+    )
+    ema_timescale: float = Field(default=0.03, gt=0, le=1, description="Rate a of the fast EMA.")
+    slow_timescale_factor: float = Field(
+        default=0.2, gt=0, le=1, description="Slow EMA rate is a * factor (slow_ema='of_rate')."
+    )
+    slow_ema: Literal["of_rate", "of_fast"] = Field(
+        default="of_rate",
+        description="'of_rate': p_slow tracks the success rate at rate a*factor (seed system); "
+        "'of_fast': p_slow is an EMA of p_fast at rate a (paper implementations).",
+    )
+    use_baseline_normalization: bool = Field(
+        default=False, description="Normalise rates as max(p - b, 0) / (1 - b) before the EMAs."
+    )
+    baseline_value: float | None = Field(
+        default=None, ge=0, lt=1, description="Fixed baseline b; None: the task's rate when its window fills."
+    )
+    exploration_bonus: float = Field(
+        default=0.1, ge=0, description="Weight of tasks with fewer than sample_threshold outcomes."
+    )
+    progress_smoothing: float = Field(
+        default=0.01, ge=0, le=0.5, description="θ (0.5: no reweighting) in r(p) = p(1-θ) / (p + θ(1-2p))."
+    )
+    performance_bonus_weight: float = Field(
+        default=0.0, ge=0, description="Adds w * success rate to LP (favours tasks already solved)."
+    )
+    num_active_tasks: int | None = Field(
+        default=None, gt=0, description="Must equal CurriculumConfig.num_active_tasks if set."
+    )
+    rand_task_rate: float = Field(default=0.01, ge=0, le=1, description="Probability mass spread uniformly.")
+    sample_threshold: int = Field(default=10, ge=1, description="Outcomes a task needs before LP counts.")
+    memory: int = Field(default=25, ge=1, le=4096, description="Recent outcomes kept per task.")
+    eviction_threshold_percentile: float = Field(
+        default=0.4, ge=0, le=1, description="Only tasks with LP in this bottom fraction may be evicted."
+    )
+    basic_exploration_samples: int = Field(
+        default=10,
+        ge=1,
+        description="Basic scorer: the exploration bonus decays to 0 over this many outcomes.",
+    )
+    task_tracker_ema_alpha: float = Field(
+        default=0.02, gt=0, le=1, description="Rate of the tracker's score, score² and success EMAs."
+    )
+    task_default_success_threshold: float = Field(
+        default=0.5, description="A score >= this counts as a success for the success-rate EMA."
+    )
+
+    @model_validator(mode="after")
+    def _baseline_needs_normalization(self) -> LearningProgressConfig:
+        if self.baseline_value is not None and not self.use_baseline_normalization:
+            raise ValueError("baseline_value is set but use_baseline_normalization is False")
+        return self
+
+    def pool_fields(self) -> tuple[SlotField, ...]:
+        scorer = BidirectionalLPScorer if self.use_bidirectional else BasicLPScorer
+        return (*TaskTracker.fields(self.memory), *scorer.fields)
+
+    def create(self, pool: TaskPool) -> LearningProgressAlgorithm:
+        if self.num_active_tasks is not None and self.num_active_tasks != pool.capacity:
+            raise ValueError(
+                f"LearningProgressConfig.num_active_tasks ({self.num_active_tasks}) differs from the "
+                f"curriculum's num_active_tasks ({pool.capacity}); set one of them"
+            )
+        return LearningProgressAlgorithm(self, pool)
+
+
+class LearningProgressAlgorithm(CurriculumAlgorithm):
+    """Samples tasks in proportion to (a sigmoid of) their learning progress."""
+
+    evicts: ClassVar[bool] = True
+    config: LearningProgressConfig
+
+    def __init__(self, config: LearningProgressConfig, pool: TaskPool) -> None:
+        super().__init__(config, pool)
+        self.tracker = TaskTracker(
+            pool,
+            memory=config.memory,
+            ema_alpha=config.task_tracker_ema_alpha,
+            success_threshold=config.task_default_success_threshold,
+        )
+        self.scorer: LPScorer = (BidirectionalLPScorer if config.use_bidirectional else BasicLPScorer)(
+            config, pool
+        )
+        self._tracker_update = self.tracker.update
+        self._scorer_update = self.scorer.update
+        self._last_weights: dict[str, float] = {}
+
+    def update(self, slot: int, score: float) -> None:
+        self._scorer_update(slot, score, self._tracker_update(slot, score))
+
+    def learning_progress(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """LP of ``slots``, also stored in the pool's ``lp_score`` column."""
+        lp = self.scorer.scores(slots, self.tracker.recent_rate(slots))
+        self.pool.array("lp_score")[slots] = lp
+        return lp
+
+    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        cfg = self.config
+        lp = self.learning_progress(slots)
+        n = self.pool.array("completions")[slots]
+        scored = n >= cfg.sample_threshold
+        weights = np.where(scored, 0.0, cfg.exploration_bonus)
+        if scored.any():
+            if cfg.use_bidirectional:
+                rate = self.tracker.recent_rate(slots)
+                progressing = scored & ((lp > 0) | (rate > 0))
+                if not progressing.any():
+                    progressing = scored
+                z = lp[progressing]
+                std = z.std()
+                z = (z - z.mean()) / (std if std > 0 else 1.0)
+                weights[progressing] = 1.0 / (1.0 + np.exp(-z))
+            else:
+                weights[scored] = lp[scored]
+        total = weights.sum()
+        probs = weights / total if total > 0 else np.full(len(slots), 1.0 / len(slots))
+        probs = (1.0 - cfg.rand_task_rate) * probs + cfg.rand_task_rate / len(slots)
+        self._last_weights = {
+            "mean_lp": float(lp.mean()),
+            "max_lp": float(lp.max()),
+            "frac_scored": float(scored.mean()),
+            "max_sample_prob": float(probs.max()),
+            "entropy": float(-(probs * np.log(np.maximum(probs, 1e-300))).sum()),
+        }
+        return probs
+
+    def eviction_candidates(
+        self, slots: npt.NDArray[np.intp], min_presentations: int
+    ) -> npt.NDArray[np.intp]:
+        lp = self.pool.array("lp_score")[slots]
+        threshold = np.quantile(lp, self.config.eviction_threshold_percentile)
+        eligible = (self.pool.array("completions")[slots] >= min_presentations) & (lp <= threshold)
+        candidates: npt.NDArray[np.intp] = slots[eligible][np.argsort(lp[eligible], kind="stable")]
+        return candidates
+
+    def stats(self) -> dict[str, float]:
+        return {**self.tracker.global_stats(), **self._last_weights}
+
+    def get_state(self) -> dict[str, Any]:
+        return {"last_weights": dict(self._last_weights)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._last_weights = {str(k): float(v) for k, v in state.get("last_weights", {}).items()}

@@ -1,0 +1,267 @@
+"""Behaviour of the learning-progress curriculum on simulated agents (fixed seeds)."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import numpy as np
+import pytest
+from pydantic import BaseModel
+
+import agora
+from agora.algorithms import LearningProgressAlgorithm, LearningProgressConfig
+from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, reweight
+
+KINDS = ["learnable", "impossible", "mastered", "noisy", "forgetting"]
+
+
+class Kind(BaseModel):
+    kind: str = "noisy"
+    variant: int = 0
+
+
+def kinds_config(num_tasks: int = 40, seed: int = 0, **lp: object) -> agora.CurriculumConfig:
+    gen = agora.bucketed(Kind()).add_bucket("kind", KINDS).add_bucket("variant", list(range(1000)))
+    return agora.CurriculumConfig(
+        task_generator=gen,
+        num_active_tasks=num_tasks,
+        seed=seed,
+        max_task_id=10**6,
+        refresh_interval=1,
+        min_presentations_for_eviction=10**6,  # keep the pool fixed: we compare kinds
+        algorithm_config=LearningProgressConfig(**lp),  # type: ignore[arg-type]
+    )
+
+
+def simulate(curriculum: agora.Curriculum[Kind], episodes: int, seed: int) -> dict[str, float]:
+    """Samples per task of each kind; success depends on the kind (and practice)."""
+    rng = np.random.default_rng(seed)
+    practice: collections.Counter[int] = collections.Counter()
+    samples: collections.Counter[str] = collections.Counter()
+    for episode in range(episodes):
+        task = curriculum.get_task()
+        kind = task.get_env_cfg().kind
+        practice[task.task_id] += 1
+        samples[kind] += 1
+        p = {
+            "learnable": min(1.0, 0.05 + practice[task.task_id] / 200),
+            "impossible": 0.0,
+            "mastered": 1.0,
+            "noisy": 0.5,
+            "forgetting": max(0.0, 1.0 - episode / episodes),
+        }[kind]
+        curriculum.update_task_performance(task.task_id, float(rng.random() < p))
+    tasks: collections.Counter[str] = collections.Counter(
+        curriculum.generated(t).config.kind for t in curriculum.active_task_ids()
+    )
+    return {kind: samples[kind] / tasks[kind] for kind in KINDS}
+
+
+def test_learnable_tasks_get_more_samples_and_forgetting_beats_stationary() -> None:
+    per_task = simulate(kinds_config().make(), episodes=6000, seed=0)
+    for other in ("impossible", "mastered", "noisy"):
+        assert per_task["learnable"] > 1.3 * per_task[other], per_task
+    assert per_task["forgetting"] > 1.15 * per_task["noisy"], per_task
+    assert per_task["forgetting"] > 1.15 * per_task["mastered"], per_task
+
+
+def test_uniform_baseline_does_not_prefer_learnable() -> None:
+    cfg = kinds_config().model_copy(update={"algorithm_config": agora.DiscreteRandomConfig()})
+    per_task = simulate(cfg.make(), episodes=6000, seed=0)
+    assert per_task["learnable"] < 1.3 * per_task["impossible"]
+
+
+def test_rand_task_rate_gives_every_task_a_floor() -> None:
+    curriculum = kinds_config(rand_task_rate=0.2).make()
+    simulate(curriculum, episodes=3000, seed=1)
+    probs = curriculum.sampling_probabilities()
+    assert min(probs.values()) >= 0.2 / len(probs) - 1e-12
+    assert sum(probs.values()) == pytest.approx(1.0)
+    no_floor = kinds_config(rand_task_rate=0.0).make()
+    simulate(no_floor, episodes=3000, seed=1)
+    assert min(no_floor.sampling_probabilities().values()) < 0.2 / len(probs)
+
+
+def test_checkpoint_restores_every_ema_and_the_distribution() -> None:
+    cfg = kinds_config(seed=3).model_copy(update={"refresh_interval": 7})
+    original = cfg.make()
+    simulate(original, episodes=2000, seed=3)
+    state = json.loads(json.dumps(original.get_state()))
+    restored = cfg.make()
+    restored.load_state(state)
+    for spec in original.pool.backend.layout:
+        np.testing.assert_array_equal(
+            original.pool.backend.array(spec.name), restored.pool.backend.array(spec.name), err_msg=spec.name
+        )
+    assert original.sampling_probabilities() == restored.sampling_probabilities()
+    for score in np.linspace(0, 1, 100):
+        a, b = original.get_task(), restored.get_task()
+        assert a.task_id == b.task_id
+        original.update_task_performance(a.task_id, float(score))
+        restored.update_task_performance(b.task_id, float(score))
+
+
+def test_evicted_slots_never_carry_statistics_to_new_tasks() -> None:
+    cfg = agora.CurriculumConfig(
+        task_generator=agora.single_task(Kind()),
+        num_active_tasks=50,
+        seed=5,
+        refresh_interval=10,
+        min_presentations_for_eviction=3,
+        algorithm_config=LearningProgressConfig(sample_threshold=3),
+    )
+    curriculum = cfg.make()
+    history: dict[int, list[float]] = collections.defaultdict(list)
+    rng = np.random.default_rng(5)
+    for _ in range(20_000):
+        task = curriculum.get_task()
+        score = float(rng.random() < (task.task_id % 7) / 7)
+        history[task.task_id].append(score)
+        curriculum.update_task_performance(task.task_id, score)
+    assert curriculum.stats()["num_evicted"] > 1000  # slots were reused many times
+    algorithm = curriculum.algorithm
+    assert isinstance(algorithm, LearningProgressAlgorithm)
+    for task_id in curriculum.active_task_ids():
+        mine = history.get(task_id, [])
+        stats = algorithm.tracker.get_task_stats(task_id)
+        assert stats is not None
+        # Ids may be drawn again after eviction: the slot holds only the latest incarnation.
+        count = int(stats["completion_count"])
+        assert count <= len(mine)
+        tail = mine[len(mine) - count :] if count else []
+        assert stats["mean_score"] == pytest.approx(np.mean(tail) if tail else 0.0)
+        slot = curriculum.pool.slot_of(task_id)
+        assert slot is not None
+        assert algorithm.tracker.recent_scores(slot) == pytest.approx(tail[-25:], abs=1e-4)
+
+
+def test_batch_calls_equal_single_calls() -> None:
+    cfg = kinds_config(seed=9).model_copy(update={"refresh_interval": 5, "min_presentations_for_eviction": 3})
+    single, batch = cfg.make(), cfg.make()
+    rng = np.random.default_rng(9)
+    for _ in range(30):
+        scores = rng.random(16).tolist()
+        ids_single = [single.get_task().task_id for _ in range(16)]
+        ids_batch = [task.task_id for task in batch.get_tasks(16)]
+        assert ids_single == ids_batch
+        for task_id, score in zip(ids_single, scores, strict=True):
+            single.update_task_performance(task_id, score)
+        batch.update_task_performance_many(ids_batch, scores)
+    assert single.get_state() == batch.get_state()
+
+
+def test_every_parameter_reaches_its_component() -> None:
+    cfg = LearningProgressConfig(
+        ema_timescale=0.2,
+        slow_timescale_factor=0.5,
+        slow_ema="of_fast",
+        memory=7,
+        task_tracker_ema_alpha=0.3,
+        task_default_success_threshold=0.8,
+        use_baseline_normalization=True,
+        baseline_value=0.25,
+    )
+    curriculum = agora.CurriculumConfig(
+        task_generator=agora.single_task(Kind()), num_active_tasks=4, algorithm_config=cfg
+    ).make()
+    algorithm = curriculum.algorithm
+    assert isinstance(algorithm, LearningProgressAlgorithm)
+    assert isinstance(algorithm.scorer, BidirectionalLPScorer)
+    assert algorithm.tracker.memory == 7
+    assert curriculum.pool.array("recent").shape == (4, 7)
+    assert algorithm.tracker.ema_alpha == 0.3
+    assert algorithm.tracker.success_threshold == 0.8
+    task = curriculum.get_task()
+    for score in [0.9] * 10 + [0.1]:
+        curriculum.update_task_performance(task.task_id, score)
+    stats = algorithm.tracker.get_task_stats(task.task_id)
+    assert stats is not None
+    assert stats["success_rate_ema"] == pytest.approx(0.7, abs=1e-6)  # one failure at alpha 0.3
+    basic = LearningProgressConfig(use_bidirectional=False, basic_exploration_samples=4)
+    basic_curriculum = agora.CurriculumConfig(
+        task_generator=agora.single_task(Kind()), num_active_tasks=4, algorithm_config=basic
+    ).make()
+    assert isinstance(basic_curriculum.algorithm, LearningProgressAlgorithm)
+    assert isinstance(basic_curriculum.algorithm.scorer, BasicLPScorer)
+    assert "p_fast" not in basic_curriculum.pool._widths
+
+
+def test_paper_and_seed_slow_ema_differ() -> None:
+    results = []
+    for mode in ("of_rate", "of_fast"):
+        curriculum = agora.CurriculumConfig(
+            task_generator=agora.single_task(Kind()),
+            num_active_tasks=1,
+            algorithm_config=LearningProgressConfig(slow_ema=mode, sample_threshold=1),  # type: ignore[arg-type]
+        ).make()
+        task = curriculum.get_task()
+        for score in [0.0] * 30 + [1.0] * 30:
+            curriculum.update_task_performance(task.task_id, score)
+        results.append(float(curriculum.pool.array("p_slow")[0]))
+    assert results[0] != pytest.approx(results[1])
+
+
+def test_reweighting_is_identity_at_half_and_stretches_small_rates() -> None:
+    p = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(reweight(p, 0.5), p)
+    assert reweight(np.array([0.05]), 0.01)[0] > 0.8
+
+
+def test_scores_of_zero_are_kept() -> None:
+    tracker = agora.tracking.tracker.LocalTaskTracker(capacity=2, memory=4)
+    slot = int(tracker.pool.add_many([42], created_at=0)[0])
+    for score in (0.0, 1.0, 0.0):
+        tracker.pool.view("completions")[slot] += 1
+        tracker.update(slot, score)
+    assert tracker.recent_scores(slot) == [0.0, 1.0, 0.0]
+
+
+def test_lp_config_round_trips_through_json() -> None:
+    cfg = kinds_config(ema_timescale=0.05, use_bidirectional=False)
+    again = agora.CurriculumConfig.model_validate_json(cfg.model_dump_json())
+    assert again == cfg
+    assert isinstance(again.algorithm_config, LearningProgressConfig)
+
+
+def test_invalid_parameters_are_rejected() -> None:
+    with pytest.raises(ValueError, match="ema_timescale"):
+        LearningProgressConfig(ema_timescale=0)
+    with pytest.raises(ValueError, match="baseline_value"):
+        LearningProgressConfig(baseline_value=0.3)
+    with pytest.raises(ValueError, match="num_active_tasks"):
+        agora.CurriculumConfig(
+            task_generator=agora.single_task(Kind()),
+            num_active_tasks=4,
+            algorithm_config=LearningProgressConfig(num_active_tasks=5),
+        ).make()
+
+
+def test_stats_are_flat_and_cover_labels_and_slices() -> None:
+    gen = agora.merge(
+        [
+            agora.bucketed(Kind(kind="a"))
+            .add_bucket("variant", [1, 2, agora.Span(10, 20)])
+            .model_copy(update={"label": "easy"}),
+            agora.bucketed(Kind(kind="b")).add_bucket("variant", [3]).model_copy(update={"label": "hard"}),
+        ]
+    )
+    curriculum = agora.CurriculumConfig(
+        task_generator=gen,
+        num_active_tasks=30,
+        algorithm_config=LearningProgressConfig(enable_detailed_slice_logging=True),
+    ).make()
+    for _ in range(300):
+        task = curriculum.get_task()
+        curriculum.update_task_performance(task.task_id, 1.0 if task.get_label() == "easy" else 0.0)
+    stats = curriculum.stats()
+    assert all(isinstance(k, str) and isinstance(v, float) for k, v in stats.items())
+    assert stats["num_completed"] == 300
+    assert stats["label/easy/num_active"] + stats["label/hard/num_active"] == 30
+    # Per-label counts describe the active pool: completions of evicted tasks leave with them.
+    assert 0 < stats["label/easy/num_completed"] + stats["label/hard/num_completed"] <= 300
+    assert stats["slices/variant/coverage"] == 1.0
+    assert stats["slices/variant/3/mean_score"] == 0.0
+    assert stats["slices/variant/1/mean_score"] == 1.0
+    assert "algorithm/mean_lp" in stats
+    assert curriculum.stats() == stats  # cached and stable while nothing changes
