@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 import agora
+from agora.algorithms import LearningProgressConfig
 from agora.curriculum import Curriculum, CurriculumConfig
 
 if os.environ.get("AGORA_REQUIRE_OPTIONAL") == "1":
@@ -71,12 +73,13 @@ class Worker:
     def __init__(self, curriculum: RayCurriculum, options: ClientOptions) -> None:
         self.client = curriculum.client(options)
         self.completed: Counter[int] = Counter()
+        self.rng = random.Random(0)
 
     def run(self, episodes: int, pause_s: float = 0.0) -> int:
         for _ in range(episodes):
             time.sleep(pause_s)
             task = self.client.get_task()
-            task.complete(1.0)
+            task.complete(self.rng.random())
             self.completed[task.task_id] += 1
         return episodes
 
@@ -155,6 +158,31 @@ def test_actor_restarts_lose_and_double_count_nothing(cluster: None, tmp_path: P
     assert stats["num_completed"] == 2400
     assert recorded == dict(played)  # per task: nothing lost, nothing counted twice
     assert stats["distributed/num_unknown"] == 0
+
+
+def test_with_eviction_each_score_is_counted_exactly_once(cluster: None, tmp_path: Path) -> None:
+    """Under learning progress, tasks are evicted while being played; after a restart, some
+    prefetched ids may not exist in the reloaded pool. Each score still counts exactly once: as a
+    completion, a stale update (evicted task) or an unknown one (task newer than the checkpoint)."""
+    config = corridor_config(
+        num_active_tasks=16, refresh_interval=8, algorithm_config=LearningProgressConfig(), seed=3
+    )
+    curriculum = RayCurriculum.start(config, checkpoint_path=tmp_path / "live.json", checkpoint_every=200)
+    options = ClientOptions(prefetch=16, flush_every=8)
+    workers = [Worker.remote(curriculum, options) for _ in range(2)]  # type: ignore[attr-defined]
+    try:
+        ray.get([w.run.remote(700) for w in workers])
+        ray.kill(curriculum.actor, no_restart=False)
+        wait_for_restarts(curriculum, 1)
+        ray.get([w.run.remote(700) for w in workers])
+        ray.get([w.close.remote() for w in workers])
+        stats = curriculum.stats()
+    finally:
+        ray.kill(curriculum.actor)
+    assert stats["num_evicted"] > 0
+    assert stats["num_stale_updates"] > 0
+    counted = stats["num_completed"] + stats["num_stale_updates"] + stats["distributed/num_unknown"]
+    assert counted == 2800
 
 
 def test_protocol_skips_duplicate_batches_and_rejects_gaps(cluster: None) -> None:

@@ -82,7 +82,7 @@ class ClientOptions(BaseModel):
         default=1.0, gt=0, description="An idle client checks in this often (so a shutdown reaches it)."
     )
     retry_timeout_s: float = Field(
-        default=120.0, gt=0, description="How long to keep retrying an unreachable actor before failing."
+        default=120.0, gt=0, description="How long to keep retrying a restarting actor before failing."
     )
 
 
@@ -557,13 +557,17 @@ class RayCurriculumClient(Generic[TConfig]):
                 )
 
     def _call(self, method: str, *args: Any) -> Any:
-        """Call the actor, retrying with backoff while it is dead or restarting."""
+        """Call the actor, retrying with backoff while it restarts.
+
+        Ray raises ``ActorUnavailableError`` while the actor is restarting or unreachable (retried
+        here) and ``ActorDiedError`` once it is gone for good (raised: nothing will answer).
+        """
         deadline = time.monotonic() + self.options.retry_timeout_s
         delay = 0.01
         while True:
             try:
                 return self._ray.get(getattr(self._actor, method).remote(*args))
-            except self._ray.exceptions.RayActorError:
+            except self._ray.exceptions.ActorUnavailableError:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(delay)
