@@ -158,7 +158,7 @@ class _CurriculumActor:
         else:
             self._open.add(client_id)
         if self._path is not None and (
-            closing
+            (closing and self._since_checkpoint)
             or self._since_checkpoint >= self._every
             or (self._since_checkpoint and time.monotonic() - self._last_checkpoint >= self._interval)
         ):
@@ -166,9 +166,11 @@ class _CurriculumActor:
         durable = self._durable.get(client_id, 0) if self._path is not None else applied
         return applied, durable, tasks, self._shutting_down
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | None) -> None:
         """Checkpoint to ``path`` (and to the recovery path, so a restart resumes from here)."""
-        self._checkpoint([path] if self._path in (None, path) else [path, self._path])
+        paths = [p for p in dict.fromkeys((path, self._path)) if p is not None]
+        if paths:
+            self._checkpoint(paths)
 
     def stats(self) -> dict[str, float]:
         out = self._curriculum.stats()
@@ -230,7 +232,7 @@ class RayCurriculum:
         config: CurriculumConfig,
         *,
         checkpoint_path: str | Path | None = None,
-        checkpoint_every: int = 10_000,
+        checkpoint_every: int = 100_000,
         checkpoint_interval_s: float = 60.0,
         resume: bool = False,
         max_restarts: int | None = None,
@@ -312,6 +314,7 @@ class RayCurriculum:
         deadline = time.monotonic() + timeout_s
         while self._get(self.actor.num_open_clients.remote()) and time.monotonic() < deadline:
             time.sleep(0.05)
+        self._get(self.actor.save.remote(None))  # final recovery checkpoint, if there is a path
         stats = self.stats()
         ray.kill(self.actor, no_restart=True)
         return stats
