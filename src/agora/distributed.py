@@ -502,7 +502,13 @@ class RayCurriculumClient(Generic[TConfig]):
         """Background flusher: sends scores when due, refills tasks, checks in when idle."""
         try:
             while not self._stop:
-                self._wake.wait(min(self._interval, self.options.heartbeat_s))
+                # Scores are never older than the last flush: sleep until the first one is due.
+                since = time.monotonic() - self._last_flush
+                if self._ids:
+                    timeout = self._interval - since
+                else:  # a score arriving while asleep is then due no later than the wake-up
+                    timeout = min(self._interval, self.options.heartbeat_s - since)
+                self._wake.wait(max(timeout, 0.0))
                 self._wake.clear()
                 if self._stop:
                     return
