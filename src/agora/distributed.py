@@ -103,7 +103,7 @@ class _CurriculumActor:
         self._interval = checkpoint_interval_s
         self._applied: dict[str, int] = {}  # client id -> last batch applied
         self._durable: dict[str, int] = {}  # client id -> last batch in the recovery checkpoint
-        self._open: set[str] = set()
+        self._open: set[str] = set()  # not checkpointed: live clients check in within heartbeat_s
         self._counters = dict.fromkeys(
             (
                 "num_restarts",
@@ -194,7 +194,6 @@ class _CurriculumActor:
         state = self._curriculum.get_state()
         state["distributed"] = {
             "applied": dict(self._applied),
-            "open": sorted(self._open),
             "counters": dict(self._counters),
         }
         for path in paths:
@@ -211,7 +210,6 @@ class _CurriculumActor:
         extra = state.get("distributed", {})
         self._applied = {str(k): int(v) for k, v in extra.get("applied", {}).items()}
         self._durable = dict(self._applied)
-        self._open = set(extra.get("open", []))
         self._counters.update(extra.get("counters", {}))
 
 
@@ -248,7 +246,7 @@ class RayCurriculum:
         restarted actor reloads; on a multi-node cluster it must be storage every node can
         reach. Without it the actor cannot recover, so ``max_restarts`` defaults to 0 and
         must stay 0; with it, the default is unlimited restarts (-1). ``resume=True`` starts
-        from an existing checkpoint at that path. ``actor_options`` go to
+        from the checkpoint at that path if there is one (else it is overwritten). ``actor_options`` go to
         ``ray.remote(...).options`` (default ``num_cpus=0``: the actor is mostly idle).
         """
         ray = _ray()
