@@ -17,7 +17,12 @@ True
 
 from importlib.metadata import PackageNotFoundError, version
 
-from agora.algorithms import CurriculumAlgorithm, CurriculumAlgorithmConfig, DiscreteRandomConfig
+from agora.algorithms import (
+    CurriculumAlgorithm,
+    CurriculumAlgorithmConfig,
+    DiscreteRandomConfig,
+    LearningProgressConfig,
+)
 from agora.config import TaskConfig, TConfig
 from agora.curriculum import CheckpointError, Curriculum, CurriculumConfig, CurriculumTask
 from agora.generators import (
@@ -50,6 +55,7 @@ __all__ = [
     "DiscreteRandomConfig",
     "InvariantRule",
     "InvariantViolation",
+    "LearningProgressConfig",
     "SingleTaskGenerator",
     "Span",
     "TConfig",

@@ -155,7 +155,16 @@ class Curriculum(Generic[TConfig]):
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         algorithm_config = config.algorithm_config
-        self.pool = TaskPool(config.num_active_tasks, algorithm_config.pool_fields())
+        axes = dict(list(self._generator.bucket_axes().items())[: algorithm_config.max_slice_axes])
+        self.pool = TaskPool(
+            config.num_active_tasks, (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
+        )
+        self._coordinator = CacheCoordinator(self.pool)
+        self.slice_analyzer: SliceAnalyzer | None = None
+        if axes:
+            self.slice_analyzer = SliceAnalyzer(
+                self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+            )
         self.pool.initialize()
         self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
         self._rng = np.random.default_rng(config.seed)
@@ -171,19 +180,7 @@ class Curriculum(Generic[TConfig]):
         self._header = self.pool.header
         self._h_completed = HEADER.index("num_completed")
         self._h_scheduled = HEADER.index("num_scheduled")
-        # Statistics (nothing here touches the hot path except SliceAnalyzer.record).
-        self._coordinator = CacheCoordinator(self.pool)
         self._label_stats = LPStatsAggregator(self.pool, self._labels, self._coordinator)
-        axes = self._generator.bucket_axes()
-        self.slice_analyzer: SliceAnalyzer | None = None
-        if axes and algorithm_config.max_slice_axes > 0:
-            self.slice_analyzer = SliceAnalyzer(
-                axes,
-                lambda task_id: self.generated(task_id).bucket_values,
-                max_slice_axes=algorithm_config.max_slice_axes,
-                coordinator=self._coordinator,
-                enable_detailed_logging=algorithm_config.enable_detailed_slice_logging,
-            )
         self._stats_version: tuple[int, ...] | None = None
         self._stats: dict[str, float] = {}
 
@@ -219,19 +216,58 @@ class Curriculum(Generic[TConfig]):
         self._last_score[slot] = score
         self._header[self._h_completed] += 1
         self.algorithm.update(slot, score)
-        if self.slice_analyzer is not None:
-            self.slice_analyzer.record(task_id, score)
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
-        return [self.get_task() for _ in range(k)]
+        if k < 0:
+            raise ValueError(f"cannot get {k} tasks")
+        tasks: list[CurriculumTask[TConfig]] = []
+        while len(tasks) < k:
+            if not self._queue:
+                self._refresh()
+            take = min(k - len(tasks), len(self._queue))
+            chunk = self._queue[-take:][::-1]
+            del self._queue[-take:]
+            picked = np.asarray(chunk, dtype=np.intp)
+            np.add.at(self.pool.array("scheduled"), picked, 1)
+            self._header[self._h_scheduled] += take
+            ids = self.pool.array("ids")[picked].tolist()
+            tasks.extend(
+                CurriculumTask(self, task_id, slot) for task_id, slot in zip(ids, chunk, strict=True)
+            )
+        return tasks
 
     def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
-        """Report many episodes at once, equal in effect to one call per pair, in order."""
-        if len(task_ids) != len(scores):
-            raise ValueError(f"{len(task_ids)} task ids but {len(scores)} scores")
-        for task_id, score in zip(task_ids, scores, strict=True):
-            self.update_task_performance(task_id, score)
+        """Report many episodes at once, equal in effect to one call per pair, in order.
+
+        Vectorised: episodes of distinct tasks are applied together, repeats of a task in
+        later rounds, so per-task EMAs see the scores in the order given. Validation happens
+        before anything is applied, so a bad entry leaves the curriculum unchanged.
+        """
+        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
+        values = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(ids) != len(values):
+            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(
+                f"score for task {int(ids[first])} is {values[first]!r}: scores must be finite numbers"
+            )
+        slots = self.pool.slots_of(ids)
+        missing = slots < 0
+        if missing.any():
+            for task_id in ids[missing].tolist():
+                if not self.pool.was_evicted(task_id):
+                    raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
+            self.pool.add_to_counter("num_stale", int(missing.sum()))
+            ids, values, slots = ids[~missing], values[~missing], slots[~missing]
+        for round_slots, round_values in _rounds(slots, values):
+            self.pool.array("completions")[round_slots] += 1
+            self.pool.array("score_sum")[round_slots] += round_values
+            self.pool.array("last_score")[round_slots] = round_values
+            self.algorithm.update_many(round_slots, round_values)
+        self._header[self._h_completed] += len(slots)
 
     # -- tasks and configs --------------------------------------------------------------
 
@@ -272,9 +308,18 @@ class Curriculum(Generic[TConfig]):
                         break
         ids = list(chosen)
         slots = self.pool.add_many(ids, created_at=self.pool.counter("num_completed"))
-        if self._track_labels:
-            labels = self.pool.array("label")
-            labels[slots] = [self._label_id(self._generator.generate(t).label) for t in ids]
+        if self._track_labels or self.slice_analyzer is not None:
+            # One cheap generate() per new task gives its label and bucket bins; the
+            # per-episode path then never needs to regenerate anything for statistics.
+            generated = [self._generator.generate(t) for t in ids]
+            if self._track_labels:
+                self.pool.array("label")[slots] = [self._label_id(g.label) for g in generated]
+            if self.slice_analyzer is not None:
+                bins = np.array(
+                    [self.slice_analyzer.bins(g.bucket_values) for g in generated], dtype=np.int16
+                )
+                for axis in range(bins.shape[1]):
+                    self.pool.array(f"slice_{axis}")[slots] = bins[:, axis]
         self.algorithm.on_tasks_created(slots)
 
     def _label_id(self, label: str | None) -> int:
@@ -298,6 +343,8 @@ class Curriculum(Generic[TConfig]):
             evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
             if len(evict):
                 self.algorithm.on_tasks_evicted(evict)
+                if self.slice_analyzer is not None:
+                    self.slice_analyzer.on_tasks_evicted(evict)
                 for task_id in self.pool.remove_many(evict.tolist()):
                     self._cache.pop(task_id, None)
                 self._fill()
@@ -491,6 +538,21 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds no curriculum state")
     return state
+
+
+def _rounds(
+    slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
+    """Split a batch into rounds of distinct slots, keeping each slot's order of occurrence."""
+    if len(np.unique(slots)) == len(slots):
+        return [(slots, values)]
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    rank_sorted = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    return [(slots[rank == r], values[rank == r]) for r in range(int(rank.max()) + 1)]
 
 
 def _sha256(text: str) -> str:

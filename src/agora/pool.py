@@ -131,6 +131,29 @@ class TaskPool:
                 return None
             i = (i + 1) & mask
 
+    def slots_of(self, task_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Vectorised :meth:`slot_of`: the slot of each id, -1 where it is not active.
+
+        Most ids sit at their home bucket, so two vectorised probes resolve nearly all of
+        them; the few in longer clusters are finished one by one.
+        """
+        keys = self.backend.array("table_keys")
+        index = task_ids & self._mask
+        result = np.full(len(task_ids), -1, dtype=np.intp)
+        pending = np.arange(len(task_ids))
+        for _ in range(2):
+            found = keys[index]
+            hit = found == task_ids[pending]
+            result[pending[hit]] = self.backend.array("table_slots")[index[hit]]
+            probing = ~hit & (found != _EMPTY)
+            pending, index = pending[probing], (index[probing] + 1) & self._mask
+            if not len(pending):
+                return result
+        for i in pending.tolist():
+            slot = self.slot_of(int(task_ids[i]))
+            result[i] = -1 if slot is None else slot
+        return result
+
     def _table_insert(self, task_id: int, slot: int) -> None:
         keys, mask = self._keys, self._mask
         i = task_id & mask

@@ -99,6 +99,14 @@ class CurriculumAlgorithm(ABC):
     def update(self, slot: int, score: float) -> None:  # noqa: B027 - optional hook
         """Record one episode's score for the task in ``slot`` (hot path: keep it O(1))."""
 
+    def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
+        """Vectorised :meth:`update` for distinct ``slots``; must give the same result.
+
+        The default loops over :meth:`update`; override it to vectorise.
+        """
+        for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
+            self.update(slot, score)
+
     def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
         """New tasks occupy ``slots`` (their columns are already zeroed)."""
 

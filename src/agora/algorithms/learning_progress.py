@@ -18,7 +18,7 @@ whose LP is in the bottom ``eviction_threshold_percentile`` of the pool, lowest 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -123,45 +123,40 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         )
         self._tracker_update = self.tracker.update
         self._scorer_update = self.scorer.update
-        self._last_weights: dict[str, float] = {}
 
     def update(self, slot: int, score: float) -> None:
         self._scorer_update(slot, score, self._tracker_update(slot, score))
 
-    def learning_progress(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """LP of ``slots``, also stored in the pool's ``lp_score`` column."""
-        lp = self.scorer.scores(slots, self.tracker.recent_rate(slots))
-        self.pool.array("lp_score")[slots] = lp
-        return lp
+    def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
+        self.scorer.update_many(slots, scores, self.tracker.update_many(slots, scores))
 
-    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    def _distribution(
+        self, slots: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """LP, sampling probabilities and the 'scored' mask of ``slots`` (no side effects)."""
         cfg = self.config
-        lp = self.learning_progress(slots)
-        n = self.pool.array("completions")[slots]
-        scored = n >= cfg.sample_threshold
+        rate = self.tracker.recent_rate(slots)
+        lp = self.scorer.scores(slots, rate)
+        scored = self.pool.array("completions")[slots] >= cfg.sample_threshold
         weights = np.where(scored, 0.0, cfg.exploration_bonus)
         if scored.any():
             if cfg.use_bidirectional:
-                rate = self.tracker.recent_rate(slots)
                 progressing = scored & ((lp > 0) | (rate > 0))
                 if not progressing.any():
                     progressing = scored
                 z = lp[progressing]
                 std = z.std()
-                z = (z - z.mean()) / (std if std > 0 else 1.0)
-                weights[progressing] = 1.0 / (1.0 + np.exp(-z))
+                weights[progressing] = 1.0 / (1.0 + np.exp(-(z - z.mean()) / (std if std > 0 else 1.0)))
             else:
                 weights[scored] = lp[scored]
         total = weights.sum()
         probs = weights / total if total > 0 else np.full(len(slots), 1.0 / len(slots))
         probs = (1.0 - cfg.rand_task_rate) * probs + cfg.rand_task_rate / len(slots)
-        self._last_weights = {
-            "mean_lp": float(lp.mean()),
-            "max_lp": float(lp.max()),
-            "frac_scored": float(scored.mean()),
-            "max_sample_prob": float(probs.max()),
-            "entropy": float(-(probs * np.log(np.maximum(probs, 1e-300))).sum()),
-        }
+        return lp, probs, scored
+
+    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        lp, probs, _ = self._distribution(slots)
+        self.pool.array("lp_score")[slots] = lp  # what eviction and statistics see until the next refresh
         return probs
 
     def eviction_candidates(
@@ -174,10 +169,15 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         return candidates
 
     def stats(self) -> dict[str, float]:
-        return {**self.tracker.global_stats(), **self._last_weights}
-
-    def get_state(self) -> dict[str, Any]:
-        return {"last_weights": dict(self._last_weights)}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self._last_weights = {str(k): float(v) for k, v in state.get("last_weights", {}).items()}
+        slots = self.pool.active_slots()
+        if not len(slots):
+            return {}
+        lp, probs, scored = self._distribution(slots)
+        return {
+            **self.tracker.global_stats(),
+            "mean_lp": float(lp.mean()),
+            "max_lp": float(lp.max()),
+            "frac_scored": float(scored.mean()),
+            "max_sample_prob": float(probs.max()),
+            "sampling_entropy": float(-(probs * np.log(np.maximum(probs, 1e-300))).sum()),
+        }

@@ -35,6 +35,11 @@ class LPScorer(ABC):
     def update(self, slot: int, score: float, rate: float) -> None:  # noqa: B027 - optional hook
         """One new outcome: ``rate`` is the task's recent success rate including it."""
 
+    def update_many(  # noqa: B027 - optional hook
+        self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], rate: npt.NDArray[np.float64]
+    ) -> None:
+        """Vectorised :meth:`update` for distinct slots (must give identical results)."""
+
     @abstractmethod
     def scores(self, slots: npt.NDArray[np.intp], rate: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """LP of each slot (``rate``: recent success rates of the same slots)."""
@@ -92,6 +97,32 @@ class BidirectionalLPScorer(LPScorer):
             self._slow[slot] = a * fast + (1.0 - a) * self._slow[slot]
         else:
             self._slow[slot] = self._a_slow * rate + (1.0 - self._a_slow) * self._slow[slot]
+
+    def update_many(
+        self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], rate: npt.NDArray[np.float64]
+    ) -> None:
+        pool = self.pool
+        n = pool.array("completions")[slots].astype(np.int64)
+        if self._normalize:
+            if self._fixed_baseline is not None:
+                b = np.full(len(slots), self._fixed_baseline)
+            else:
+                stored = pool.array("baseline")
+                measuring = n <= self.config.memory
+                measured = np.minimum(rate, BASELINE_CAP)
+                stored[slots[measuring]] = measured[measuring]
+                b = np.where(measuring, measured, stored[slots].astype(np.float64))
+            rate = np.maximum(rate - b, 0.0) / (1.0 - b)
+        fast_column, slow_column = pool.array("p_fast"), pool.array("p_slow")
+        a = self._a
+        fast = a * rate + (1.0 - a) * fast_column[slots].astype(np.float64)
+        if self._slow_of_fast:
+            slow = a * fast + (1.0 - a) * slow_column[slots].astype(np.float64)
+        else:
+            slow = self._a_slow * rate + (1.0 - self._a_slow) * slow_column[slots].astype(np.float64)
+        warm = n <= self._warmup
+        fast_column[slots] = np.where(warm, rate, fast)
+        slow_column[slots] = np.where(warm, rate, slow)
 
     def scores(self, slots: npt.NDArray[np.intp], rate: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         theta = self.config.progress_smoothing

@@ -29,6 +29,7 @@ from pydantic import (
 
 from agora.config import TConfig, apply_overrides, import_path, load_symbol
 from agora.generators.invariants import AnyInvariantRule
+from agora.generators.rng import TaskRandom
 
 if TYPE_CHECKING:
     from agora.curriculum import CurriculumConfig
@@ -159,7 +160,7 @@ class TaskGenerator(ABC, Generic[TConfig]):
 
     def generate(self, task_id: int, rng: random.Random | None = None) -> GeneratedTask[TConfig]:
         """Draw task ``task_id``. ``rng`` is given by parent generators; top-level calls omit it."""
-        task = self._generate(task_id, rng if rng is not None else random.Random(task_id))
+        task = self._generate(task_id, rng if rng is not None else TaskRandom(task_id))
         cfg = self.config
         if cfg.label is not None:
             task.label = cfg.label if task.label is None else f"{task.label}|{cfg.label}"

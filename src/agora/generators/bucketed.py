@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agora.config import TConfig, apply_overrides
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+from agora.generators.rng import TaskRandom
 
 __all__ = ["BucketValue", "BucketedTaskGenerator", "Span"]
 
@@ -96,7 +97,7 @@ class BucketedTaskGenerator(TaskGenerator[TConfig]):
         for path, bucket in self._buckets:
             value = bucket[rng.randrange(len(bucket))]
             values[path] = value.sample(rng) if isinstance(value, Span) else value
-        child = self._child.generate(task_id, random.Random(rng.getrandbits(64)))
+        child = self._child.generate(task_id, TaskRandom(rng.getrandbits(64)))
         return GeneratedTask(
             task_id,
             lambda: apply_overrides(child.config, values),

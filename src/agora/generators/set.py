@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+from agora.generators.rng import TaskRandom
 
 __all__ = ["TaskGeneratorSet"]
 
@@ -59,7 +60,7 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
 
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])
-        return self._children[pick].generate(task_id, random.Random(rng.getrandbits(64)))
+        return self._children[pick].generate(task_id, TaskRandom(rng.getrandbits(64)))
 
 
 def _check_weights(num_generators: int, weights: list[float]) -> None:

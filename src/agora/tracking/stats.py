@@ -1,21 +1,20 @@
 """Statistics: cached, flat ``name -> float`` dictionaries for loggers.
 
-Nothing here runs on the per-episode path: the curriculum only appends ``(task_id,
-score)`` to a bounded buffer for :class:`SliceAnalyzer`; everything else is computed from
-pool columns when :meth:`StatsLogger.stats` is called, and cached until the pool changes
-(detected through its counters by :class:`CacheCoordinator`, which also works when other
-processes change a shared pool).
+Nothing here runs on the per-episode path: everything is computed from pool columns when
+:meth:`StatsLogger.stats` is called, and cached until the pool changes (detected through
+its counters by :class:`CacheCoordinator`, which also sees changes other processes make
+to a shared pool).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from agora.generators.bucketed import BucketValue, Span
 from agora.pool import TaskPool
@@ -83,61 +82,82 @@ class StatsLogger(ABC):
         return dict(cached)
 
 
-def _entry_label(entry: BucketValue) -> str:
-    return str(entry)
-
-
 class SliceAnalyzer(StatsLogger):
     """How the curriculum covers each bucket axis, and how the agent scores along it.
 
-    An axis is a bucket path; its bins are the bucket's declared entries (a ``Span``
-    is one bin). Base stats per axis: ``coverage`` (share of bins sampled at least once)
-    and ``entropy`` (normalised entropy of completions over bins: 1 = even). Detailed
-    stats add the completion count and mean score of every bin.
+    An axis is a bucket path; its bins are the bucket's declared entries (a ``Span`` is
+    one bin). Each task's bin on each axis is computed once, when the task is created, and
+    kept in a pool column (``slice_<i>``), so the per-episode path does no work at all:
+    statistics are sums of the pool's completion and score columns per bin, plus what
+    evicted tasks had accumulated. Base stats per axis: ``coverage`` (share of bins with at
+    least one completion) and ``entropy`` (normalised entropy of completions over bins:
+    1 = even). Detailed stats add every bin's completion count and mean score.
     """
 
     def __init__(
         self,
+        pool: TaskPool,
         axes: Mapping[str, Sequence[BucketValue]],
-        bucket_values_of: Callable[[int], Mapping[str, Any]],
-        max_slice_axes: int = 3,
         coordinator: CacheCoordinator | None = None,
         enable_detailed_logging: bool = False,
-        buffer_size: int = 65536,
     ) -> None:
         super().__init__(coordinator, enable_detailed_logging)
-        self.axes = {path: list(entries) for path, entries in list(axes.items())[:max_slice_axes]}
-        self._bucket_values_of = bucket_values_of
-        self._pending: deque[tuple[int, float]] = deque(maxlen=buffer_size)
-        self.counts = {path: np.zeros(len(entries)) for path, entries in self.axes.items()}
-        self.score_sums = {path: np.zeros(len(entries)) for path, entries in self.axes.items()}
+        self.pool = pool
+        self.axes = {path: list(entries) for path, entries in axes.items()}
+        size = {path: len(entries) + 1 for path, entries in self.axes.items()}  # bin 0 = not bucketed
+        self._retired_counts = {path: np.zeros(size[path]) for path in self.axes}
+        self._retired_scores = {path: np.zeros(size[path]) for path in self.axes}
 
-    def record(self, task_id: int, score: float) -> None:
-        """O(1): remember a completion; bucket values are looked up when stats are read."""
-        self._pending.append((task_id, score))
+    @staticmethod
+    def fields(num_axes: int) -> tuple[tuple[str, str, int], ...]:
+        return tuple((f"slice_{i}", "h", 1) for i in range(num_axes))
 
-    def _bin(self, path: str, value: Any) -> int | None:
-        for index, entry in enumerate(self.axes[path]):
-            if isinstance(entry, Span):
-                if isinstance(value, int | float) and entry.range_min <= value <= entry.range_max:
-                    return index
-            elif entry == value:
-                return index
-        return None
+    def bins(self, bucket_values: Mapping[str, Any]) -> list[int]:
+        """Bin of a task on every axis (0 when the task has no value on that axis)."""
+        out = []
+        for path, entries in self.axes.items():
+            value, found = bucket_values.get(path), 0
+            for index, entry in enumerate(entries, start=1):
+                if isinstance(entry, Span):
+                    if isinstance(value, int | float) and entry.range_min <= value <= entry.range_max:
+                        found = index
+                        break
+                elif entry == value:
+                    found = index
+                    break
+            out.append(found)
+        return out
 
-    def _drain(self) -> None:
-        while self._pending:
-            task_id, score = self._pending.popleft()
-            values = self._bucket_values_of(task_id)
-            for path in self.axes:
-                if path in values and (index := self._bin(path, values[path])) is not None:
-                    self.counts[path][index] += 1
-                    self.score_sums[path][index] += score
+    def _sums(
+        self, slots: npt.NDArray[np.intp]
+    ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+        completions = self.pool.array("completions")[slots].astype(np.float64)
+        scores = self.pool.array("score_sum")[slots]
+        out = {}
+        for i, path in enumerate(self.axes):
+            index = self.pool.array(f"slice_{i}")[slots].astype(np.intp)
+            size = len(self.axes[path]) + 1
+            counts = np.bincount(index, weights=completions, minlength=size).astype(np.float64)
+            totals = np.bincount(index, weights=scores, minlength=size).astype(np.float64)
+            out[path] = (counts, totals)
+        return out
+
+    def on_tasks_evicted(self, slots: npt.NDArray[np.intp]) -> None:
+        """Keep what evicted tasks contributed before their slots are reused."""
+        for path, (counts, scores) in self._sums(slots).items():
+            self._retired_counts[path] += counts
+            self._retired_scores[path] += scores
+
+    def _totals(self) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+        live = self._sums(self.pool.active_slots())
+        return {
+            path: ((counts + self._retired_counts[path])[1:], (scores + self._retired_scores[path])[1:])
+            for path, (counts, scores) in live.items()
+        }
 
     def get_base_stats(self) -> dict[str, float]:
-        self._drain()
         out: dict[str, float] = {}
-        for path, counts in self.counts.items():
+        for path, (counts, _) in self._totals().items():
             total = counts.sum()
             out[f"{path}/coverage"] = float((counts > 0).mean())
             if total > 0 and len(counts) > 1:
@@ -148,29 +168,26 @@ class SliceAnalyzer(StatsLogger):
         return out
 
     def get_detailed_stats(self) -> dict[str, float]:
-        self._drain()
         out: dict[str, float] = {}
-        for path, entries in self.axes.items():
-            for index, entry in enumerate(entries):
-                count = self.counts[path][index]
-                out[f"{path}/{_entry_label(entry)}/count"] = float(count)
-                out[f"{path}/{_entry_label(entry)}/mean_score"] = (
-                    float(self.score_sums[path][index] / count) if count else 0.0
-                )
+        for path, (counts, scores) in self._totals().items():
+            for entry, count, score in zip(self.axes[path], counts, scores, strict=True):
+                out[f"{path}/{entry}/count"] = float(count)
+                out[f"{path}/{entry}/mean_score"] = float(score / count) if count else 0.0
         return out
 
     def get_state(self) -> dict[str, Any]:
-        self._drain()
         return {
-            "counts": {path: c.tolist() for path, c in self.counts.items()},
-            "score_sums": {path: s.tolist() for path, s in self.score_sums.items()},
+            "retired_counts": {path: c.tolist() for path, c in self._retired_counts.items()},
+            "retired_scores": {path: s.tolist() for path, s in self._retired_scores.items()},
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        for path in self.axes:
-            self.counts[path] = np.asarray(state["counts"][path], dtype=np.float64)
-            self.score_sums[path] = np.asarray(state["score_sums"][path], dtype=np.float64)
-        self._pending.clear()
+        counts = {p: np.asarray(state["retired_counts"][p], dtype=np.float64) for p in self.axes}
+        scores = {p: np.asarray(state["retired_scores"][p], dtype=np.float64) for p in self.axes}
+        if any(counts[p].shape != self._retired_counts[p].shape for p in self.axes):
+            raise ValueError("slice statistics in the state do not match this curriculum's bucket axes")
+        self._retired_counts, self._retired_scores = counts, scores
+        self.invalidate_cache()
 
 
 class LPStatsAggregator(StatsLogger):
