@@ -220,8 +220,8 @@ def test_scores_are_flushed_after_the_interval_without_more_episodes(cluster: No
 def test_graceful_shutdown_flushes_every_client(cluster: None, tmp_path: Path) -> None:
     curriculum = RayCurriculum.start(corridor_config(), checkpoint_path=tmp_path / "live.json")
     # Buffers that flush neither by size, nor by age, nor with a task refill; only the heartbeat
-    # (every 3 s) lets a client learn of the shutdown.
-    options = ClientOptions(prefetch=1000, flush_every=10**6, flush_interval_ms=10**6, heartbeat_s=3)
+    # (every 4 s) lets a client learn of the shutdown.
+    options = ClientOptions(prefetch=1000, flush_every=10**6, flush_interval_ms=10**6, heartbeat_s=4)
     workers = [Worker.remote(curriculum, options) for _ in range(2)]  # type: ignore[attr-defined]
     ray.get([w.run.remote(300) for w in workers])
     assert curriculum.stats()["num_completed"] == 0
@@ -366,3 +366,13 @@ def test_without_ray_the_error_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'agora-rl[ray]'" in out
+
+
+def test_benchmark_reports_cost_and_throughput(cluster: None) -> None:
+    from agora.bench import distributed as bench
+
+    result = bench.run(quick=True)
+    assert result["columns"][0] == "measurement"
+    assert len(result["rows"]) == 6
+    assert [row[1] for row in result["rows"][3:]] == ["1", "2", "4"]
+    assert all(float(row[4].replace(",", "")) > 0 for row in result["rows"][3:])

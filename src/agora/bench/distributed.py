@@ -98,7 +98,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False)
     try:
         curriculum = RayCurriculum.start(make_config(1_000))
-        episodes = 20_000 if quick else 200_000
+        episodes = 5_000 if quick else 200_000
         local = make_config(1_000).make()
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(episodes):
