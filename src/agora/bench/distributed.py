@@ -53,6 +53,9 @@ class _Player:
             task.complete(0.5)
         return time.perf_counter() - wall, time.process_time() - cpu
 
+    def flush(self) -> None:
+        self.client.flush()
+
     def close(self) -> None:
         self.client.close()
 
@@ -61,6 +64,7 @@ def _players(ray: Any, curriculum: RayCurriculum, n: int) -> list[Any]:
     cls = ray.remote(num_cpus=0)(_Player)
     players = [cls.remote(curriculum) for _ in range(n)]
     ray.get([p.play.remote(1000, False) for p in players])  # warm up
+    ray.get([p.flush.remote() for p in players])  # so that later counts hold only the timed episodes
     return players
 
 
