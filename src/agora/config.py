@@ -38,9 +38,12 @@ def load_symbol(path: str) -> Any:
     """Import ``package.module.Name`` (nested qualnames such as ``Gen.Config`` allowed)."""
     parts = path.split(".")
     for split in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:split])
         try:
-            obj: Any = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
+            obj: Any = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not f"{module}.".startswith(f"{exc.name}."):
+                raise  # the module exists but fails to import: show the real cause
             continue
         try:
             for attr in parts[split:]:

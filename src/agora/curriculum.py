@@ -107,7 +107,11 @@ class CurriculumTask(Generic[TConfig]):
         self.task_id = task_id
 
     def get_env_cfg(self) -> TConfig:
-        """The environment config of this task (generated on first use, then cached)."""
+        """The environment config of this task (generated on first use, then cached).
+
+        The object is shared with later hand-outs of the same task while it stays in the
+        cache: treat it as read-only (``model_copy(deep=True)`` if you must change it).
+        """
         return self._curriculum.generated(self.task_id).config
 
     def get_bucket_values(self) -> dict[str, Any]:
@@ -244,7 +248,10 @@ class Curriculum(Generic[TConfig]):
         later rounds, so per-task EMAs see the scores in the order given. Validation happens
         before anything is applied, so a bad entry leaves the curriculum unchanged.
         """
-        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
+        ids = np.asarray(task_ids).reshape(-1)
+        if len(ids) and ids.dtype.kind not in "iu":
+            raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
+        ids = ids.astype(np.int64)
         values = np.asarray(scores, dtype=np.float64).reshape(-1)
         if len(ids) != len(values):
             raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
@@ -252,7 +259,7 @@ class Curriculum(Generic[TConfig]):
         if bad.any():
             first = int(np.argmax(bad))
             raise ValueError(
-                f"score for task {int(ids[first])} is {values[first]!r}: scores must be finite numbers"
+                f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
             )
         slots = self.pool.slots_of(ids)
         missing = slots < 0
@@ -515,6 +522,11 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Non
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # make the rename itself durable
+        finally:
+            os.close(directory)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -523,9 +535,11 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Non
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and verify a checkpoint file; returns the curriculum state inside it."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{path} is not an agora checkpoint (not UTF-8 text)") from exc
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -122,13 +122,16 @@ class TaskPool:
     def slot_of(self, task_id: int) -> int | None:
         """The slot holding ``task_id``, or None if it is not active. O(1) expected."""
         keys, mask = self._keys, self._mask
-        i = task_id & mask
+        try:
+            i = task_id & mask
+        except TypeError:
+            raise TypeError(f"task ids are ints, got {task_id!r} ({type(task_id).__name__})") from None
         while True:
             key = keys[i]
+            if key == _EMPTY:  # checked first: the marker (-1) must never match task id -1
+                return None
             if key == task_id:
                 return int(self._slots[i])
-            if key == _EMPTY:
-                return None
             i = (i + 1) & mask
 
     def slots_of(self, task_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
@@ -143,9 +146,10 @@ class TaskPool:
         pending = np.arange(len(task_ids))
         for _ in range(2):
             found = keys[index]
-            hit = found == task_ids[pending]
+            occupied = found != _EMPTY  # the marker (-1) must never match task id -1
+            hit = occupied & (found == task_ids[pending])
             result[pending[hit]] = self.backend.array("table_slots")[index[hit]]
-            probing = ~hit & (found != _EMPTY)
+            probing = ~hit & occupied
             pending, index = pending[probing], (index[probing] + 1) & self._mask
             if not len(pending):
                 return result
@@ -194,6 +198,8 @@ class TaskPool:
         free_count = self.counter("num_free")
         if len(ids) > free_count:
             raise ValueError(f"cannot add {len(ids)} tasks: only {free_count} free slots")
+        if any(task_id < 0 for task_id in ids):
+            raise ValueError(f"task ids must be non-negative, got {min(ids)}")
         taken = []
         for task_id in ids:
             free_count -= 1
@@ -233,7 +239,7 @@ class TaskPool:
 
     def was_evicted(self, task_id: int) -> bool:
         """Whether ``task_id`` is among the recently evicted ids (O(memory); rare path)."""
-        return bool((self.backend.array("evicted") == task_id).any())
+        return task_id >= 0 and bool((self.backend.array("evicted") == task_id).any())
 
     def nbytes(self) -> int:
         return self.backend.nbytes

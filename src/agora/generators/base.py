@@ -9,6 +9,7 @@ and defers building the (possibly large) config until ``GeneratedTask.config`` i
 from __future__ import annotations
 
 import json
+import operator
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -103,7 +104,9 @@ class TaskGeneratorConfig(BaseModel, Generic[TGenerator]):
 
     @model_serializer(mode="wrap")
     def _serialize_with_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        cls = type(self)._generator_cls or type(self)
+        # The generator's path when this is its own Config; a Config subclass names itself.
+        generator = type(self)._generator_cls
+        cls = generator if generator is not None and generator.Config is type(self) else type(self)
         return {"type": import_path(cls), **handler(self)}
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -115,6 +118,8 @@ class TaskGeneratorConfig(BaseModel, Generic[TGenerator]):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Load any generator config from a dict with a ``type`` key (polymorphic)."""
+        if isinstance(data, dict) and "type" not in data and cls._generator_cls is not None:
+            return cls.model_validate(data)  # a concrete class needs no ``type``
         cfg = _validate_any_generator(data, lambda d: cls.model_validate(d))
         if not isinstance(cfg, cls):
             raise TypeError(f"{data.get('type')!r} is not a {cls.__name__}")
@@ -160,7 +165,7 @@ class TaskGenerator(ABC, Generic[TConfig]):
 
     def generate(self, task_id: int, rng: random.Random | None = None) -> GeneratedTask[TConfig]:
         """Draw task ``task_id``. ``rng`` is given by parent generators; top-level calls omit it."""
-        task = self._generate(task_id, rng if rng is not None else TaskRandom(task_id))
+        task = self._generate(task_id, rng if rng is not None else TaskRandom(operator.index(task_id)))
         cfg = self.config
         if cfg.label is not None:
             task.label = cfg.label if task.label is None else f"{task.label}|{cfg.label}"
@@ -188,8 +193,10 @@ def _validate_any_generator(value: Any, handler: ValidatorFunctionWrapHandler | 
     """Resolve ``{"type": "pkg.mod.Generator", ...}`` to that generator's Config class."""
     if isinstance(value, TaskGeneratorConfig):
         return value
-    if not isinstance(value, dict) or "type" not in value:
+    if not isinstance(value, dict):
         return handler(value)
+    if "type" not in value:
+        raise ValueError("a task generator config needs a 'type' key: the import path of its TaskGenerator")
     target = value["type"]
     cls = load_symbol(target) if isinstance(target, str) else target
     if isinstance(cls, type) and issubclass(cls, TaskGenerator):

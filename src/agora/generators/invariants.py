@@ -67,7 +67,10 @@ class ConstantFields(InvariantRule):
         for path in self.paths:
             node: Any = config
             for key in path.split("."):
-                node = node[key] if isinstance(node, dict) else getattr(node, key)
+                try:
+                    node = node[key] if isinstance(node, dict) else getattr(node, key)
+                except (KeyError, AttributeError):
+                    raise KeyError(f"invariant path {path!r} does not exist: no field {key!r}") from None
             out[path] = node
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from typing import Any
 
@@ -32,8 +33,8 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
             self, task_generator: TaskGeneratorConfig[Any], weight: float = 1.0
         ) -> TaskGeneratorSet.Config:
             """Add a child generator (chainable)."""
-            if not weight > 0:
-                raise ValueError(f"weight must be positive, got {weight}")
+            if not (weight > 0 and math.isfinite(weight)):
+                raise ValueError(f"weight must be positive and finite, got {weight}")
             self.task_generators.append(task_generator)
             self.weights.append(weight)
             return self
@@ -64,7 +65,7 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
 
 
 def _check_weights(num_generators: int, weights: list[float]) -> None:
-    if any(not w > 0 for w in weights):
-        raise ValueError(f"weights must all be positive, got {weights}")
+    if any(not (w > 0 and math.isfinite(w)) for w in weights):
+        raise ValueError(f"weights must all be positive and finite, got {weights}")
     if len(weights) != num_generators:
         raise ValueError(f"{len(weights)} weights for {num_generators} task generators")

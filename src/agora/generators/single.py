@@ -25,12 +25,13 @@ class SingleTaskGenerator(TaskGenerator[TConfig]):
         @model_validator(mode="before")
         @classmethod
         def _resolve_env_type(cls, data: Any) -> Any:
-            # Remember the config class so JSON/YAML round trips rebuild the same type.
+            # Remember the config class so JSON/YAML round trips rebuild the same type, and keep
+            # a private copy so later edits of the caller's model cannot change task ids' configs.
             if not isinstance(data, dict):
                 return data
             env = data.get("env")
             if isinstance(env, BaseModel):
-                return {**data, "env_type": import_path(type(env))}
+                return {**data, "env": env.model_copy(deep=True), "env_type": import_path(type(env))}
             if isinstance(env, dict):
                 if not data.get("env_type"):
                     raise ValueError("`env` given as a dict needs `env_type` (import path of its model)")

@@ -1,0 +1,293 @@
+"""Checkpoints: exact resumption, atomic files, and damaged input that changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agora import CheckpointError, Curriculum, CurriculumConfig, bucketed, merge
+from agora.curriculum import CHECKPOINT_FORMAT, read_checkpoint
+from core_models import EvictPlayedConfig, MazeConfig
+
+TESTS = Path(__file__).parent
+
+
+def curriculum_config(**overrides: Any) -> CurriculumConfig:
+    maze = bucketed(MazeConfig()).add_bucket("size", [3, 5, 7]).add_bucket("wall_density", [0.1, 0.3])
+    maze.label = "maze"
+    small = bucketed(MazeConfig(name="small")).add_bucket("size", [1, 2])
+    settings: dict[str, Any] = {
+        "num_active_tasks": 12,
+        "refresh_interval": 5,
+        "min_presentations_for_eviction": 3,
+        "algorithm_config": EvictPlayedConfig(),
+        "seed": 3,
+    }
+    return merge([maze, small], [2.0, 1.0]).to_curriculum(**{**settings, **overrides})
+
+
+def play(curriculum: Curriculum[Any], steps: int) -> list[tuple[int, dict[str, Any]]]:
+    """Play ``steps`` episodes; returns each task id with its bucket values."""
+    out = []
+    for step in range(steps):
+        task = curriculum.get_task()
+        out.append((task.task_id, task.get_bucket_values()))
+        curriculum.update_task_performance(task.task_id, ((task.task_id * 13 + step) % 7) / 6)
+    return out
+
+
+def assert_same_future(a: Curriculum[Any], b: Curriculum[Any], steps: int = 200) -> None:
+    assert a.stats() == b.stats()
+    assert play(a, steps) == play(b, steps)
+    assert a.stats() == b.stats()
+    assert a.active_task_ids() == b.active_task_ids()
+
+
+@pytest.fixture
+def twins() -> tuple[Curriculum[Any], Curriculum[Any]]:
+    """Two curricula with identical histories (one to damage, one to compare against)."""
+    a, b = curriculum_config().make(), curriculum_config().make()
+    play(a, 23)
+    play(b, 23)
+    return a, b
+
+
+def other_state() -> dict[str, Any]:
+    """A valid state of the same config but a different history."""
+    source = curriculum_config().make()
+    play(source, 71)
+    return source.get_state()
+
+
+def test_state_is_json_with_a_format_version() -> None:
+    curriculum = curriculum_config().make()
+    play(curriculum, 40)
+    state = curriculum.get_state()
+    assert state["format_version"] == CHECKPOINT_FORMAT
+    assert json.loads(json.dumps(state)) == state
+
+
+def test_load_state_resumes_exactly() -> None:
+    original = curriculum_config().make()
+    play(original, 57)  # mid-way through a refresh interval, after several evictions
+    assert original.stats()["num_evicted"] > 0
+    state = json.loads(json.dumps(original.get_state()))
+    restored = curriculum_config().make()
+    restored.load_state(state)
+    assert restored.algorithm.num_updates == 57  # type: ignore[attr-defined]
+    assert_same_future(original, restored)
+
+
+def test_load_state_into_a_used_curriculum() -> None:
+    original = curriculum_config().make()
+    play(original, 30)
+    restored = curriculum_config().make()
+    play(restored, 95)
+    restored.load_state(original.get_state())
+    assert_same_future(original, restored)
+
+
+def test_save_and_load_files(tmp_path: Path) -> None:
+    original = curriculum_config().make()
+    play(original, 44)
+    path = tmp_path / "curriculum.json"
+    original.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curriculum.json"]
+    assert read_checkpoint(path) == json.loads(json.dumps(original.get_state()))
+    restored = curriculum_config().make()
+    restored.load(str(path))
+    assert_same_future(original, restored)
+    original.save(path)  # overwrite
+    assert read_checkpoint(path)["algorithm"] == {"num_updates": 244}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curriculum.json"]
+
+
+def test_failed_save_keeps_the_existing_checkpoint(tmp_path: Path) -> None:
+    curriculum = curriculum_config().make()
+    path = tmp_path / "ckpt.json"
+    curriculum.save(path)
+    saved = path.read_bytes()
+    play(curriculum, 10)
+    curriculum.algorithm.unserialisable = True  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        curriculum.save(path)
+    assert path.read_bytes() == saved
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.json"]
+
+
+def test_failed_rename_leaves_no_temp_file(tmp_path: Path) -> None:
+    curriculum = curriculum_config().make()
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):  # noqa: PT011 - the errno differs between platforms
+        curriculum.save(tmp_path / "taken")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_write_error_keeps_the_existing_checkpoint(tmp_path: Path) -> None:
+    """A real write failure (file-size limit hit mid-write) in a child process."""
+    path = tmp_path / "ckpt.json"
+    curriculum_config().make().save(path)
+    saved = path.read_bytes()
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        from agora import CurriculumConfig
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        curriculum = CurriculumConfig.model_validate_json(sys.argv[1]).make()
+        curriculum.load(sys.argv[2])
+        for _ in range(20):
+            curriculum.update_task_performance(curriculum.get_task().task_id, 1.0)
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({len(saved) // 4}, resource.RLIM_INFINITY))
+        try:
+            curriculum.save(sys.argv[2])
+        except OSError as exc:
+            print("failed", exc.errno)
+        """
+    )
+    # Without coverage hooks: a measured child could not write its data under the size limit.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", script, curriculum_config().model_dump_json(), str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.startswith("failed"), result.stderr
+    assert path.read_bytes() == saved
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.json"]
+
+
+def flip_data_byte(text: str) -> str:
+    start = text.index('"data": "') + len('"data": "') + 3
+    return text[:start] + ("B" if text[start] != "B" else "C") + text[start + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text[: len(text) // 2], "is truncated or not JSON"),
+        (lambda text: "", "is truncated or not JSON"),
+        (flip_data_byte, "is corrupted: its checksum does not match its contents"),
+        (lambda text: json.dumps({"hello": "world"}), "is not an agora checkpoint"),
+        (lambda text: "[1, 2, 3]", "is not an agora checkpoint"),
+        (lambda text: b"\x89PNG\r\n\x1a\n\xff\xfe", r"is not an agora checkpoint \(not UTF-8 text\)"),
+        (lambda text: json.dumps({"agora_checkpoint": 1, "state": 5}), "checksum does not match"),
+    ],
+)
+def test_damaged_files_raise_and_change_nothing(
+    tmp_path: Path, twins: tuple[Curriculum[Any], Curriculum[Any]], damage: Any, message: str
+) -> None:
+    source = curriculum_config().make()
+    play(source, 71)
+    path = tmp_path / "ckpt.json"
+    source.save(path)
+    damaged = damage(path.read_text())
+    if isinstance(damaged, bytes):
+        path.write_bytes(damaged)
+    else:
+        path.write_text(damaged)
+    curriculum, twin = twins
+    with pytest.raises(CheckpointError, match=message) as info:
+        curriculum.load(path)
+    assert str(path) in str(info.value)
+    assert_same_future(curriculum, twin)
+
+
+def test_checkpoint_without_a_state_dict(tmp_path: Path) -> None:
+    import hashlib
+
+    path = tmp_path / "ckpt.json"
+    sha = hashlib.sha256(json.dumps(5).encode()).hexdigest()
+    path.write_text(json.dumps({"agora_checkpoint": 1, "sha256": sha, "state": 5}))
+    with pytest.raises(CheckpointError, match="holds no curriculum state"):
+        read_checkpoint(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*nope\.json"):
+        curriculum_config().make().load(tmp_path / "nope.json")
+
+
+def test_config_mismatch_is_an_error_naming_the_fields(
+    twins: tuple[Curriculum[Any], Curriculum[Any]],
+) -> None:
+    other = curriculum_config(seed=4, refresh_interval=6).make()
+    play(other, 30)
+    curriculum, twin = twins
+    with pytest.raises(CheckpointError, match=r"\(differs in: refresh_interval, seed\); pass strict=False"):
+        curriculum.load_state(other.get_state())
+    assert_same_future(curriculum, twin)
+
+
+def test_config_mismatch_only_warns_when_not_strict(tmp_path: Path) -> None:
+    other = curriculum_config(seed=4).make()
+    play(other, 30)
+    other.save(tmp_path / "ckpt.json")
+    curriculum = curriculum_config().make()
+    with pytest.warns(UserWarning, match="differs in: seed"):
+        curriculum.load(tmp_path / "ckpt.json", strict=False)
+    assert curriculum.config.seed == 3
+    assert_same_future(curriculum, other)
+
+
+def test_layout_mismatch_is_an_error_even_when_not_strict(
+    twins: tuple[Curriculum[Any], Curriculum[Any]],
+) -> None:
+    bigger = curriculum_config(num_active_tasks=13).make()
+    curriculum, twin = twins
+    with (
+        pytest.warns(UserWarning, match="num_active_tasks"),
+        pytest.raises(CheckpointError, match="pool size or algorithm layout differs"),
+    ):
+        curriculum.load_state(bigger.get_state(), strict=False)
+    assert_same_future(curriculum, twin)
+
+
+def corrupt(state: dict[str, Any], change: str) -> dict[str, Any]:
+    if change == "version":
+        state["format_version"] = 99
+    elif change == "no_array":
+        del state["pool"]["completions"]
+    elif change == "rng":
+        state["rng"] = {"bit_generator": "Nope"}
+    elif change == "algorithm":  # fails after the pool was already overwritten
+        state["algorithm"] = {"num_updates": "many"}
+    elif change == "no_config":
+        del state["config"]
+    return state
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("version", "unsupported checkpoint format_version 99 \\(expected 1\\)"),
+        ("no_array", "checkpoint has no pool array 'completions'"),
+        ("rng", "invalid curriculum state: "),
+        ("algorithm", "invalid curriculum state: ValueError: invalid literal for int"),
+        ("no_config", "invalid curriculum state: KeyError: 'config'"),
+    ],
+)
+def test_invalid_states_raise_and_change_nothing(
+    twins: tuple[Curriculum[Any], Curriculum[Any]], change: str, message: str
+) -> None:
+    curriculum, twin = twins
+    with pytest.raises(CheckpointError, match=message):
+        curriculum.load_state(corrupt(other_state(), change))
+    assert curriculum.algorithm.num_updates == 23  # type: ignore[attr-defined]
+    assert_same_future(curriculum, twin)
+
+
+def test_non_dict_state(twins: tuple[Curriculum[Any], Curriculum[Any]]) -> None:
+    curriculum, twin = twins
+    with pytest.raises(CheckpointError, match="curriculum state must be a dict, got list"):
+        curriculum.load_state([])  # type: ignore[arg-type]
+    assert_same_future(curriculum, twin)

@@ -1,0 +1,387 @@
+"""Curriculum: pool lifecycle, counters, statistics, determinism and bad input."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from pydantic import ValidationError
+
+from agora import (
+    CurriculumAlgorithm,
+    CurriculumAlgorithmConfig,
+    CurriculumConfig,
+    DiscreteRandomConfig,
+    bucketed,
+    env_curriculum,
+    merge,
+    single_task,
+)
+from agora.pool import TaskPool
+from core_models import EvictPlayedConfig, MazeConfig
+
+
+class PlayedOnlyConfig(CurriculumAlgorithmConfig):
+    """Samples only tasks that have been completed at least once (uniform when none has)."""
+
+    type: str = "test_curriculum.PlayedOnlyConfig"
+
+    def create(self, pool: TaskPool) -> CurriculumAlgorithm:
+        return PlayedOnly(self, pool)
+
+
+class PlayedOnly(CurriculumAlgorithm):
+    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        return (self.pool.array("completions")[slots] > 0).astype(np.float64)
+
+
+class NegativeWeightsConfig(CurriculumAlgorithmConfig):
+    type: str = "test_curriculum.NegativeWeightsConfig"
+
+    def create(self, pool: TaskPool) -> CurriculumAlgorithm:
+        return NegativeWeights(self, pool)
+
+
+class NegativeWeights(CurriculumAlgorithm):
+    def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        return -np.ones(len(slots))
+
+
+def maze_buckets() -> Any:
+    return bucketed(MazeConfig()).add_bucket("size", [3, 5, 7]).add_bucket("wall_density", [0.1, 0.3])
+
+
+def run(curriculum: Any, steps: int) -> list[int]:
+    """Play ``steps`` episodes with a score that depends only on the task id and step."""
+    ids = []
+    for step in range(steps):
+        task = curriculum.get_task()
+        ids.append(task.task_id)
+        curriculum.update_task_performance(task.task_id, ((task.task_id * 7 + step) % 11) / 10)
+    return ids
+
+
+# -- config -----------------------------------------------------------------------------------
+
+
+def test_pool_starts_full_with_distinct_ids_in_range() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=50, max_task_id=1000).make()
+    ids = curriculum.active_task_ids()
+    assert len(ids) == len(set(ids)) == 50
+    assert all(0 <= task_id < 1000 for task_id in ids)
+    assert curriculum.pool.size == 50
+    assert curriculum.stats()["num_created"] == 50
+
+
+def test_pool_may_use_the_whole_id_space() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=40, max_task_id=40).make()
+    assert sorted(curriculum.active_task_ids()) == list(range(40))
+
+
+def test_pool_larger_than_id_space_is_an_error() -> None:
+    with pytest.raises(ValidationError, match=r"num_active_tasks \(11\) cannot exceed max_task_id \(10\)"):
+        maze_buckets().to_curriculum(num_active_tasks=11, max_task_id=10)
+
+
+@pytest.mark.parametrize(
+    "field", ["num_active_tasks", "max_task_id", "min_presentations_for_eviction", "refresh_interval"]
+)
+@pytest.mark.parametrize("value", [0, -3])
+def test_non_positive_sizes_are_rejected(field: str, value: int) -> None:
+    with pytest.raises(ValidationError, match=field):
+        CurriculumConfig(task_generator=maze_buckets(), **{field: value})
+
+
+def test_other_config_validation() -> None:
+    with pytest.raises(ValidationError, match="seed"):
+        CurriculumConfig(task_generator=maze_buckets(), seed=-1)
+    with pytest.raises(ValidationError, match="num_active_taks"):
+        CurriculumConfig(task_generator=maze_buckets(), num_active_taks=5)  # type: ignore[call-arg]
+    config = CurriculumConfig(task_generator=maze_buckets())
+    with pytest.raises(ValidationError, match="num_active_tasks"):
+        config.num_active_tasks = 0
+    with pytest.raises(TypeError, match="not a CurriculumAlgorithmConfig"):
+        CurriculumConfig(task_generator=maze_buckets(), algorithm_config={"type": "core_models.MazeConfig"})
+
+
+def test_refresh_interval_default() -> None:
+    assert (
+        CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=100).effective_refresh_interval == 7
+    )
+    assert (
+        CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=16).effective_refresh_interval == 1
+    )
+    big = CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=2**21)
+    assert big.effective_refresh_interval == 65_536
+    fixed = CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=100, refresh_interval=3)
+    assert fixed.effective_refresh_interval == 3
+
+
+def test_algorithm_config_round_trips_by_type() -> None:
+    config = maze_buckets().to_curriculum(num_active_tasks=8, algorithm_config=EvictPlayedConfig())
+    loaded = CurriculumConfig.model_validate_json(config.model_dump_json())
+    assert type(loaded.algorithm_config) is EvictPlayedConfig
+    assert (
+        type(
+            CurriculumConfig.model_validate_json(
+                maze_buckets().to_curriculum().model_dump_json()
+            ).algorithm_config
+        )
+        is DiscreteRandomConfig
+    )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def test_helpers_build_the_documented_shapes() -> None:
+    curriculum = env_curriculum(MazeConfig(size=9), num_active_tasks=4, seed=3).make()
+    assert curriculum.config.seed == 3
+    assert curriculum.get_task().get_env_cfg() == MazeConfig(size=9)
+    mixed = merge([single_task(MazeConfig(name="a")), maze_buckets()], [1.0, 3.0])
+    config = mixed.to_curriculum(num_active_tasks=400, seed=1)
+    assert isinstance(config, CurriculumConfig)
+    assert config.task_generator is mixed
+    assert config.num_active_tasks == 400
+    curriculum = config.make()
+    names = Counter(curriculum.generated(task_id).config.name for task_id in curriculum.active_task_ids())
+    assert set(names) == {"a", "maze"}
+    assert names["maze"] > 2 * names["a"]
+
+
+# -- per-episode API --------------------------------------------------------------------------
+
+
+def test_get_task_and_update_counters() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    task = curriculum.get_task()
+    assert task.task_id in curriculum.active_task_ids()
+    assert (task.num_scheduled, task.num_completions, task.mean_score) == (1, 0, 0.0)
+    curriculum.update_task_performance(task.task_id, 0.5)
+    task.complete(1.0)
+    assert task.num_completions == 2
+    assert task.mean_score == pytest.approx(0.75)
+    same = [t for t in curriculum.get_tasks(40) if t.task_id == task.task_id]
+    assert same, "with 4 tasks and 40 draws every task comes up"
+    assert task.num_scheduled == 1 + len(same)
+    stats = curriculum.stats()
+    assert stats["num_completed"] == 2
+    assert stats["num_scheduled"] == 41
+    assert stats["frac_tasks_played"] == 0.25
+    assert stats["mean_task_score"] == pytest.approx(0.75)
+
+
+def test_task_exposes_config_bucket_values_and_label() -> None:
+    generator = maze_buckets()
+    generator.label = "maze"
+    curriculum = generator.to_curriculum(num_active_tasks=8).make()
+    task = curriculum.get_task()
+    values = task.get_bucket_values()
+    assert set(values) == {"size", "wall_density"}
+    assert task.get_slice_values() == values
+    config = task.get_env_cfg()
+    assert (config.size, config.wall_density) == (values["size"], values["wall_density"])
+    assert config == generator.create().get_task(task.task_id)
+    assert task.get_label() == "maze"
+    assert "maze" in repr(task)
+    values["size"] = -1
+    assert task.get_bucket_values()["size"] != -1, "callers get a copy"
+
+
+def test_stats_are_a_flat_dict_of_floats() -> None:
+    config = merge([maze_buckets(), single_task(MazeConfig())])
+    config.task_generators[0].label = "buckets"
+    config.task_generators[1].label = "single"
+    curriculum = config.to_curriculum(num_active_tasks=32, algorithm_config=EvictPlayedConfig()).make()
+    run(curriculum, 30)
+    stats = curriculum.stats()
+    assert stats
+    assert all(isinstance(key, str) and type(value) is float for key, value in stats.items())
+    assert stats["label/buckets/num_active"] + stats["label/single/num_active"] == 32
+    assert stats["algorithm/num_updates"] == 30
+    assert {"num_active_tasks", "num_evicted", "num_stale_updates", "mean_task_score"} <= set(stats)
+
+
+def test_same_seed_same_sequence_different_seed_differs() -> None:
+    def sequence(seed: int) -> tuple[list[int], dict[str, float]]:
+        config = maze_buckets().to_curriculum(
+            num_active_tasks=16,
+            seed=seed,
+            refresh_interval=5,
+            algorithm_config=EvictPlayedConfig(),
+            min_presentations_for_eviction=2,
+        )
+        curriculum = config.make()
+        return run(curriculum, 300), curriculum.stats()
+
+    first, second, other = sequence(7), sequence(7), sequence(8)
+    assert first == second
+    assert first[1]["num_evicted"] > 0, "the sequence covers evictions and refills"
+    assert first[0] != other[0]
+
+
+def test_sampling_is_uniform_with_the_default_algorithm() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=10, seed=1).make()
+    counts = Counter(task.task_id for task in curriculum.get_tasks(3000))
+    assert set(counts) == set(curriculum.active_task_ids())
+    assert all(200 <= count <= 400 for count in counts.values())
+    probabilities = curriculum.sampling_probabilities()
+    assert sorted(probabilities) == sorted(curriculum.active_task_ids())
+    assert all(p == pytest.approx(0.1) for p in probabilities.values())
+
+
+def test_sampling_follows_algorithm_weights() -> None:
+    curriculum = (
+        maze_buckets()
+        .to_curriculum(num_active_tasks=20, refresh_interval=1, algorithm_config=PlayedOnlyConfig())
+        .make()
+    )
+    assert len({task.task_id for task in curriculum.get_tasks(60)}) > 1, (
+        "all-zero weights fall back to uniform"
+    )
+    favourite = curriculum.active_task_ids()[3]
+    curriculum.update_task_performance(favourite, 0.0)
+    curriculum.get_task()  # may still come from the pre-drawn queue
+    assert {task.task_id for task in curriculum.get_tasks(30)} == {favourite}
+    assert curriculum.sampling_probabilities()[favourite] == 1.0
+
+
+def test_invalid_algorithm_weights_are_an_error() -> None:
+    config = maze_buckets().to_curriculum(num_active_tasks=4, algorithm_config=NegativeWeightsConfig())
+    with pytest.raises(ValueError, match=r"NegativeWeights\.weights returned invalid weights"):
+        config.make().get_task()
+
+
+def test_batch_api_matches_single_calls() -> None:
+    config = maze_buckets().to_curriculum(
+        num_active_tasks=16,
+        refresh_interval=3,
+        algorithm_config=EvictPlayedConfig(),
+        min_presentations_for_eviction=1,
+    )
+    single, batch = config.make(), config.make()
+    for _ in range(10):
+        tasks = [single.get_task() for _ in range(4)]
+        for task in tasks:
+            single.update_task_performance(task.task_id, 0.25)
+        batched = batch.get_tasks(4)
+        batch.update_task_performance_many([task.task_id for task in batched], [0.25] * 4)
+        assert [task.task_id for task in batched] == [task.task_id for task in tasks]
+    assert batch.stats() == single.stats()
+    with pytest.raises(ValueError, match="2 task ids but 1 scores"):
+        batch.update_task_performance_many([1, 2], [0.5])
+
+
+def test_config_cache() -> None:
+    cached = maze_buckets().to_curriculum(num_active_tasks=8, config_cache_size=2).make()
+    first, second, third = cached.active_task_ids()[:3]
+    assert cached.generated(first) is cached.generated(first)
+    cached.generated(second)
+    cached.generated(third)  # evicts ``first`` (least recently used)
+    assert cached.generated(third) is cached.generated(third)
+    uncached = maze_buckets().to_curriculum(num_active_tasks=8, config_cache_size=0).make()
+    a, b = uncached.generated(first), uncached.generated(first)
+    assert a is not b
+    assert a.config == b.config
+    assert cached.task_generator.get_task(first) == a.config
+
+
+# -- eviction and bad input -------------------------------------------------------------------
+
+
+def evicting_curriculum(**kwargs: Any) -> Any:
+    return (
+        maze_buckets()
+        .to_curriculum(
+            num_active_tasks=8,
+            refresh_interval=1,
+            min_presentations_for_eviction=1,
+            algorithm_config=EvictPlayedConfig(),
+            **kwargs,
+        )
+        .make()
+    )
+
+
+def test_evicted_tasks_are_replaced_and_their_handles_read_zero() -> None:
+    curriculum = evicting_curriculum()
+    task = curriculum.get_task()
+    task.complete(0.5)
+    assert task.num_completions == 1
+    curriculum.get_task()  # the refresh evicts the completed task and refills the pool
+    assert task.task_id not in curriculum.active_task_ids()
+    assert curriculum.pool.size == 8
+    assert (task.num_completions, task.num_scheduled, task.mean_score) == (0, 0, 0.0)
+    stats = curriculum.stats()
+    assert (stats["num_evicted"], stats["num_created"]) == (1, 9)
+
+
+def test_update_for_an_evicted_task_is_counted_and_ignored() -> None:
+    curriculum = evicting_curriculum()
+    task = curriculum.get_task()
+    task.complete(0.5)
+    curriculum.get_task()
+    before = curriculum.stats()
+    curriculum.update_task_performance(task.task_id, 1.0)
+    task.complete(1.0)
+    after = curriculum.stats()
+    assert after.pop("num_stale_updates") == before.pop("num_stale_updates") + 2
+    assert after == before
+
+
+@pytest.mark.parametrize("score", [math.nan, math.inf, -math.inf])
+def test_non_finite_scores_name_the_task(score: float) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    task = curriculum.get_task()
+    with pytest.raises(ValueError, match=rf"score for task {task.task_id} is {score!r}"):
+        curriculum.update_task_performance(task.task_id, score)
+    with pytest.raises(ValueError, match=rf"task {task.task_id}"):
+        task.complete(score)
+    assert curriculum.stats()["num_completed"] == 0
+    assert task.num_completions == 0
+
+
+@pytest.mark.parametrize("task_id", [-1, -2, 10**6, 2**70])
+def test_unknown_task_ids_are_named(task_id: int) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100).make()
+    before = curriculum.stats()
+    with pytest.raises(ValueError, match=rf"unknown task id {task_id}\b"):
+        curriculum.update_task_performance(task_id, 1.0)
+    assert curriculum.stats() == before
+
+
+@pytest.mark.parametrize("task_id", [-1, 10**6])
+def test_unknown_task_ids_in_a_batch_change_nothing(task_id: int) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100).make()
+    known = curriculum.active_task_ids()[0]
+    before = curriculum.stats()
+    with pytest.raises(ValueError, match=rf"unknown task id {task_id}\b"):
+        curriculum.update_task_performance_many([known, task_id], [1.0, 1.0])
+    with pytest.raises(ValueError, match=rf"score for task {known} is nan"):
+        curriculum.update_task_performance_many([known, known], [1.0, math.nan])
+    assert curriculum.stats() == before
+
+
+def test_batch_update_for_an_evicted_task_is_counted_and_ignored() -> None:
+    curriculum = evicting_curriculum()
+    task = curriculum.get_task()
+    task.complete(0.5)
+    curriculum.get_task()
+    before = curriculum.stats()
+    curriculum.update_task_performance_many([task.task_id, task.task_id], [1.0, 0.0])
+    after = curriculum.stats()
+    assert after.pop("num_stale_updates") == before.pop("num_stale_updates") + 2
+    assert after == before
+
+
+def test_non_int_task_ids_are_named() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    with pytest.raises(TypeError, match="got 'abc'"):
+        curriculum.update_task_performance("abc", 1.0)  # type: ignore[arg-type]
+    task_id = curriculum.active_task_ids()[0]
+    curriculum.update_task_performance(np.int64(task_id), np.float32(0.5))  # type: ignore[arg-type]
+    assert curriculum.stats()["num_completed"] == 1
