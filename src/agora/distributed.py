@@ -144,15 +144,11 @@ class _CurriculumActor:
             if seq != applied + 1:  # a gap: this actor restarted from a checkpoint; the client resends
                 self._counters["num_resend_requests"] += 1
                 break
-            for task_id, score in zip(task_ids, scores, strict=True):
-                try:
-                    self._curriculum.update_task_performance(task_id, score)
-                except ValueError:  # id not in the pool (scores are validated by the client)
-                    self._counters["num_unknown"] += 1
+            self._apply(task_ids, scores)
             self._since_checkpoint += len(task_ids)
             applied = seq
         self._applied[client_id] = applied
-        tasks = [self._curriculum.get_task().task_id for _ in range(want)]
+        tasks = [task.task_id for task in self._curriculum.get_tasks(want)]
         if closing:
             self._open.discard(client_id)
         else:
@@ -165,6 +161,16 @@ class _CurriculumActor:
             self._checkpoint([self._path])
         durable = self._durable.get(client_id, 0) if self._path is not None else applied
         return applied, durable, tasks, self._shutting_down
+
+    def _apply(self, task_ids: list[int], scores: list[float]) -> None:
+        try:  # validated before anything is applied: all or nothing
+            self._curriculum.update_task_performance_many(task_ids, scores)
+        except ValueError:  # an id the pool never had (scores are validated by the client)
+            for task_id, score in zip(task_ids, scores, strict=True):
+                try:
+                    self._curriculum.update_task_performance(task_id, score)
+                except ValueError:
+                    self._counters["num_unknown"] += 1
 
     def save(self, path: str | None) -> None:
         """Checkpoint to ``path`` (and to the recovery path, so a restart resumes from here)."""
