@@ -16,6 +16,7 @@ True
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from agora.algorithms import (
     CurriculumAlgorithm,
@@ -24,10 +25,11 @@ from agora.algorithms import (
     LearningProgressConfig,
 )
 from agora.config import TaskConfig, TConfig
-from agora.curriculum import CheckpointError, Curriculum, CurriculumConfig, CurriculumTask
+from agora.curriculum import CheckpointError, Curriculum, CurriculumConfig, CurriculumTask, read_checkpoint
 from agora.generators import (
     BucketedTaskGenerator,
     ConstantFields,
+    GeneratedTask,
     InvariantRule,
     InvariantViolation,
     SingleTaskGenerator,
@@ -37,6 +39,21 @@ from agora.generators import (
     TaskGeneratorSet,
 )
 from agora.helpers import bucketed, env_curriculum, merge, single_task
+
+_WRAPPERS = {"CurriculumEnv", "GymnasiumCurriculumWrapper", "PettingZooCurriculumWrapper"}
+
+
+def __getattr__(name: str) -> Any:
+    """Wrappers load lazily: ``agora.CurriculumEnv`` imports PufferLib (and torch) only when used.
+
+    They are not in ``__all__``: without their extra installed they raise ImportError.
+    """
+    if name in _WRAPPERS:
+        from agora import wrappers
+
+        return getattr(wrappers, name)
+    raise AttributeError(f"module 'agora' has no attribute {name!r}")
+
 
 try:
     __version__ = version("agora-rl")
@@ -53,6 +70,7 @@ __all__ = [
     "CurriculumConfig",
     "CurriculumTask",
     "DiscreteRandomConfig",
+    "GeneratedTask",
     "InvariantRule",
     "InvariantViolation",
     "LearningProgressConfig",
@@ -67,5 +85,6 @@ __all__ = [
     "bucketed",
     "env_curriculum",
     "merge",
+    "read_checkpoint",
     "single_task",
 ]

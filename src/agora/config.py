@@ -57,33 +57,41 @@ def load_symbol(path: str) -> Any:
 def apply_overrides(config: TConfig, overrides: dict[str, Any]) -> TConfig:
     """Return a validated copy of ``config`` with dotted-path values replaced.
 
-    Paths walk nested models and dicts (``"game.agent.rewards.heart"``). Every segment must
-    name an existing model field or dict key, except that the last one may add a key to a
-    dict; anything else raises ``KeyError`` naming the full path, so typos fail loudly. The
-    result is re-validated, so a value of the wrong type is a pydantic ``ValidationError``.
+    Paths walk nested models, dicts and lists (``"game.agent.rewards.heart"``,
+    ``"reward.weights.0"``: a list is indexed by a non-negative integer segment). Every
+    segment must name an existing model field, dict key or list index, except that the last
+    one may add a key to a dict; anything else raises ``KeyError`` naming the full path, so
+    typos fail loudly. Each model on the path is re-validated with the new value (a value of
+    the wrong type is a pydantic ``ValidationError``; model validators run again).
+
+    Models off the path are kept as they are rather than dumped and re-validated: a dump
+    loses the concrete class of a field typed as a union of models without a discriminator
+    (MettaGrid's reward expressions, for one), and re-validating would pick another class.
+    The result therefore shares those sub-models with ``config``; generators pass a fresh
+    config, so tasks never share mutable state.
     """
-    if not overrides:
-        return config
-    data = config.model_dump()
     for path, value in overrides.items():
-        model: Any = config
-        node: Any = data
-        keys = path.split(".")
-        for depth, key in enumerate(keys):
-            last = depth == len(keys) - 1
-            if isinstance(model, BaseModel):
-                exists = key in type(model).model_fields
-                model = getattr(model, key, None)
-            elif isinstance(model, dict):
-                exists = key in model or last
-                model = model.get(key)
-            else:
-                exists = False
-            if not exists or not isinstance(node, dict):
-                where = ".".join(keys[:depth]) or "the config root"
-                raise KeyError(f"override path {path!r} does not exist: no field {key!r} in {where}")
-            if last:
-                node[key] = value
-            else:
-                node = node.setdefault(key, {})
-    return type(config).model_validate(data)
+        config = _replace(config, path.split("."), 0, value, path)
+    return config
+
+
+def _replace(node: Any, keys: list[str], depth: int, value: Any, path: str) -> Any:
+    """``node`` with ``keys[depth:]`` set to ``value``: new containers along the path only."""
+    key = keys[depth]
+    last = depth == len(keys) - 1
+    if isinstance(node, BaseModel) and key in type(node).model_fields:
+        child = value if last else _replace(getattr(node, key), keys, depth + 1, value, path)
+        fields = type(node).model_fields
+        data = {(info.alias or name): getattr(node, name) for name, info in fields.items()}
+        data.update(node.model_extra or {})
+        data[fields[key].alias or key] = child
+        return type(node).model_validate(data)
+    if isinstance(node, dict) and (key in node or last):
+        return {**node, key: value if last else _replace(node[key], keys, depth + 1, value, path)}
+    if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+        items = list(node)
+        index = int(key)
+        items[index] = value if last else _replace(items[index], keys, depth + 1, value, path)
+        return items
+    where = ".".join(keys[:depth]) or "the config root"
+    raise KeyError(f"override path {path!r} does not exist: no field {key!r} in {where}")

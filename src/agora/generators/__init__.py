@@ -3,6 +3,7 @@
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
 from agora.generators.bucketed import BucketedTaskGenerator, BucketValue, Span
 from agora.generators.invariants import ConstantFields, InvariantRule, InvariantViolation
+from agora.generators.rng import TaskRandom
 from agora.generators.set import TaskGeneratorSet
 from agora.generators.single import SingleTaskGenerator
 
@@ -19,4 +20,5 @@ __all__ = [
     "TaskGenerator",
     "TaskGeneratorConfig",
     "TaskGeneratorSet",
+    "TaskRandom",
 ]

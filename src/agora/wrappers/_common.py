@@ -1,0 +1,123 @@
+"""What every environment wrapper shares: the task lifecycle and batched statistics.
+
+A :class:`TaskDriver` owns the curriculum side of one environment instance. The wrappers
+call it only at episode boundaries (:meth:`TaskDriver.next_task`, :meth:`TaskDriver.finish`)
+and, every ``stats_interval`` steps, for :meth:`TaskDriver.stats`; nothing curriculum-related
+runs on the other steps, so a step costs the wrapper two lookups and a counter increment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
+
+__all__ = [
+    "STATS_PREFIX",
+    "TASK_ID_KEY",
+    "TASK_LABEL_KEY",
+    "ApplyConfig",
+    "TaskDriver",
+    "curriculum_stats",
+    "missing_extra",
+    "set_mg_config",
+]
+
+STATS_PREFIX = "env_curriculum/"
+"""Prefix of every key the wrappers add to ``info``."""
+
+TASK_ID_KEY = STATS_PREFIX + "task_id"
+TASK_LABEL_KEY = STATS_PREFIX + "task_label"
+
+ApplyConfig = Callable[[Any, Any], None]
+"""``apply_config(env, config)``: make ``env`` play ``config`` from its next episode on."""
+
+
+def missing_extra(package: str, extra: str, exc: ImportError) -> ImportError:
+    """An ImportError that tells the user which extra of agora-rl to install."""
+    return ImportError(
+        f"{package} could not be imported ({exc}); agora's {extra} support needs it: "
+        f"pip install 'agora-rl[{extra}]'"
+    )
+
+
+def set_mg_config(env: Any, config: Any) -> None:
+    """MettaGrid's convention: ``env.set_mg_config(config)`` takes effect at the next episode."""
+    env.set_mg_config(config)
+
+
+def require_method(env: Any, name: str, role: str) -> None:
+    """Fail at construction, not at the first episode end, when a default hook does not fit ``env``."""
+    if not callable(getattr(env, name, None)):
+        raise TypeError(
+            f"{type(env).__name__} has no {name}() method, which the default {role} uses; "
+            f"pass {role}=... to the wrapper"
+        )
+
+
+def _make_curriculum(curriculum: Curriculum[Any] | CurriculumConfig) -> Curriculum[Any]:
+    if isinstance(curriculum, Curriculum):
+        return curriculum
+    if isinstance(curriculum, CurriculumConfig):
+        return curriculum.make()
+    raise TypeError(f"curriculum must be a Curriculum or a CurriculumConfig, got {type(curriculum).__name__}")
+
+
+class TaskDriver:
+    """Takes tasks from a curriculum, reports their scores and collects statistics.
+
+    ``curriculum`` may be a :class:`~agora.Curriculum` (shared by every wrapper holding it,
+    within one process) or a :class:`~agora.CurriculumConfig`, from which this driver builds
+    its own; with ``use_shared_memory=True`` and a ``session_id`` in the algorithm config,
+    drivers in different processes then share one pool.
+    """
+
+    def __init__(self, curriculum: Curriculum[Any] | CurriculumConfig, stats_interval: int) -> None:
+        if isinstance(stats_interval, bool) or not isinstance(stats_interval, int) or stats_interval < 1:
+            raise ValueError(f"stats_interval must be a positive int (steps per report): {stats_interval!r}")
+        self._owns_curriculum = not isinstance(curriculum, Curriculum)
+        self.curriculum = _make_curriculum(curriculum)
+        self.stats_interval = stats_interval
+        self.task: CurriculumTask[Any] | None = None
+        self.num_episodes = 0
+        self._label_samples: dict[str, int] = {}
+
+    def next_task(self) -> CurriculumTask[Any]:
+        self.task = self.curriculum.get_task()
+        return self.task
+
+    def finish(self, score: float) -> None:
+        """Report the current task's episode score; the task is then over."""
+        task = self.task
+        if task is None:
+            raise RuntimeError("an episode ended before any task was started: call reset() first")
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"episode score for task {task.task_id} is {score!r}: scores must be finite")
+        self.curriculum.update_task_performance(task.task_id, score)
+        self.num_episodes += 1
+        label = task.get_label()
+        if label is not None:
+            self._label_samples[label] = self._label_samples.get(label, 0) + 1
+        self.task = None
+
+    def close(self) -> None:
+        """Release the curriculum if this driver built it (shared pools detach)."""
+        close = getattr(self.curriculum, "close", None)
+        if self._owns_curriculum and close is not None:
+            close()
+
+    def stats(self) -> dict[str, float]:
+        """Curriculum statistics plus this wrapper's per-label episode counts since the last call."""
+        out = curriculum_stats(self.curriculum)
+        for label, count in self._label_samples.items():
+            out[f"{STATS_PREFIX}label/{label}/samples"] = float(count)
+        self._label_samples.clear()
+        return out
+
+
+def curriculum_stats(curriculum: Curriculum[Any]) -> dict[str, float]:
+    """``curriculum.stats()`` under :data:`STATS_PREFIX` (per-label LP is ``label/<label>/mean_lp``)."""
+    return {STATS_PREFIX + key: value for key, value in curriculum.stats().items()}

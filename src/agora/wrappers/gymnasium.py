@@ -1,0 +1,112 @@
+"""Gymnasium adapter: :class:`GymnasiumCurriculumWrapper` plays one curriculum task per episode.
+
+At ``reset`` the wrapper takes the next task and applies its config before resetting the
+env; when the episode ends (terminated or truncated) it reports the score. The score is the
+episode return, unless the env puts a success value in the final step's ``info`` under
+``success_key`` (default ``"success"``; booleans count as 0 or 1), which is then used.
+
+Every ``info`` carries the task: ``info["env_curriculum/task_id"]`` and
+``info["env_curriculum/task_label"]``. Every ``stats_interval`` steps it also carries the
+curriculum statistics (keys starting with ``env_curriculum/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, SupportsFloat
+
+from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
+from agora.wrappers._common import (
+    TASK_ID_KEY,
+    TASK_LABEL_KEY,
+    ApplyConfig,
+    TaskDriver,
+    missing_extra,
+    require_method,
+    set_mg_config,
+)
+
+try:
+    import gymnasium
+except ImportError as exc:
+    raise missing_extra("gymnasium", "gymnasium", exc) from exc
+
+__all__ = ["SUCCESS_KEY", "GymnasiumCurriculumWrapper"]
+
+SUCCESS_KEY = "success"
+"""Default ``info`` key of an episode's success value, read when the episode ends."""
+
+
+class GymnasiumCurriculumWrapper(gymnasium.Wrapper):
+    """Applies a curriculum task at each ``reset`` and reports its score at the episode end.
+
+    Args:
+        env: the Gymnasium env to wrap.
+        curriculum: a :class:`~agora.Curriculum` or a :class:`~agora.CurriculumConfig` (built
+            here; with a shared-memory algorithm config, processes share one pool, which is
+            how ``AsyncVectorEnv`` workers share a curriculum).
+        apply_config: ``apply_config(env, config)`` makes the env play ``config`` at its next
+            reset; it receives the unwrapped env. Default: ``env.unwrapped.set_mg_config(config)``.
+        success_key: ``info`` key of a success value that replaces the return as the score.
+        stats_interval: steps between curriculum statistics in ``info``.
+    """
+
+    def __init__(
+        self,
+        env: gymnasium.Env[Any, Any],
+        curriculum: Curriculum[Any] | CurriculumConfig,
+        *,
+        apply_config: ApplyConfig | None = None,
+        success_key: str = SUCCESS_KEY,
+        stats_interval: int = 1000,
+    ) -> None:
+        super().__init__(env)
+        if apply_config is None:
+            require_method(env.unwrapped, "set_mg_config", "apply_config")
+            apply_config = set_mg_config
+        self._driver = TaskDriver(curriculum, stats_interval)
+        self._apply_config = apply_config
+        self._success_key = success_key
+        self._return = 0.0
+        self._steps = 0
+        self._task_info: dict[str, Any] = {}
+
+    @property
+    def curriculum(self) -> Curriculum[Any]:
+        return self._driver.curriculum
+
+    @property
+    def current_task(self) -> CurriculumTask[Any] | None:
+        """The task of the running episode (``None`` before the first reset and after an episode ends)."""
+        return self._driver.task
+
+    @property
+    def num_episodes(self) -> int:
+        return self._driver.num_episodes
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start the next task. A task whose episode this reset cuts short is not scored."""
+        task = self._driver.next_task()
+        self._apply_config(self.env.unwrapped, task.get_env_cfg())
+        self._task_info = {TASK_ID_KEY: task.task_id, TASK_LABEL_KEY: task.get_label()}
+        self._return = 0.0
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, {**info, **self._task_info}
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._return += float(reward)
+        out = {**info, **self._task_info}
+        if terminated or truncated:
+            success = info.get(self._success_key)
+            self._driver.finish(self._return if success is None else float(success))
+        self._steps += 1
+        if self._steps >= self._driver.stats_interval:
+            self._steps = 0
+            out.update(self._driver.stats())
+        return obs, reward, terminated, truncated, out
+
+    def close(self) -> None:
+        super().close()
+        self._driver.close()

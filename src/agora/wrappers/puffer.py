@@ -1,0 +1,152 @@
+"""PufferLib adapter: :class:`CurriculumEnv` plays curriculum tasks in any ``PufferEnv``.
+
+Native PufferLib envs reset themselves when an episode ends, so the wrapper works at the
+episode boundary seen in ``step``: when every agent is terminated (or every agent
+truncated) it reports the episode score, takes the next task and hands its config to the
+env, which starts playing it with the episode that follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
+from agora.wrappers._common import ApplyConfig, TaskDriver, missing_extra, require_method, set_mg_config
+
+try:
+    from pufferlib import PufferEnv
+except ImportError as exc:  # pufferlib-core, or the torch it imports, is missing
+    raise missing_extra("pufferlib", "puffer", exc) from exc
+
+__all__ = ["CurriculumEnv", "mean_episode_reward"]
+
+EpisodeScore = Callable[[Any], float]
+"""``episode_score(env)``: the score of the episode that just ended in ``env``."""
+
+
+def mean_episode_reward(env: Any) -> float:
+    """MettaGrid's convention: the episode return of each agent, averaged over agents."""
+    return float(np.mean(env.get_episode_rewards()))
+
+
+def _buffer(name: str) -> property:
+    """A buffer attribute read from and written to the wrapped env, which owns the arrays."""
+
+    def get(self: CurriculumEnv) -> Any:
+        return getattr(self.env, name)
+
+    def set_(self: CurriculumEnv, value: Any) -> None:
+        setattr(self.env, name, value)
+
+    return property(get, set_, doc=f"The wrapped env's ``{name}`` buffer.")
+
+
+class CurriculumEnv(PufferEnv):  # type: ignore[misc]  # pufferlib is untyped
+    """A ``PufferEnv`` that plays the tasks of a curriculum in the env it wraps.
+
+    Args:
+        env: the ``PufferEnv`` to wrap (for example ``MettaGridPufferEnv``), already built
+            with the ``buf`` a vectoriser passed to the env creator.
+        curriculum: a :class:`~agora.Curriculum` (shared by all wrappers holding it, in one
+            process) or a :class:`~agora.CurriculumConfig` (each wrapper builds its own;
+            processes share one pool when the algorithm config has ``use_shared_memory=True``
+            and a ``session_id``).
+        apply_config: ``apply_config(env, config)`` makes the env play ``config`` from its
+            next episode on. Default: ``env.set_mg_config(config)``.
+        episode_score: ``episode_score(env)`` returns the score of the episode that just
+            ended. Default: ``env.get_episode_rewards()`` averaged over agents.
+        stats_interval: curriculum statistics are added to ``info`` (keys starting with
+            ``env_curriculum/``) once every this many steps.
+
+    Everything else (spaces, ``render``, ``notify``, ...) is delegated to ``env``; the
+    buffers (``observations``, ``rewards``, ...) are the wrapped env's own arrays.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        curriculum: Curriculum[Any] | CurriculumConfig,
+        *,
+        apply_config: ApplyConfig | None = None,
+        episode_score: EpisodeScore | None = None,
+        stats_interval: int = 1000,
+    ) -> None:
+        # PufferEnv.__init__ is not called: it would allocate a second set of buffers, while
+        # the wrapped env already owns them (possibly slices of a vectoriser's shared memory).
+        if apply_config is None:
+            require_method(env, "set_mg_config", "apply_config")
+            apply_config = set_mg_config
+        if episode_score is None:
+            require_method(env, "get_episode_rewards", "episode_score")
+            episode_score = mean_episode_reward
+        self.env = env
+        self._driver = TaskDriver(curriculum, stats_interval)
+        self._apply_config = apply_config
+        self._episode_score = episode_score
+        self._steps = 0
+        self._stats_interval = self._driver.stats_interval
+        self.single_observation_space = env.single_observation_space
+        self.single_action_space = env.single_action_space
+        self.num_agents = env.num_agents
+
+    observations = _buffer("observations")
+    rewards = _buffer("rewards")
+    terminals = _buffer("terminals")
+    truncations = _buffer("truncations")
+    masks = _buffer("masks")
+    actions = _buffer("actions")
+    teacher_actions = _buffer("teacher_actions")
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes this class does not define.
+        if name == "env":  # not set yet (during __init__): avoid infinite recursion
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    @property
+    def curriculum(self) -> Curriculum[Any]:
+        return self._driver.curriculum
+
+    @property
+    def current_task(self) -> CurriculumTask[Any] | None:
+        """The task being played (``None`` before the first ``reset``)."""
+        return self._driver.task
+
+    @property
+    def num_episodes(self) -> int:
+        """Episodes this wrapper has reported to the curriculum."""
+        return self._driver.num_episodes
+
+    @property
+    def emulated(self) -> Any:
+        return self.env.emulated
+
+    @property
+    def done(self) -> Any:
+        return self.env.done
+
+    def reset(self, seed: int | None = None) -> tuple[Any, Any]:
+        """Start a new task. A task whose episode was cut short by this reset is not scored."""
+        self._apply_config(self.env, self._driver.next_task().get_env_cfg())
+        return self.env.reset(seed=seed)  # type: ignore[no-any-return]
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, Any]:
+        obs, rewards, terminals, truncations, infos = self.env.step(actions)
+        # Agent 0 is checked first so that the common, mid-episode step costs two lookups.
+        if (terminals[0] or truncations[0]) and (terminals.all() or truncations.all()):
+            driver = self._driver
+            driver.finish(self._episode_score(self.env))
+            self._apply_config(self.env, driver.next_task().get_env_cfg())
+        self._steps += 1
+        if self._steps >= self._stats_interval:
+            self._steps = 0
+            stats = self._driver.stats()
+            infos = [*infos, stats] if isinstance(infos, list) else {**(infos or {}), **stats}
+        return obs, rewards, terminals, truncations, infos
+
+    def close(self) -> None:
+        self.env.close()
+        self._driver.close()

@@ -1,0 +1,187 @@
+"""GymnasiumCurriculumWrapper under gymnasium's own vector envs."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import BaseModel
+
+import agora
+from optional_deps import require
+
+gymnasium = require("gymnasium")
+
+from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper  # noqa: E402
+
+TASK_ID = "env_curriculum/task_id"
+
+
+class Corridor(BaseModel):
+    """Walk ``length`` steps (reward 1 each); optionally report success at the end."""
+
+    length: int = 3
+    reports_success: bool = False
+
+
+class CorridorEnv(gymnasium.Env[np.ndarray, np.int64]):
+    observation_space = gymnasium.spaces.Box(0.0, 100.0, shape=(1,), dtype=np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.task = Corridor()
+        self.position = 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.position = 0
+        return np.zeros(1, dtype=np.float32), {"length": self.task.length}
+
+    def step(self, action: np.int64) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self.position += 1
+        done = self.position >= self.task.length
+        info: dict[str, Any] = {}
+        if done and self.task.reports_success:
+            info["success"] = bool(action)  # action 1 at the last step succeeds
+        return np.full(1, self.position, dtype=np.float32), 1.0, done, False, info
+
+
+def set_task(env: CorridorEnv, config: Corridor) -> None:
+    env.task = config
+
+
+def corridor_curriculum() -> agora.CurriculumConfig:
+    gen = (
+        agora.bucketed(Corridor())
+        .add_bucket("length", [2, 3, 5])
+        .add_bucket("reports_success", [False, True])
+    )
+    return gen.to_curriculum(num_active_tasks=12, seed=3)
+
+
+def make_env(curriculum: Any, stats_interval: int = 1000) -> GymnasiumCurriculumWrapper:
+    return GymnasiumCurriculumWrapper(
+        CorridorEnv(), curriculum, apply_config=set_task, stats_interval=stats_interval
+    )
+
+
+def run_vector(vec: Any, steps: int, seed: int = 0) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """Step with random actions; returns (task id, observed length) per finished episode and the last info."""
+    rng = np.random.default_rng(seed)
+    _, info = vec.reset(seed=seed)
+    since = np.zeros(vec.num_envs, dtype=int)
+    was_done = np.zeros(vec.num_envs, dtype=bool)
+    episodes = []
+    for _ in range(steps):
+        _, _, terminated, truncated, info = vec.step(rng.integers(0, 2, size=vec.num_envs))
+        # Gymnasium's default autoreset: the step after an episode end is that env's reset.
+        since = np.where(was_done, 0, since + 1)
+        was_done = terminated | truncated
+        for i in np.flatnonzero(was_done):
+            episodes.append((int(info[TASK_ID][i]), int(since[i])))
+    return episodes, info
+
+
+def test_sync_vector_env_shares_a_curriculum_and_scores_each_episode() -> None:
+    curriculum = corridor_curriculum().make()
+    generator = curriculum.task_generator
+    vec = gymnasium.vector.SyncVectorEnv([partial(make_env, curriculum) for _ in range(3)])
+    try:
+        episodes, _ = run_vector(vec, 60)
+    finally:
+        vec.close()
+    assert len(episodes) > 20
+    for task_id, length in episodes:
+        assert length == generator.get_task(task_id).length  # the task's config was the one played
+    assert {length for _, length in episodes} == {2, 3, 5}
+    assert curriculum.stats()["num_completed"] == len(episodes)
+    # Score: the return (= length) unless the env reported success, then 0 or 1.
+    pool = curriculum.pool
+    for task_id in {t for t, _ in episodes}:
+        slot = pool.slot_of(task_id)
+        mean = pool.array("score_sum")[slot] / pool.array("completions")[slot]
+        cfg = generator.get_task(task_id)
+        if cfg.reports_success:
+            assert 0.0 <= mean <= 1.0
+        else:
+            assert mean == cfg.length
+
+
+def test_async_vector_env_workers_report_every_episode() -> None:
+    # Each worker process builds its curriculum from the config; statistics every step let
+    # the last info carry each worker's completion count.
+    vec = gymnasium.vector.AsyncVectorEnv([partial(make_env, corridor_curriculum(), 1) for _ in range(2)])
+    try:
+        episodes, info = run_vector(vec, 40)
+    finally:
+        vec.close()
+    assert {length for _, length in episodes} == {2, 3, 5}
+    completed = info["env_curriculum/num_completed"]
+    assert info["_env_curriculum/num_completed"].all()
+    assert completed.sum() == len(episodes)
+
+
+def test_info_carries_the_task_and_success_replaces_the_return() -> None:
+    gen = agora.bucketed(Corridor(reports_success=True)).add_bucket("length", [4])
+    gen.label = "corridor"
+    curriculum = gen.to_curriculum(num_active_tasks=3).make()
+    env = make_env(curriculum)
+    _, info = env.reset(seed=0)
+    task = env.current_task
+    assert info == {"length": 4, TASK_ID: task.task_id, "env_curriculum/task_label": "corridor"}
+    for action in (0, 0, 0, 1):
+        _, _, terminated, _, info = env.step(action)
+        assert info[TASK_ID] == task.task_id
+    assert terminated
+    assert env.current_task is None
+    assert task.num_completions == 1
+    assert task.mean_score == 1.0  # success, not the return of 4
+    env.reset()
+    for _ in range(4):
+        env.step(0)
+    assert curriculum.stats()["mean_task_score"] < 1.0
+
+
+def test_statistics_every_k_steps_only() -> None:
+    curriculum = corridor_curriculum().make()
+    env = make_env(curriculum, stats_interval=4)
+    env.reset(seed=0)
+    with_stats = []
+    for step in range(1, 13):
+        _, _, terminated, truncated, info = env.step(1)
+        if "env_curriculum/num_completed" in info:
+            with_stats.append(step)
+        if terminated or truncated:
+            env.reset()
+    assert with_stats == [4, 8, 12]
+
+
+def test_default_apply_config_needs_set_mg_config() -> None:
+    with pytest.raises(TypeError, match=r"CorridorEnv has no set_mg_config\(\).*apply_config="):
+        GymnasiumCurriculumWrapper(CorridorEnv(), corridor_curriculum())
+
+
+def test_works_with_a_builtin_gymnasium_env() -> None:
+    class Pole(BaseModel):
+        gravity: float = 9.8
+
+    def apply(env: Any, cfg: Pole) -> None:
+        env.gravity = cfg.gravity
+
+    gen = agora.bucketed(Pole()).add_bucket("gravity", [agora.Span(5.0, 15.0)])
+    curriculum = gen.to_curriculum(num_active_tasks=4).make()
+    env = GymnasiumCurriculumWrapper(gymnasium.make("CartPole-v1"), curriculum, apply_config=apply)
+    episodes = 0
+    env.reset(seed=0)
+    while episodes < 3:
+        assert env.unwrapped.gravity == env.current_task.get_env_cfg().gravity
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            episodes += 1
+            env.reset()
+    env.close()
+    assert curriculum.stats()["num_completed"] == 3

@@ -1,0 +1,356 @@
+"""CurriculumEnv with real PufferLib vectorisation and real MettaGrid envs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from pydantic import BaseModel
+
+import agora
+from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
+from mettagrid_envs import small_arena
+from optional_deps import require
+
+require("mettagrid")
+pufferlib = require("pufferlib")
+gymnasium = require("gymnasium")
+vector = require("pufferlib.vector")
+
+from mettagrid.envs.mettagrid_puffer_env import MettaGridPufferEnv  # noqa: E402
+from mettagrid.simulator import Simulator  # noqa: E402
+
+from agora.integrations import mettagrid as mg  # noqa: E402
+from agora.wrappers.puffer import CurriculumEnv  # noqa: E402
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def bucketed_arena(**buckets: list[Any]) -> agora.BucketedTaskGenerator.Config:
+    gen = mg.bucketed(small_arena())
+    for path, values in buckets.items():
+        gen.add_bucket(path.replace("__", "."), values)
+    return gen
+
+
+def episode_ends(terminals: npt.NDArray[np.bool_], truncations: npt.NDArray[np.bool_], n: int) -> Any:
+    return terminals.reshape(n, -1).all(axis=1) | truncations.reshape(n, -1).all(axis=1)
+
+
+def test_serial_envs_share_one_curriculum_and_play_each_tasks_config() -> None:
+    gen = bucketed_arena(game__max_steps=[4, 7], game__map_builder__width=[6, 9])
+    curriculum = gen.to_curriculum(num_active_tasks=16, seed=1).make()
+    num_envs = 3
+    vec = vector.make(partial(mg.make_puffer_env, curriculum), num_envs=num_envs, backend=vector.Serial)
+    try:
+        vec.reset()
+        envs: list[CurriculumEnv] = vec.envs
+        playing = [env.current_task for env in envs]
+        steps = [0] * num_envs
+        ends, lengths, widths = 0, set(), set()
+        rng = np.random.default_rng(0)
+        for _ in range(60):
+            _, _, terminals, truncations, _ = vec.step(rng.integers(0, 5, size=vec.num_agents))
+            ended = episode_ends(terminals, truncations, num_envs)
+            for i, env in enumerate(envs):
+                task_cfg = playing[i].get_env_cfg()
+                width = env.env.current_simulation.map_width
+                assert width == task_cfg.game.map_builder.width + 2  # the task's map is the one played
+                widths.add(width)
+                steps[i] += 1
+                if ended[i]:
+                    assert steps[i] == task_cfg.game.max_steps  # the task's episode length is the one played
+                    lengths.add(steps[i])
+                    ends += 1
+                    steps[i] = 0
+                    assert env.current_task is not playing[i]
+                    playing[i] = env.current_task
+        assert lengths == {4, 7}
+        assert widths == {8, 11}
+        assert ends > 10
+        assert curriculum.stats()["num_completed"] == ends
+        assert sum(env.num_episodes for env in envs) == ends
+    finally:
+        vec.close()
+
+
+def test_multiprocessing_workers_report_every_completion() -> None:
+    """Two worker processes, each with a curriculum built from the same config.
+
+    Each worker's completion count comes back through ``info`` (statistics are reported
+    every ``stats_interval`` steps), so their sum must equal the episode ends seen here.
+    """
+    gen = bucketed_arena(game__max_steps=[3, 5])
+    config = gen.to_curriculum(num_active_tasks=8)
+    interval = 30
+    vec = vector.make(
+        partial(mg.make_puffer_env, config, stats_interval=interval),
+        num_envs=2,
+        num_workers=2,
+        backend=vector.Multiprocessing,
+        overwork=True,
+    )
+    try:
+        vec.reset()
+        ends, lengths, steps = 0, set(), np.zeros(2, dtype=int)
+        reported: list[dict[str, Any]] = []
+        rng = np.random.default_rng(0)
+        for _ in range(interval):
+            _, _, terminals, truncations, infos = vec.step(rng.integers(0, 5, size=vec.num_agents))
+            steps += 1
+            ended = episode_ends(terminals, truncations, 2)
+            lengths.update(steps[ended].tolist())
+            steps[ended] = 0
+            ends += int(ended.sum())
+            reported.extend(info for info in infos if "env_curriculum/num_completed" in info)
+        assert lengths == {3, 5}  # both buckets' episode lengths reached the worker envs
+        assert len(reported) == 2
+        assert sum(info["env_curriculum/num_completed"] for info in reported) == ends
+    finally:
+        vec.close()
+
+
+# Remove this mark once the shared-memory backend (branch shm) is on main.
+@pytest.mark.skip(reason="needs shared-memory backend (issue 4)")
+def test_multiprocessing_workers_share_one_curriculum() -> None:
+    """Workers build their curriculum from one config with a shared-memory session: one pool.
+
+    The test process creates the session (and so owns and finally removes it); each worker's
+    ``config.make()`` attaches to it. Scores are applied to the shared pool at once
+    (``shared_update_batch=1``), so the count read here is exact after the last step.
+    """
+    session = f"agora-test-{uuid.uuid4().hex[:8]}"
+    algorithm = DiscreteRandomConfig(use_shared_memory=True, session_id=session, shared_update_batch=1)
+    tasks = bucketed_arena(game__max_steps=[3, 5])
+    config = tasks.to_curriculum(num_active_tasks=8, algorithm_config=algorithm)
+    with config.make() as parent:
+        vec = vector.make(
+            partial(mg.make_puffer_env, config),
+            num_envs=2,
+            num_workers=2,
+            backend=vector.Multiprocessing,
+            overwork=True,
+        )
+        try:
+            vec.reset()
+            ends, lengths, steps = 0, set(), np.zeros(2, dtype=int)
+            rng = np.random.default_rng(0)
+            for _ in range(30):
+                _, _, terminals, truncations, _ = vec.step(rng.integers(0, 5, size=vec.num_agents))
+                steps += 1
+                ended = episode_ends(terminals, truncations, 2)
+                lengths.update(steps[ended].tolist())
+                steps[ended] = 0
+                ends += int(ended.sum())
+            assert lengths == {3, 5}
+            assert ends > 10
+            assert parent.stats()["num_completed"] == ends
+        finally:
+            vec.close()
+
+
+def test_statistics_are_batched_with_per_label_progress_and_samples() -> None:
+    short = bucketed_arena(game__max_steps=[3])
+    short.label = "short"
+    long = bucketed_arena(game__max_steps=[5])
+    long.label = "long"
+    lp = LearningProgressConfig(sample_threshold=1)
+    config = mg.merge([short, long]).to_curriculum(
+        num_active_tasks=12, refresh_interval=4, algorithm_config=lp
+    )
+    curriculum = config.make()
+    rng = np.random.default_rng(0)
+    arena = MettaGridPufferEnv(Simulator(), small_arena())
+    env = CurriculumEnv(arena, curriculum, episode_score=lambda env: rng.random(), stats_interval=10)
+    env.reset()
+    samples = {"short": 0, "long": 0}
+    reports = []
+    playing = env.current_task
+    for step in range(1, 61):
+        _, _, terminals, truncations, info = env.step(rng.integers(0, 5, size=env.num_agents))
+        if terminals.all() or truncations.all():
+            samples[playing.get_label()] += 1
+            playing = env.current_task
+        has_stats = any(key.startswith("env_curriculum/") for key in info)
+        assert has_stats == (step % 10 == 0)
+        if has_stats:
+            reports.append(info)
+    assert len(reports) == 6
+    for label in samples:  # episode counts per label, each counted in exactly one report
+        assert sum(r.get(f"env_curriculum/label/{label}/samples", 0) for r in reports) == samples[label]
+    last = reports[-1]
+    assert last["env_curriculum/num_completed"] == sum(samples.values())
+    # Mean LP per label, checked against labels found through the generator instead of the pool.
+    active = curriculum.pool.active_slots()
+    ids = curriculum.pool.array("ids")[active]
+    lp_scores = curriculum.pool.array("lp_score")[active]
+    for label in samples:
+        mine = [curriculum.generated(int(task_id)).label == label for task_id in ids]
+        assert last[f"env_curriculum/label/{label}/num_active"] == sum(mine)
+        assert last[f"env_curriculum/label/{label}/mean_lp"] == pytest.approx(float(lp_scores[mine].mean()))
+        assert last[f"env_curriculum/label/{label}/mean_lp"] > 0
+
+
+class Level(BaseModel):
+    goal: int = 3
+
+
+class CounterEnv(pufferlib.PufferEnv):
+    """A native one-agent PufferEnv whose episodes last ``goal`` steps; no MettaGrid conventions."""
+
+    def __init__(self, buf: Any = None, seed: int = 0) -> None:
+        self.single_observation_space = gymnasium.spaces.Box(low=0, high=100, shape=(1,), dtype=np.float32)
+        self.single_action_space = gymnasium.spaces.Discrete(2)
+        self.num_agents = 1
+        self.goal = 3
+        self.played = 0
+        self.next_goal = 3
+        super().__init__(buf)
+
+    def reset(self, seed: int | None = None) -> tuple[Any, list[dict[str, Any]]]:
+        self.goal, self.played = self.next_goal, 0
+        self.observations[:] = 0
+        return self.observations, []
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, list[dict[str, Any]]]:
+        if self.played == self.goal:  # auto-reset, as native PufferLib envs do
+            self.reset()
+        self.played += 1
+        self.observations[:] = self.played
+        self.rewards[:] = 1.0
+        self.terminals[:] = self.played == self.goal
+        return self.observations, self.rewards, self.terminals, self.truncations, []
+
+    def close(self) -> None:
+        pass
+
+
+def test_other_envs_plug_in_with_two_callables() -> None:
+    gen = agora.bucketed(Level()).add_bucket("goal", [2, 4])
+    curriculum = gen.to_curriculum(num_active_tasks=6).make()
+
+    def apply_config(env: CounterEnv, cfg: Level) -> None:
+        env.next_goal = cfg.goal
+
+    def episode_score(env: CounterEnv) -> float:
+        return env.played * 10.0
+
+    env = CurriculumEnv(CounterEnv(), curriculum, apply_config=apply_config, episode_score=episode_score)
+    assert env.single_action_space.n == 2
+    assert env.num_agents == 1
+    env.reset()
+    goals = []
+    for _ in range(30):
+        task = env.current_task
+        _, rewards, terminals, _, _ = env.step(np.zeros(1, dtype=np.int32))
+        assert rewards is env.rewards  # buffers are the wrapped env's own arrays
+        if terminals.all():
+            goals.append(task.get_env_cfg().goal)
+            assert env.env.played == task.get_env_cfg().goal
+            assert task.mean_score == pytest.approx(10.0 * task.get_env_cfg().goal)
+    assert set(goals) == {2, 4}
+    assert curriculum.stats()["num_completed"] == len(goals)
+    assert env.goal == env.env.goal  # other attributes come from the wrapped env
+
+
+def test_default_hooks_need_mettagrid_methods() -> None:
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    with pytest.raises(TypeError, match=r"no set_mg_config\(\).*apply_config="):
+        CurriculumEnv(CounterEnv(), curriculum)
+    with pytest.raises(TypeError, match=r"no get_episode_rewards\(\).*episode_score="):
+        CurriculumEnv(CounterEnv(), curriculum, apply_config=lambda env, cfg: None)
+
+
+def test_stepping_before_reset_is_an_error_at_the_first_episode_end() -> None:
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    env = CurriculumEnv(CounterEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: 0.0)
+    env.step(np.zeros(1, dtype=np.int32))
+    env.step(np.zeros(1, dtype=np.int32))
+    with pytest.raises(RuntimeError, match=r"call reset\(\) first"):
+        env.step(np.zeros(1, dtype=np.int32))  # the episode ends here, with no task to score
+
+
+def test_bad_stats_interval_is_rejected() -> None:
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    with pytest.raises(ValueError, match="stats_interval must be a positive int"):
+        CurriculumEnv(
+            CounterEnv(),
+            curriculum,
+            apply_config=lambda e, c: None,
+            episode_score=lambda e: 0.0,
+            stats_interval=0,
+        )
+
+
+@pytest.mark.parametrize(
+    ("module", "blocked", "extra"),
+    [
+        ("agora.wrappers.puffer", "pufferlib", "puffer"),
+        ("agora.wrappers.gymnasium", "gymnasium", "gymnasium"),
+        ("agora.wrappers.pettingzoo", "pettingzoo", "pettingzoo"),
+        ("agora.integrations.mettagrid", "mettagrid", "mettagrid"),
+    ],
+)
+def test_missing_dependency_names_the_extra(module: str, blocked: str, extra: str) -> None:
+    # sys.modules[name] = None makes Python's import of that package fail, as if uninstalled.
+    code = f"import sys; sys.modules[{blocked!r}] = None; import {module}"
+    env = {**os.environ, "PYTHONPATH": SRC}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode != 0
+    assert f"pip install 'agora-rl[{extra}]'" in result.stderr
+    assert "ImportError" in result.stderr
+
+
+def test_wrappers_package_exports_each_wrapper_lazily() -> None:
+    require("pettingzoo")
+    import agora.wrappers
+    from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper
+    from agora.wrappers.pettingzoo import PettingZooCurriculumWrapper
+
+    assert agora.wrappers.CurriculumEnv is CurriculumEnv
+    assert agora.wrappers.GymnasiumCurriculumWrapper is GymnasiumCurriculumWrapper
+    assert agora.wrappers.PettingZooCurriculumWrapper is PettingZooCurriculumWrapper
+    with pytest.raises(AttributeError, match="NoSuchWrapper"):
+        _ = agora.wrappers.NoSuchWrapper
+
+
+def test_bad_curriculum_and_scores_are_named() -> None:
+    with pytest.raises(TypeError, match="Curriculum or a CurriculumConfig, got dict"):
+        CurriculumEnv(
+            CounterEnv(),
+            {"num_active_tasks": 4},  # type: ignore[arg-type]
+            apply_config=lambda e, c: None,
+            episode_score=lambda e: 0.0,
+        )
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    env = CurriculumEnv(
+        CounterEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: float("nan")
+    )
+    env.reset()
+    env.step(np.zeros(1, dtype=np.int32))
+    env.step(np.zeros(1, dtype=np.int32))
+    with pytest.raises(ValueError, match=r"episode score for task \d+ is nan"):
+        env.step(np.zeros(1, dtype=np.int32))
+    assert curriculum.stats()["num_completed"] == 0
+
+
+def test_wrapper_overhead_benchmark_reports_both_envs() -> None:
+    from agora.bench.wrapper_overhead import run
+
+    result = run(quick=True)
+    assert result["columns"] == ["env", "env steps/s", "agent steps/s", "overhead"]
+    plain, wrapped, direct = result["rows"]
+    assert float(plain[1].replace(",", "")) > 0
+    assert float(wrapped[1].replace(",", "")) > 0
+    assert direct[3].endswith("%")
+    assert any("10,000 active tasks" in note for note in result["notes"])
