@@ -28,6 +28,7 @@ else:
     gymnasium = pytest.importorskip("gymnasium")
 
 from agora.distributed import ClientOptions, CurriculumShutDown, RayCurriculum
+from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper
 
 # Workers must unpickle the functions and models defined here without importing this file.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -306,53 +307,45 @@ class CorridorEnv(gymnasium.Env[int, int]):
         return self.position, 1.0 if done else 0.0, done, False, {}
 
 
-class CurriculumWrapper(gymnasium.Wrapper[int, int, int, int]):
-    """Stand-in for the agora Gymnasium wrapper: task at reset, score at episode end."""
-
-    def __init__(self, env: CorridorEnv, curriculum: Any) -> None:
-        super().__init__(env)
-        self.curriculum = curriculum
-        self.task: Any = None
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        self.task = self.curriculum.get_task()
-        self.env.unwrapped.length = self.task.get_env_cfg().length  # type: ignore[attr-defined]
-        return self.env.reset(seed=seed, options=options)
-
-    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        if terminated or truncated:
-            self.task.complete(float(reward))
-        return obs, float(reward), terminated, truncated, info
+def set_length(env: CorridorEnv, config: Corridor) -> None:
+    env.length = config.length
 
 
 @ray.remote(num_cpus=0.25)
-def rollout(curriculum: RayCurriculum, episodes: int) -> list[int]:
-    lengths = []
+def rollout(curriculum: RayCurriculum, episodes: int) -> tuple[list[tuple[int, int]], list[str], str]:
+    """Episodes through agora's Gymnasium wrapper; returns (task id, length) pairs and stats keys."""
+    played, stats_keys = [], []
     with curriculum.client() as client:
-        env = CurriculumWrapper(CorridorEnv(), client)
+        env = GymnasiumCurriculumWrapper(CorridorEnv(), client, apply_config=set_length, stats_interval=20)
         for _ in range(episodes):
-            env.reset()
+            _, info = env.reset()
             steps, done = 0, False
             while not done:
-                _, _, terminated, truncated, _ = env.step(1)
+                _, _, terminated, truncated, step_info = env.step(1)
                 steps, done = steps + 1, terminated or truncated
-            lengths.append(steps)
-    return lengths
+                stats_keys += [k for k in step_info if k.endswith("num_completed")]
+            played.append((info["env_curriculum/task_id"], steps))
+        env.close()
+        still_open = type(client.get_task()).__name__  # the wrapper does not own the client
+    return played, stats_keys, still_open
 
 
 def test_gymnasium_env_runs_in_ray_workers(cluster: None) -> None:
     curriculum = RayCurriculum.start(corridor_config())
     try:
-        lengths = ray.get([rollout.remote(curriculum, 50) for _ in range(2)])
+        results = ray.get([rollout.remote(curriculum, 50) for _ in range(2)])
         stats = curriculum.stats()
     finally:
         ray.kill(curriculum.actor)
     assert stats["num_completed"] == 100
     assert stats["mean_task_score"] == 1.0
-    assert {n for worker in lengths for n in worker} == {3, 5, 8}  # episodes followed the task configs
+    generator = curriculum.config.task_generator.create()
+    for played, stats_keys, still_open in results:
+        # Each episode followed its task's config, generated in the worker.
+        assert all(steps == generator.generate(task_id).config.length for task_id, steps in played)
+        assert stats_keys  # the wrapper reported the shared curriculum's statistics
+        assert still_open == "ClientTask"
+    assert {steps for played, _, _ in results for _, steps in played} == {3, 5, 8}
 
 
 def test_without_ray_the_error_names_the_extra() -> None:
