@@ -367,5 +367,6 @@ def test_benchmark_reports_cost_and_throughput(cluster: None) -> None:
     result = bench.run(quick=True)
     assert result["columns"][0] == "measurement"
     assert len(result["rows"]) == 6
+    assert all(len(row) == len(result["columns"]) for row in result["rows"])
     assert [row[1] for row in result["rows"][3:]] == ["1", "2", "4"]
     assert all(float(row[4].replace(",", "")) > 0 for row in result["rows"][3:])

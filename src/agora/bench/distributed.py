@@ -114,18 +114,20 @@ def run(quick: bool = False) -> dict[str, Any]:
         bare = per_episode_us(ray, curriculum, episodes, False)
         with_config = per_episode_us(ray, curriculum, episodes, True)
         rows: list[list[str]] = [
-            ["client: get_task + complete", "1", f"{bare[0]:.1f}", f"{bare[1]:.1f}"],
+            ["client: get_task + complete", "1", f"{bare[0]:.1f}", f"{bare[1]:.1f}", "-"],
             [
                 "client: get_task + get_env_cfg + complete",
                 "1",
                 f"{with_config[0]:.1f}",
                 f"{with_config[1]:.1f}",
+                "-",
             ],
             [
                 "local Curriculum: get_task + get_env_cfg + update",
                 "-",
                 f"{local_wall:.1f}",
                 f"{local_cpu:.1f}",
+                "-",
             ],
         ]
         for clients in (1, 2, 4):
