@@ -36,7 +36,14 @@ from agora.pool import HEADER, TaskPool
 from agora.tracking import shared
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
-__all__ = ["CheckpointError", "Curriculum", "CurriculumConfig", "CurriculumTask", "read_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "Curriculum",
+    "CurriculumConfig",
+    "CurriculumTask",
+    "read_checkpoint",
+    "write_checkpoint",
+]
 
 CHECKPOINT_FORMAT = 1
 
@@ -586,28 +593,7 @@ class Curriculum(Generic[TConfig]):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
-        state = self.get_state()
-        payload = json.dumps(state, sort_keys=True)
-        document = json.dumps(
-            {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state},
-            sort_keys=True,
-        )
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(document)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-            directory = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)  # make the rename itself durable
-            finally:
-                os.close(directory)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_checkpoint(path, self.get_state())
 
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
         """Load a checkpoint written by :meth:`save`; a damaged file raises :class:`CheckpointError`."""
@@ -945,6 +931,30 @@ def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curr
     curriculum: Curriculum[Any] = Curriculum(config)
     curriculum.load_state(state)
     return curriculum
+
+
+def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Write a :meth:`Curriculum.get_state` (extra keys allowed) atomically, with a checksum."""
+    payload = json.dumps(state, sort_keys=True)
+    document = json.dumps(
+        {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
+    )
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(document)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # make the rename itself durable
+        finally:
+            os.close(directory)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
