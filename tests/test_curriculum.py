@@ -330,6 +330,9 @@ def test_update_for_an_evicted_task_is_counted_and_ignored() -> None:
     task.complete(1.0)
     after = curriculum.stats()
     assert after.pop("num_stale_updates") == before.pop("num_stale_updates") + 2
+    # The episodes were played (num_completed counts every reported episode, so that workers
+    # sharing a pool add up), but no task's statistics change.
+    assert after.pop("num_completed") == before.pop("num_completed") + 2
     assert after == before
 
 
@@ -375,6 +378,9 @@ def test_batch_update_for_an_evicted_task_is_counted_and_ignored() -> None:
     curriculum.update_task_performance_many([task.task_id, task.task_id], [1.0, 0.0])
     after = curriculum.stats()
     assert after.pop("num_stale_updates") == before.pop("num_stale_updates") + 2
+    # The episodes were played (num_completed counts every reported episode, so that workers
+    # sharing a pool add up), but no task's statistics change.
+    assert after.pop("num_completed") == before.pop("num_completed") + 2
     assert after == before
 
 

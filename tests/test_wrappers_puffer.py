@@ -118,8 +118,6 @@ def test_multiprocessing_workers_report_every_completion() -> None:
         vec.close()
 
 
-# Remove this mark once the shared-memory backend (branch shm) is on main.
-@pytest.mark.skip(reason="needs shared-memory backend (issue 4)")
 def test_multiprocessing_workers_share_one_curriculum() -> None:
     """Workers build their curriculum from one config with a shared-memory session: one pool.
 

@@ -11,16 +11,19 @@ statistics themselves are always current.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
 import os
 import tempfile
+import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Generic
+from types import TracebackType
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +33,7 @@ from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, Discr
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
+from agora.tracking import shared
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "CurriculumTask",
     "decode_array",
     "read_checkpoint",
+    "write_checkpoint",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -148,10 +153,37 @@ class CurriculumTask(Generic[TConfig]):
         return f"CurriculumTask(task_id={self.task_id}, label={self.get_label()!r})"
 
 
-class Curriculum(Generic[TConfig]):
-    """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`."""
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-    def __init__(self, config: CurriculumConfig) -> None:
+
+def _locked(
+    method: Callable[Concatenate[Curriculum[Any], _P], _R],
+) -> Callable[Concatenate[Curriculum[Any], _P], _R]:
+    """On a shared pool, run ``method`` under the cross-process lock on a repaired, flushed pool."""
+
+    @functools.wraps(method)
+    def wrapper(self: Curriculum[Any], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self._shared is None:
+            return method(self, *args, **kwargs)
+        with self._shared:
+            self._sync()
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Curriculum(Generic[TConfig]):
+    """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`.
+
+    With ``algorithm_config.use_shared_memory`` the pool lives in shared memory and every
+    process that builds a curriculum with the same ``session_id`` (or unpickles this one)
+    shares it; see docs/shared-memory.md. ``session_id`` overrides the config's.
+    """
+
+    def __init__(
+        self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
+    ) -> None:
         self.config = config
         self._generator: TaskGenerator[TConfig] = config.task_generator.create()
         self._track_labels = self._generator.has_labels
@@ -160,21 +192,40 @@ class Curriculum(Generic[TConfig]):
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         algorithm_config = config.algorithm_config
         axes = dict(list(self._generator.bucket_axes().items())[: algorithm_config.max_slice_axes])
-        self.pool = TaskPool(
-            config.num_active_tasks, (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
-        )
-        self._coordinator = CacheCoordinator(self.pool)
-        self.slice_analyzer: SliceAnalyzer | None = None
-        if axes:
-            self.slice_analyzer = SliceAnalyzer(
-                self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+        fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
+        self._shared: shared.SharedMemoryBackend | None = None
+        if algorithm_config.use_shared_memory:
+            session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
+            factory = functools.partial(
+                shared.SharedMemoryBackend,
+                session_id=session,
+                scratch_length=2 * config.num_active_tasks,
+                create=not _attach,
             )
-        self.pool.initialize()
-        self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
-        self._rng = np.random.default_rng(config.seed)
-        self._interval = config.effective_refresh_interval
-        self._queue: list[int] = []  # pre-drawn slots, handed out from the end
-        self._fill()
+            self.pool = TaskPool(config.num_active_tasks, fields, factory)
+            self._shared = self.pool.backend  # type: ignore[assignment]
+        else:
+            self.pool = TaskPool(config.num_active_tasks, fields)
+        creating = self._shared is None or self._shared.created
+        try:
+            self._coordinator = CacheCoordinator(self.pool)
+            self.slice_analyzer: SliceAnalyzer | None = None
+            if axes:
+                self.slice_analyzer = SliceAnalyzer(
+                    self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+                )
+            if creating:
+                self.pool.initialize()
+            self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
+            self._rng = np.random.default_rng(config.seed)
+            self._interval = config.effective_refresh_interval
+            self._queue: list[int] = []  # pre-drawn slots, handed out from the end
+            if creating:
+                self._fill()
+        except BaseException:
+            if self._shared is not None:
+                self._shared.close()
+            raise
         # Hot-path views, bound once.
         self._ids = self.pool.ids
         self._scheduled = self.pool.view("scheduled")
@@ -187,6 +238,8 @@ class Curriculum(Generic[TConfig]):
         self._label_stats = LPStatsAggregator(self.pool, self._labels, self._coordinator)
         self._stats_version: tuple[int, ...] | None = None
         self._stats: dict[str, float] = {}
+        if self._shared is not None:
+            self._init_shared(creating)
 
     # -- the per-episode API ----------------------------------------------------------------
 
@@ -203,7 +256,8 @@ class Curriculum(Generic[TConfig]):
         """Report one episode's score for ``task_id``.
 
         Raises ``ValueError`` for a non-finite score or an id that was never in the pool. An
-        update for a recently evicted task is counted as ``num_stale_updates`` and ignored:
+        update for a recently evicted task counts in ``num_completed`` and ``num_stale_updates``
+        but changes no task statistics:
         in a shared pool another worker may evict a task while it is being played.
         """
         score = float(score)
@@ -213,13 +267,14 @@ class Curriculum(Generic[TConfig]):
         if slot is None:
             if self.pool.was_evicted(task_id):
                 self.pool.add_to_counter("num_stale")
+                self._header[self._h_completed] += 1  # the episode was played: num_completed counts it
                 return
             raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
         self._completions[slot] += 1
         self._score_sum[slot] += score
         self._last_score[slot] = score
-        self._header[self._h_completed] += 1
         self.algorithm.update(slot, score)
+        self._header[self._h_completed] += 1  # last: a shared pool's crash journal relies on it
 
     def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
@@ -268,6 +323,7 @@ class Curriculum(Generic[TConfig]):
                 if not self.pool.was_evicted(task_id):
                     raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
             self.pool.add_to_counter("num_stale", int(missing.sum()))
+            self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
             ids, values, slots = ids[~missing], values[~missing], slots[~missing]
         for round_slots, round_values in _rounds(slots, values):
             self.pool.array("completions")[round_slots] += 1
@@ -295,18 +351,29 @@ class Curriculum(Generic[TConfig]):
     def task_generator(self) -> TaskGenerator[TConfig]:
         return self._generator
 
+    @_locked
     def active_task_ids(self) -> list[int]:
         """Ids of all tasks in the pool, in slot order."""
         return self.pool.array("ids")[self.pool.active_slots()].tolist()  # type: ignore[no-any-return]
 
     # -- pool maintenance -----------------------------------------------------------------
 
-    def _fill(self) -> None:
-        """Create tasks with fresh random ids until the pool is full."""
+    def _fill(self, prepared: dict[int, GeneratedTask[TConfig] | None] | None = None) -> None:
+        """Create tasks with fresh random ids until the pool is full.
+
+        ``prepared``: candidate ids to use first, possibly generated already (a shared pool
+        prepares them outside its lock); the ones used are removed from it.
+        """
         need = self.pool.counter("num_free")
         if need == 0:
             return
-        chosen: dict[int, None] = {}
+        ready: dict[int, GeneratedTask[TConfig] | None] = {}
+        if prepared:
+            for candidate in list(prepared)[:need]:
+                task = prepared.pop(candidate)
+                if self.pool.slot_of(candidate) is None:
+                    ready[candidate] = task
+        chosen: dict[int, None] = dict.fromkeys(ready)
         while len(chosen) < need:
             for candidate in self._rng.integers(0, self.config.max_task_id, size=2 * need).tolist():
                 if candidate not in chosen and self.pool.slot_of(candidate) is None:
@@ -318,7 +385,7 @@ class Curriculum(Generic[TConfig]):
         if self._track_labels or self.slice_analyzer is not None:
             # One cheap generate() per new task gives its label and bucket bins; the
             # per-episode path then never needs to regenerate anything for statistics.
-            generated = [self._generator.generate(t) for t in ids]
+            generated = [ready.get(t) or self._generator.generate(t) for t in ids]
             if self._track_labels:
                 self.pool.array("label")[slots] = [self._label_id(g.label) for g in generated]
             if self.slice_analyzer is not None:
@@ -332,6 +399,8 @@ class Curriculum(Generic[TConfig]):
     def _label_id(self, label: str | None) -> int:
         if label is None:
             return -1
+        if self._shared is not None:
+            return self._shared_label_id(label)
         index = self._label_index.get(label)
         if index is None:
             if len(self._labels) >= 32767:
@@ -342,20 +411,38 @@ class Curriculum(Generic[TConfig]):
 
     def _refresh(self) -> None:
         """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots."""
+        self._evict()
+        self._draw()
+
+    def _eviction_plan(self) -> npt.NDArray[np.intp] | None:
+        if not (self.algorithm.evicts and self.pool.counter("num_scheduled") > 0):
+            return None
         active = self.pool.active_slots()
-        if self.algorithm.evicts and self.pool.counter("num_scheduled") > 0:
-            candidates = self.algorithm.eviction_candidates(
-                active, self.config.min_presentations_for_eviction
-            )
-            evict = candidates[: self._interval]  # at most one eviction per episode, as in the seed system
-            if len(evict):
-                self.algorithm.on_tasks_evicted(evict)
-                if self.slice_analyzer is not None:
-                    self.slice_analyzer.on_tasks_evicted(evict)
-                for task_id in self.pool.remove_many(evict.tolist()):
-                    self._cache.pop(task_id, None)
-                self._fill()
-                active = self.pool.active_slots()
+        candidates = self.algorithm.eviction_candidates(active, self.config.min_presentations_for_eviction)
+        return candidates[: self._interval]  # at most one eviction per episode, as in the seed system
+
+    def _evict(
+        self,
+        evict: npt.NDArray[np.intp] | None = None,
+        prepared: dict[int, GeneratedTask[TConfig] | None] | None = None,
+    ) -> None:
+        """Evict ``evict`` (default: the algorithm's candidates now) and refill the pool."""
+        if evict is None:
+            evict = self._eviction_plan()
+        if evict is not None and len(evict):
+            if self._shared is not None:
+                self._journal_eviction(evict)
+            self.algorithm.on_tasks_evicted(evict)
+            if self.slice_analyzer is not None:
+                self.slice_analyzer.on_tasks_evicted(evict)
+            for task_id in self.pool.remove_many(evict.tolist()):
+                self._cache.pop(task_id, None)
+            self._fill(prepared)
+            if self._shared is not None:
+                self._end_journal()
+
+    def _draw(self) -> None:
+        active = self.pool.active_slots()
         weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
         if weights.shape != active.shape or not np.all(np.isfinite(weights)) or (weights < 0).any():
             raise ValueError(
@@ -368,6 +455,7 @@ class Curriculum(Generic[TConfig]):
         draws = np.searchsorted(cdf, self._rng.random(self._interval) * cdf[-1], side="right")
         self._queue = active[np.minimum(draws, len(active) - 1)][::-1].tolist()
 
+    @_locked
     def sampling_probabilities(self) -> dict[int, float]:
         """Current sampling probability of each active task id (O(N): for inspection, not hot paths)."""
         active = self.pool.active_slots()
@@ -379,6 +467,7 @@ class Curriculum(Generic[TConfig]):
 
     # -- statistics -------------------------------------------------------------------------
 
+    @_locked
     def stats(self) -> dict[str, float]:
         """Flat ``name -> number`` statistics, ready for wandb or TensorBoard.
 
@@ -412,6 +501,7 @@ class Curriculum(Generic[TConfig]):
 
     # -- checkpoints --------------------------------------------------------------------------
 
+    @_locked
     def get_state(self) -> dict[str, Any]:
         """Everything needed to continue exactly where this curriculum is, as JSON-ready data."""
         arrays = {
@@ -430,6 +520,7 @@ class Curriculum(Generic[TConfig]):
             "slices": self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
         }
 
+    @_locked
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
         """Restore :meth:`get_state` output. All or nothing: on error nothing changes.
 
@@ -498,35 +589,373 @@ class Curriculum(Generic[TConfig]):
         self.algorithm.load_state(state["algorithm"])
         if self.slice_analyzer is not None and state.get("slices") is not None:
             self.slice_analyzer.load_state(state["slices"])
+        if self._shared is not None:
+            self._loaded_shared()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
-        state = self.get_state()
-        payload = json.dumps(state, sort_keys=True)
-        document = json.dumps(
-            {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state},
-            sort_keys=True,
-        )
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(document)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-            directory = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)  # make the rename itself durable
-            finally:
-                os.close(directory)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_checkpoint(path, self.get_state())
 
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
         """Load a checkpoint written by :meth:`save`; a damaged file raises :class:`CheckpointError`."""
         self.load_state(read_checkpoint(path), strict=strict)
+
+    # -- shared pools (see docs/shared-memory.md) ---------------------------------------------
+    #
+    # Crash safety: every change to the pool happens under the cross-process lock and is
+    # announced in a journal in the segment's control words first, so the next lock holder
+    # can tell whether a process died half-way and repair the pool (_recover). get_task reads
+    # a slot's id without the lock, seqlock style: evictions make the header ``version`` odd
+    # while they run, and a reader that sees it odd or changed retries under the lock.
+
+    def close(self) -> None:
+        """Detach from a shared pool (its creator also removes it). A no-op for a local pool."""
+        backend = self._shared
+        if backend is None or backend.closed:
+            return
+        with backend:
+            self._sync()
+        backend.close()
+
+    def __enter__(self) -> Curriculum[TConfig]:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (e.g. for ``spawn`` workers), a shared curriculum re-attaches to its session."""
+        if self._shared is not None:
+            return (_attach_curriculum, (self.config, self._shared.session_id))
+        return (_restore_curriculum, (self.config, self.get_state()))
+
+    @property
+    def session_id(self) -> str | None:
+        """Name of the shared pool, or None for a local one."""
+        return None if self._shared is None else self._shared.session_id
+
+    def _init_shared(self, creating: bool) -> None:
+        backend = self._shared
+        assert backend is not None
+        base = backend.journal_base
+        self._j_op, self._j_arg, self._j_target, self._j_recoveries = base, base + 1, base + 2, base + 3
+        self._h_version = HEADER.index("version")
+        self._pending_slots: list[int] = []  # handed out, not yet in the shared scheduled counts
+        self._pending_ids: list[int] = []
+        self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
+        self._last_handed = -1
+        self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}
+        self._batch = self.config.algorithm_config.shared_update_batch
+        if creating:
+            backend.mark_ready()
+        else:
+            self._rng = np.random.default_rng([self.config.seed, backend.next_attach_index()])
+        shared.on_fork(self._after_fork)
+        # Shared versions of the hot-path methods, bound per instance so the local ones stay lean.
+        self.get_task = self._get_task_shared  # type: ignore[method-assign]
+        self.update_task_performance = self._update_shared  # type: ignore[method-assign]
+        self.get_tasks = self._get_tasks_shared  # type: ignore[method-assign]
+        self.update_task_performance_many = self._update_many_shared  # type: ignore[method-assign]
+        self._refresh = self._refresh_shared  # type: ignore[method-assign]
+
+    def _after_fork(self) -> None:
+        """In a forked child: draw our own samples with our own seed; the parent's pending counts stay its."""
+        assert self._shared is not None
+        if self._shared.closed:
+            return
+        self._queue = []
+        self._pending_slots.clear()
+        self._pending_ids.clear()
+        self._pending_updates.clear()
+        self._spare_tasks.clear()
+        self._rng = np.random.default_rng([self.config.seed, self._shared.next_attach_index()])
+
+    def _get_task_shared(self) -> CurriculumTask[TConfig]:
+        if not self._queue:
+            self._refresh()
+        slot = self._queue.pop()
+        header = self._header
+        version = header[self._h_version]
+        task_id = self._ids[slot]
+        if version & 1 or task_id < 0 or header[self._h_version] != version:
+            with self._shared:  # type: ignore[union-attr]
+                self._recover()
+                task_id = self._ids[slot]
+        # Scheduled counts are read-modify-write: applied in batches under the lock (_flush).
+        self._pending_slots.append(slot)
+        self._pending_ids.append(task_id)
+        if len(self._pending_slots) >= _SCHEDULED_BATCH:
+            self.flush()
+        self._last_handed = task_id
+        return CurriculumTask(self, task_id, slot)
+
+    def _update_shared(self, task_id: int, score: float) -> None:
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        self._pending_updates.append((task_id, score))
+        # An id that is not in the (lock-free read of the) map is rare: decide at once, under
+        # the lock, so that an unknown id raises here and not in some later call. The id just
+        # handed out (the usual case) needs no look-up.
+        if len(self._pending_updates) >= self._batch or (
+            task_id != self._last_handed and self.pool.slot_of(task_id) is None
+        ):
+            with self._shared:  # type: ignore[union-attr]
+                self._sync(full=False)
+
+    def _get_tasks_shared(self, k: int) -> list[CurriculumTask[TConfig]]:
+        with self._shared:  # type: ignore[union-attr]
+            self._sync()
+            return Curriculum.get_tasks(self, k)
+
+    def _update_many_shared(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
+        assert self._shared is not None
+        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
+        values = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(ids) != len(values):
+            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+        control, journal = self._shared.control, self._shared.scratch
+        chunk = len(journal)
+        with self._shared:
+            self._sync()  # this process's earlier single scores go first
+            for begin in range(0, len(ids), chunk):
+                part = ids[begin : begin + chunk]
+                journal[: len(part)] = part
+                control[self._j_arg] = len(part)
+                control[self._j_target] = self._header[self._h_completed] + len(part)
+                control[self._j_op] = _JOURNAL_BATCH
+                try:
+                    Curriculum.update_task_performance_many(
+                        self, part.tolist(), values[begin : begin + chunk].tolist()
+                    )
+                finally:
+                    control[self._j_op] = 0
+
+    def flush(self) -> None:
+        """Apply this process's buffered scores and hand-out counts to a shared pool now.
+
+        Called automatically every ``shared_update_batch`` scores, at refreshes, by
+        :meth:`stats`, :meth:`get_state` and :meth:`close`. A no-op for a local pool.
+        """
+        if self._shared is not None:
+            with self._shared:
+                self._sync()
+
+    def _sync(self, full: bool = True) -> None:
+        """Under the lock: repair after a crashed writer, then apply what this process buffered.
+
+        Hand-out counts are batched more coarsely (``full=False`` leaves fewer than
+        ``_SCHEDULED_BATCH`` of them pending): applying them costs a few vectorised calls.
+        """
+        self._recover()
+        if full or len(self._pending_slots) >= _SCHEDULED_BATCH:
+            self._flush()
+        if self._shared.string_count() != len(self._labels):  # type: ignore[union-attr]
+            self._sync_labels()
+        updates = self._pending_updates
+        if not updates:
+            return
+        assert self._shared is not None
+        control, header, done = self._shared.control, self._header, 0
+        control[self._j_op] = _JOURNAL_UPDATE
+        try:
+            for task_id, score in updates:
+                control[self._j_arg] = task_id
+                control[self._j_target] = header[self._h_completed] + 1
+                done += 1
+                Curriculum.update_task_performance(self, task_id, score)
+        finally:
+            control[self._j_op] = 0
+            del updates[:done]
+
+    def _refresh_shared(self) -> None:
+        # The O(N) and per-new-task work happens outside the lock: choosing what to evict
+        # (from a lock-free read of the statistics: a heuristic anyway), generating the
+        # replacements, and drawing samples. Under the lock only the planned tasks that are
+        # still in their slots are swapped out.
+        assert self._shared is not None
+        plan = self._eviction_plan()
+        planned_ids = prepared = None
+        if plan is not None and len(plan):
+            planned_ids = self.pool.array("ids")[plan].copy()
+            prepared = self._prepare_tasks(len(plan))
+        with self._shared:
+            self._sync()
+            if plan is not None and planned_ids is not None:
+                self._evict(plan[self.pool.array("ids")[plan] == planned_ids], prepared)
+        self._draw()
+
+    def _prepare_tasks(self, n: int) -> dict[int, GeneratedTask[TConfig] | None]:
+        """At least ``n`` fresh random ids, generated when labels or slice bins need it.
+
+        Kept across refreshes: when another process evicted a planned task first, the
+        replacement prepared for it waits for the next eviction instead of being wasted.
+        """
+        spare = self._spare_tasks
+        generate = self._track_labels or self.slice_analyzer is not None
+        if n > len(spare):
+            for task_id in self._rng.integers(0, self.config.max_task_id, size=n - len(spare)).tolist():
+                if task_id not in spare:
+                    spare[task_id] = self._generator.generate(task_id) if generate else None
+        return spare
+
+    def _flush(self) -> None:
+        slots, ids = self._pending_slots, self._pending_ids
+        if not slots:
+            return
+        handed = np.asarray(slots, dtype=np.intp)
+        still = self.pool.array("ids")[handed] == np.asarray(ids)  # not evicted since
+        np.add.at(self.pool.array("scheduled"), handed[still], 1)
+        self._header[self._h_scheduled] += len(slots)
+        slots.clear()
+        ids.clear()
+
+    def _journal_eviction(self, evict: npt.NDArray[np.intp]) -> None:
+        assert self._shared is not None
+        control, journal, k = self._shared.control, self._shared.scratch, len(evict)
+        journal[:k] = evict
+        journal[k : 2 * k] = self.pool.array("ids")[evict]
+        control[self._j_arg] = k
+        self._header[self._h_version] += 1  # odd: readers of ids retry under the lock
+        control[self._j_op] = _JOURNAL_EVICT
+
+    def _end_journal(self) -> None:
+        assert self._shared is not None
+        self._header[self._h_version] += 1
+        self._shared.control[self._j_op] = 0
+
+    def _recover(self) -> None:
+        """Repair the pool if a process died while changing it (called under the lock).
+
+        A half-applied update: its task is evicted (its statistics may be torn), and the
+        pool-wide counters do not include that episode. A half-done eviction: the id map
+        and free stack are rebuilt from ``ids``, the slots being replaced get fresh tasks.
+        """
+        assert self._shared is not None
+        control, header, pool = self._shared.control, self._header, self.pool
+        op = control[self._j_op]
+        if not op and not header[self._h_version] & 1:
+            return
+        if not header[self._h_version] & 1:
+            header[self._h_version] += 1
+        if op == _JOURNAL_UPDATE and header[self._h_completed] != control[self._j_target]:
+            slot = pool.slot_of(control[self._j_arg])
+            if slot is not None:
+                self._replace(np.asarray([slot], dtype=np.intp))
+        elif op == _JOURNAL_BATCH and header[self._h_completed] != control[self._j_target]:
+            slots = pool.slots_of(self._shared.scratch[: control[self._j_arg]])
+            self._replace(np.unique(slots[slots >= 0]))
+        elif op == _JOURNAL_EVICT:
+            k = control[self._j_arg]
+            journal = self._shared.scratch
+            slots, old_ids = journal[:k].astype(np.intp), journal[k : 2 * k]
+            ring = pool.backend.array("evicted")
+            # Removed, but killed before the evicted ring was written: record them, so late
+            # scores for them count as stale rather than unknown.
+            lost = old_ids[(pool.array("ids")[slots] < 0) & ~np.isin(old_ids, ring)]
+            if len(lost):
+                start = pool.counter("num_evicted")
+                ring[np.arange(start, start + len(lost)) % len(ring)] = lost
+                pool.add_to_counter("num_evicted", len(lost))
+            pool.rebuild_index()
+            self._replace(slots[pool.array("ids")[slots] >= 0])
+        control[self._j_recoveries] += 1
+        header[self._h_version] += 1
+        control[self._j_op] = 0
+
+    def _replace(self, slots: npt.NDArray[np.intp]) -> None:
+        if len(slots):
+            self.algorithm.on_tasks_evicted(slots)
+            if self.slice_analyzer is not None:
+                self.slice_analyzer.on_tasks_evicted(slots)
+            self.pool.remove_many(slots.tolist())
+        self._fill()
+
+    def _shared_label_id(self, label: str) -> int:
+        # Label indices must mean the same in every process: they index the session's string
+        # table, which this process mirrors in self._labels (called under the lock).
+        assert self._shared is not None
+        index = self._label_index.get(label)
+        if index is None:
+            self._sync_labels()
+            index = self._label_index.get(label)
+            if index is None:
+                index = self._shared.add_string(label)
+                self._sync_labels()
+        return index
+
+    def _sync_labels(self) -> None:
+        assert self._shared is not None
+        for label in self._shared.strings(len(self._labels)):
+            self._label_index[label] = len(self._labels)
+            self._labels.append(label)  # in place: the label stats hold this list
+
+    def _loaded_shared(self) -> None:
+        """After a checkpoint was loaded into a shared pool: map its label table onto the session's."""
+        assert self._shared is not None
+        loaded = self._labels
+        self._labels, self._label_index = [], {}
+        self._label_stats.labels = self._labels
+        self._sync_labels()
+        column = self.pool.array("label")
+        if loaded:
+            mapping = np.asarray([self._shared_label_id(label) for label in loaded], dtype=column.dtype)
+            column[column >= 0] = mapping[column[column >= 0]]
+        header = self._header
+        header[self._h_version] = header[self._h_version] + 2 - header[self._h_version] % 2
+        self._shared.control[self._j_op] = 0
+
+    def shared_stats(self) -> dict[str, float]:
+        """A shared pool's health: repairs after dead writers (pool-wide), and how often and how
+        long this process waited for the lock. Empty for a local pool."""
+        if self._shared is None:
+            return {}
+        return {
+            "num_recoveries": float(self._shared.control[self._j_recoveries]),
+            "lock_waits": float(self._shared.lock_waits),
+            "lock_wait_seconds": self._shared.lock_wait_seconds,
+        }
+
+
+_JOURNAL_UPDATE, _JOURNAL_EVICT, _JOURNAL_BATCH = 1, 2, 3
+_SCHEDULED_BATCH = 64
+"""Hand-outs a process batches before adding them to the shared ``scheduled`` counts."""
+
+
+def _attach_curriculum(config: CurriculumConfig, session_id: str) -> Curriculum[Any]:
+    return Curriculum(config, session_id=session_id, _attach=True)
+
+
+def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curriculum[Any]:
+    curriculum: Curriculum[Any] = Curriculum(config)
+    curriculum.load_state(state)
+    return curriculum
+
+
+def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Write a :meth:`Curriculum.get_state` (extra keys allowed) atomically, with a checksum."""
+    payload = json.dumps(state, sort_keys=True)
+    document = json.dumps(
+        {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
+    )
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(document)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # make the rename itself durable
+        finally:
+            os.close(directory)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -237,6 +237,21 @@ class TaskPool:
             self.add_to_counter("num_evicted", len(removed))
         return removed
 
+    def rebuild_index(self) -> None:
+        """Rebuild the id -> slot map and the free stack from ``ids`` alone.
+
+        Repairs a shared pool whose writer died half-way through an eviction: ``ids`` is the
+        truth, the map and the stack follow it.
+        """
+        ids = self.backend.array("ids")
+        self.backend.array("table_keys")[:] = _EMPTY
+        active = np.flatnonzero(ids != _EMPTY)
+        for slot in active.tolist():
+            self._table_insert(int(ids[slot]), slot)
+        free = np.flatnonzero(ids == _EMPTY)
+        self.backend.array("free")[: len(free)] = free[::-1]
+        self.header[self._h["num_free"]] = len(free)
+
     def was_evicted(self, task_id: int) -> bool:
         """Whether ``task_id`` is among the recently evicted ids (O(memory); rare path)."""
         return task_id >= 0 and bool((self.backend.array("evicted") == task_id).any())

@@ -43,6 +43,12 @@ class CurriculumAlgorithmConfig(BaseModel, ABC):
     session_id: str | None = Field(
         default=None, description="Name of the shared pool; processes with the same id share it."
     )
+    shared_update_batch: int = Field(
+        default=16,
+        gt=0,
+        description="Scores a process buffers before applying them to the shared pool under its lock "
+        "(amortises the lock; others see a process's scores at most this many episodes late).",
+    )
     max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
     enable_detailed_slice_logging: bool = Field(
         default=False, description="Add per-bucket-entry counts and mean scores to stats()."

@@ -57,12 +57,21 @@ def require_method(env: Any, name: str, role: str) -> None:
         )
 
 
+_PER_EPISODE_API = ("get_task", "update_task_performance", "stats")
+
+
 def _make_curriculum(curriculum: Curriculum[Any] | CurriculumConfig) -> Curriculum[Any]:
-    if isinstance(curriculum, Curriculum):
-        return curriculum
     if isinstance(curriculum, CurriculumConfig):
         return curriculum.make()
-    raise TypeError(f"curriculum must be a Curriculum or a CurriculumConfig, got {type(curriculum).__name__}")
+    # Anything with the per-episode interface works too, e.g. agora.distributed's client.
+    if isinstance(curriculum, Curriculum) or all(
+        callable(getattr(curriculum, m, None)) for m in _PER_EPISODE_API
+    ):
+        return curriculum
+    raise TypeError(
+        f"curriculum must be a Curriculum or a CurriculumConfig, got {type(curriculum).__name__} "
+        "(or any object with get_task, update_task_performance and stats)"
+    )
 
 
 class TaskDriver:
@@ -71,13 +80,15 @@ class TaskDriver:
     ``curriculum`` may be a :class:`~agora.Curriculum` (shared by every wrapper holding it,
     within one process) or a :class:`~agora.CurriculumConfig`, from which this driver builds
     its own; with ``use_shared_memory=True`` and a ``session_id`` in the algorithm config,
-    drivers in different processes then share one pool.
+    drivers in different processes then share one pool. Any object with the per-episode
+    interface also works, e.g. an ``agora.distributed.RayCurriculumClient``; the driver closes
+    only a curriculum it built.
     """
 
     def __init__(self, curriculum: Curriculum[Any] | CurriculumConfig, stats_interval: int) -> None:
         if isinstance(stats_interval, bool) or not isinstance(stats_interval, int) or stats_interval < 1:
             raise ValueError(f"stats_interval must be a positive int (steps per report): {stats_interval!r}")
-        self._owns_curriculum = not isinstance(curriculum, Curriculum)
+        self._owns_curriculum = isinstance(curriculum, CurriculumConfig)
         self.curriculum = _make_curriculum(curriculum)
         self.stats_interval = stats_interval
         self.task: CurriculumTask[Any] | None = None

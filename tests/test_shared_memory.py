@@ -1,0 +1,609 @@
+"""One curriculum shared by many processes (real processes, spawn and fork)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from multiprocessing.synchronize import Barrier
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import BaseModel
+
+import agora
+from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
+from agora.bench import shared_memory as bench
+from agora.tracking.shared import (
+    CentralizedTaskTracker,
+    LayoutMismatchError,
+    SharedMemoryBackend,
+    segment_name,
+    unlink_session,
+)
+from conftest import agora_segments
+
+START_METHODS = ["spawn", "fork"]
+EPISODES = 5_000
+TIMEOUT = 120
+
+
+class Maze(BaseModel):
+    size: int = 5
+    variant: int = 0
+
+
+def lp_config(session: str, num_tasks: int = 100, **kwargs: Any) -> agora.CurriculumConfig:
+    """LP with eviction active: small pool, frequent refreshes, labelled tasks."""
+    easy = agora.bucketed(Maze(size=5)).add_bucket("variant", list(range(50)))
+    hard = agora.bucketed(Maze(size=9)).add_bucket("variant", list(range(50)))
+    easy.label, hard.label = "easy", "hard"
+    return agora.CurriculumConfig(
+        task_generator=agora.merge([easy, hard]),
+        num_active_tasks=num_tasks,
+        max_task_id=10**6,
+        refresh_interval=20,
+        min_presentations_for_eviction=5,
+        algorithm_config=LearningProgressConfig(use_shared_memory=True, session_id=session, **kwargs),
+    )
+
+
+def random_config(session: str | None, num_tasks: int = 64) -> agora.CurriculumConfig:
+    return agora.CurriculumConfig(
+        task_generator=agora.single_task(Maze()),
+        num_active_tasks=num_tasks,
+        algorithm_config=DiscreteRandomConfig(use_shared_memory=True, session_id=session),
+    )
+
+
+def new_session() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def score_of(task_id: int, rng: np.random.Generator) -> float:
+    """Success probability depends on the task, so learning progress differs between tasks."""
+    return float(rng.random() < (task_id % 10) / 10)
+
+
+def pool_snapshot(curriculum: agora.Curriculum[Any]) -> dict[int, tuple[int, float]]:
+    """Active task id -> (completions, score sum), read under the lock."""
+    with curriculum.pool.backend.lock():
+        pool = curriculum.pool
+        active = pool.active_slots()
+        ids = pool.array("ids")[active].tolist()
+        completions = pool.array("completions")[active].tolist()
+        sums = pool.array("score_sum")[active].tolist()
+    return dict(zip(ids, zip(completions, sums, strict=True), strict=True))
+
+
+def pool_stats(curriculum: agora.Curriculum[Any]) -> dict[str, float]:
+    """The statistics that come from the shared pool (not per-process caches of weights or slices)."""
+    return {
+        k: v
+        for k, v in curriculum.stats().items()
+        if k.startswith(("num_", "label/", "mean_task_score", "frac_tasks_played"))
+    }
+
+
+def check_consistent(curriculum: agora.Curriculum[Any]) -> None:
+    """The id map, free stack and counters agree with the ids column."""
+    pool = curriculum.pool
+    ids = pool.array("ids")
+    active = np.flatnonzero(ids >= 0)
+    assert len(set(ids[active].tolist())) == len(active)
+    for slot in active.tolist():
+        assert pool.slot_of(int(ids[slot])) == slot
+    assert pool.counter("num_free") == pool.capacity - len(active)
+    free = pool.backend.array("free")[: pool.counter("num_free")]
+    assert sorted(free.tolist()) == np.flatnonzero(ids < 0).tolist()
+    assert pool.counter("version") % 2 == 0
+
+
+# -- workers (module level so that spawn can import them) ----------------------------------
+
+
+def _play(curriculum: agora.Curriculum[Any], episodes: int, seed: int) -> int:
+    """Play ``episodes``; returns how many handed-out ids were not active when handed out.
+
+    Every other episode holds the lock across ``get_task``, so nobody can evict in between and
+    the check is exact; the others check right after, racing with the other processes (an id
+    evicted since must then be in the evicted ring).
+    """
+    rng = np.random.default_rng(seed)
+    lock, pool = curriculum.pool.backend.lock(), curriculum.pool
+    bad = 0
+    for i in range(episodes):
+        if i % 2:
+            with lock:
+                task = curriculum.get_task()
+                bad += pool.slot_of(task.task_id) is None
+        else:
+            task = curriculum.get_task()
+            with lock:
+                bad += pool.slot_of(task.task_id) is None and not pool.was_evicted(task.task_id)
+        curriculum.update_task_performance(task.task_id, score_of(task.task_id, rng))
+    return bad
+
+
+def _share_worker(
+    config: agora.CurriculumConfig,
+    passed: agora.Curriculum[Any] | None,
+    index: int,
+    barrier: Barrier,
+    results: Any,
+) -> None:
+    curriculum = passed if passed is not None else config.make()
+    with curriculum:
+        bad = _play(curriculum, EPISODES, seed=index)
+        curriculum.flush()
+        barrier.wait(TIMEOUT)  # everyone's episodes are in the pool
+        results.put((index, bad, pool_stats(curriculum), pool_snapshot(curriculum)))
+        barrier.wait(TIMEOUT)  # nobody detaches before all have read
+
+
+def _kill_worker(config: agora.CurriculumConfig, index: int, returned: Any, start: Any) -> None:
+    with config.make() as curriculum:
+        start.wait(TIMEOUT)
+        rng = np.random.default_rng(index)
+        for i in range(EPISODES):
+            task = curriculum.get_task()
+            curriculum.update_task_performance(task.task_id, score_of(task.task_id, rng))
+            returned[index] = i + 1
+
+
+def _crash_mid_update(config: agora.CurriculumConfig, task_id: int) -> None:
+    curriculum = config.make()
+    backend = curriculum._shared
+    assert backend is not None
+    backend.acquire()
+    control = backend.control
+    control[curriculum._j_arg] = task_id
+    control[curriculum._j_target] = curriculum.pool.counter("num_completed") + 1
+    control[curriculum._j_op] = 1
+    slot = curriculum.pool.slot_of(task_id)
+    curriculum.pool.view("completions")[slot] += 1  # half an update ...
+    os.kill(os.getpid(), signal.SIGKILL)  # ... then death, holding the lock
+
+
+def _crash_mid_eviction(config: agora.CurriculumConfig) -> None:
+    curriculum = config.make()
+    backend = curriculum._shared
+    assert backend is not None
+    backend.acquire()
+    evict = curriculum.pool.active_slots()[:8]
+    curriculum._journal_eviction(evict)
+    curriculum.pool.remove_many(evict[:3].tolist())
+    curriculum.pool._table_delete(int(curriculum.pool.ids[evict[5]]))  # torn in the middle of a removal
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hold_lock_and_die(config: agora.CurriculumConfig, ready: Any) -> None:
+    curriculum = config.make()
+    curriculum.pool.backend.lock().__enter__()
+    ready.set()
+    time.sleep(60)
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_new_segments() -> Iterator[None]:
+    """Every test here removes what it created."""
+    before = agora_segments()
+    yield
+    assert agora_segments() - before == set()
+
+
+def run_all(processes: list[Any]) -> None:
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(TIMEOUT)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_four_processes_share_one_pool(method: str) -> None:
+    ctx = mp.get_context(method)
+    config = lp_config(new_session())
+    with config.make() as owner:
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        # Two workers build the curriculum from the config, two get the owner's object.
+        workers = [
+            ctx.Process(target=_share_worker, args=(config, owner if i >= 2 else None, i, barrier, results))
+            for i in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        reports = sorted(results.get(timeout=TIMEOUT) for _ in workers)
+        for worker in workers:
+            worker.join(TIMEOUT)
+        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+
+        stats = pool_stats(owner)
+        snapshot = pool_snapshot(owner)
+        assert stats["num_completed"] == 4 * EPISODES
+        assert stats["num_scheduled"] == 4 * EPISODES
+        assert stats["num_evicted"] > 0  # eviction was active
+        assert stats["label/easy/num_active"] + stats["label/hard/num_active"] == 100
+        for _index, bad, worker_stats, worker_snapshot in reports:
+            assert bad == 0
+            assert worker_stats == stats
+            assert worker_snapshot == snapshot
+        check_consistent(owner)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_first_worker_creates_the_session(method: str) -> None:
+    """No owner in the parent: workers build from the config, the first one creates the pool."""
+    ctx = mp.get_context(method)
+    config = lp_config(new_session(), num_tasks=40)
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=_share_worker, args=(config, None, i, barrier, results)) for i in range(2)]
+    for worker in workers:
+        worker.start()
+    reports = [results.get(timeout=TIMEOUT) for _ in workers]
+    for worker in workers:
+        worker.join(TIMEOUT)
+    assert [w.exitcode for w in workers] == [0, 0]
+    (_, _, stats_a, pool_a), (_, _, stats_b, pool_b) = reports
+    assert stats_a["num_completed"] == stats_b["num_completed"] == 2 * EPISODES
+    assert pool_a == pool_b
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_killed_worker_leaves_a_consistent_pool(method: str) -> None:
+    ctx = mp.get_context(method)
+    config = lp_config(new_session())
+    batch = config.algorithm_config.shared_update_batch
+    with config.make() as owner:
+        returned, start = ctx.Array("q", 3, lock=False), ctx.Event()
+        workers = [ctx.Process(target=_kill_worker, args=(config, i, returned, start)) for i in range(3)]
+        for worker in workers:
+            worker.start()
+        start.set()
+        deadline = time.monotonic() + TIMEOUT
+        while returned[0] < EPISODES // 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        os.kill(workers[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
+        for worker in workers:
+            worker.join(TIMEOUT)
+        assert workers[0].exitcode == -signal.SIGKILL
+        assert [w.exitcode for w in workers[1:]] == [0, 0]  # the others finished: no deadlock
+        assert list(returned[1:]) == [EPISODES, EPISODES]
+
+        owner.flush()  # the next lock holder repairs whatever the dead worker left half-done
+        check_consistent(owner)
+        completed = owner.stats()["num_completed"]
+        dead = returned[0]
+        # The dead worker's completed calls count, except scores it still buffered (< batch);
+        # the call it died in counts fully or not at all.
+        assert 2 * EPISODES + dead - (batch - 1) <= completed <= 2 * EPISODES + dead + 1
+        task = owner.get_task()  # and the pool still works
+        owner.update_task_performance(task.task_id, 1.0)
+
+
+def test_crash_mid_update_is_repaired() -> None:
+    config = lp_config(new_session(), num_tasks=20)
+    with config.make() as owner:
+        task = owner.get_task()
+        owner.update_task_performance(task.task_id, 1.0)
+        owner.flush()
+        before = owner.stats()["num_completed"]
+        process = mp.get_context("fork").Process(target=_crash_mid_update, args=(config, task.task_id))
+        process.start()
+        process.join(TIMEOUT)
+        assert process.exitcode == -signal.SIGKILL
+        owner.flush()
+        assert owner.stats()["num_completed"] == before  # the half-applied episode is not counted
+        assert owner.pool.slot_of(task.task_id) is None  # its possibly torn task was replaced
+        assert owner.pool.was_evicted(task.task_id)
+        assert owner.shared_stats()["num_recoveries"] == 1
+        assert owner.stats()["num_active_tasks"] == 20
+        check_consistent(owner)
+
+
+def test_crash_mid_eviction_is_repaired() -> None:
+    config = lp_config(new_session(), num_tasks=20)
+    with config.make() as owner:
+        slots = owner.pool.active_slots()[:8]
+        old_ids = owner.pool.array("ids")[slots].tolist()
+        process = mp.get_context("fork").Process(target=_crash_mid_eviction, args=(config,))
+        process.start()
+        process.join(TIMEOUT)
+        assert process.exitcode == -signal.SIGKILL
+        task = owner.get_task()  # sees the odd version, takes the lock and repairs
+        assert task.task_id >= 0
+        check_consistent(owner)
+        assert owner.stats()["num_active_tasks"] == 20
+        for task_id in old_ids:  # all eight were replaced, and late scores for them are stale
+            assert owner.pool.slot_of(task_id) is None
+            owner.update_task_performance(task_id, 0.5)
+        owner.flush()
+        assert owner.stats()["num_stale_updates"] == 8
+        assert owner.pool.array("completions")[slots].tolist() == [0] * 8
+
+
+def test_lock_of_a_killed_holder_is_released() -> None:
+    ctx = mp.get_context("fork")
+    config = random_config(new_session())
+    with config.make() as owner:
+        ready = ctx.Event()
+        process = ctx.Process(target=_hold_lock_and_die, args=(config, ready))
+        process.start()
+        assert ready.wait(TIMEOUT)
+        os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        process.join(TIMEOUT)
+        task = owner.get_task()
+        owner.update_task_performance(task.task_id, 1.0)
+        owner.flush()
+        assert owner.stats()["num_completed"] == 1
+
+
+def test_attaching_with_another_pool_size_names_both_sizes() -> None:
+    session = new_session()
+    with random_config(session, num_tasks=64).make():
+        with pytest.raises(LayoutMismatchError, match=r"pool size 64 in the session but 128 here"):
+            random_config(session, num_tasks=128).make()
+        with pytest.raises(LayoutMismatchError, match=r"lp_score: absent in the session"):
+            lp_config(session, num_tasks=64).make()
+
+
+def test_session_name_fits_macos_limit() -> None:
+    name = segment_name("a very long session id " * 20)
+    assert len("/" + name) <= 31
+    assert name.startswith("ag_")
+
+
+def test_context_manager_owner_unlinks_attachers_keep_working() -> None:
+    session = new_session()
+    config = random_config(session)
+    owner = config.make()
+    attached = config.make()
+    assert segment_name(session) in agora_segments()
+    attached.close()  # a non-owner closing leaves the pool in place
+    assert segment_name(session) in agora_segments()
+    other = config.make()
+    with owner:
+        task = owner.get_task()
+    assert segment_name(session) not in agora_segments()
+    other.update_task_performance(task.task_id, 1.0)  # its mapping stays valid
+    other.flush()
+    assert other.stats()["num_completed"] == 1
+    other.close()
+    other.close()  # idempotent
+    with pytest.raises(ValueError, match="was closed"):
+        other.get_task()
+
+
+def test_attacher_exit_does_not_unlink(tmp_path: Any) -> None:
+    """A separate interpreter (its own resource tracker) attaches and exits normally."""
+    session = new_session()
+    config = random_config(session)
+    (tmp_path / "config.json").write_text(config.model_dump_json())
+    script = (
+        "import sys, agora\n"
+        "config = agora.CurriculumConfig.model_validate_json(open(sys.argv[1]).read())\n"
+        "c = config.make()\n"
+        "t = c.get_task(); c.update_task_performance(t.task_id, 1.0); c.flush()\n"
+    )
+    with config.make() as owner:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "config.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "leaked" not in done.stderr
+        assert segment_name(session) in agora_segments()
+        assert owner.stats()["num_completed"] == 1
+
+
+def test_unpickling_after_the_owner_closed_is_an_error() -> None:
+    with random_config(new_session()).make() as owner:
+        data = pickle.dumps(owner)
+    with pytest.raises(FileNotFoundError, match="no shared pool for session"):
+        pickle.loads(data)
+
+
+def test_local_curriculum_pickles_by_state() -> None:
+    config = agora.CurriculumConfig(task_generator=agora.single_task(Maze()), num_active_tasks=16)
+    local = config.make()
+    task = local.get_task()
+    local.update_task_performance(task.task_id, 1.0)
+    copy = pickle.loads(pickle.dumps(local))
+    assert copy.active_task_ids() == local.active_task_ids()
+    assert copy.stats()["num_completed"] == 1
+    assert copy.get_task().task_id == local.get_task().task_id
+    local.close()  # a no-op for a local pool
+
+
+def test_unknown_id_and_bad_score_raise_at_once() -> None:
+    with random_config(new_session()).make() as curriculum:
+        with pytest.raises(ValueError, match="unknown task id 123456789"):
+            curriculum.update_task_performance(123456789, 1.0)
+        with pytest.raises(ValueError, match="must be finite"):
+            curriculum.update_task_performance(curriculum.get_task().task_id, float("nan"))
+
+
+def test_session_without_id_travels_with_the_object() -> None:
+    ctx = mp.get_context("spawn")
+    with random_config(None).make() as owner:
+        assert owner.session_id is not None
+        queue = ctx.Queue()
+        process = ctx.Process(target=_report_session, args=(owner, queue))
+        process.start()
+        assert queue.get(timeout=TIMEOUT) == (owner.session_id, 1)
+        process.join(TIMEOUT)
+        assert owner.stats()["num_completed"] == 1
+
+
+def _report_session(curriculum: agora.Curriculum[Any], queue: Any) -> None:
+    with curriculum:
+        task = curriculum.get_task()
+        curriculum.update_task_performance(task.task_id, 1.0)
+        curriculum.flush()
+        queue.put((curriculum.session_id, int(curriculum.stats()["num_completed"])))
+
+
+def test_checkpoint_round_trip_through_a_shared_pool(tmp_path: Any) -> None:
+    config = lp_config(new_session(), num_tasks=30)
+    with config.make() as shared:
+        for _ in range(200):
+            task = shared.get_task()
+            shared.update_task_performance(task.task_id, 1.0)
+        shared.save(tmp_path / "ckpt.json")
+        expected = pool_stats(shared)
+    with config.make() as restored:
+        restored.load(tmp_path / "ckpt.json")
+        assert pool_stats(restored) == expected
+        check_consistent(restored)
+
+
+def test_backend_rejects_empty_session() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        SharedMemoryBackend([], "")
+    assert unlink_session(new_session()) is False
+
+
+def _tracker_worker(session: str, slot: int, episodes: int) -> None:
+    tracker = CentralizedTaskTracker(session, capacity=8)
+    for i in range(episodes):
+        with tracker.pool.backend.lock():
+            tracker.pool.view("completions")[slot] += 1
+            tracker.update(slot, float(i % 2))
+    tracker.pool.backend.close()
+
+
+def test_centralized_task_tracker_shares_statistics() -> None:
+    session = new_session()
+    tracker = CentralizedTaskTracker(session, capacity=8)
+    with tracker.pool.backend.lock():
+        (slot,) = tracker.pool.add_many([42], created_at=0).tolist()
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=_tracker_worker, args=(session, slot, 500)) for _ in range(2)]
+    run_all(workers)
+    assert tracker.pool.view("completions")[slot] == 1000
+    assert tracker.recent_rate(np.array([slot]))[0] == pytest.approx(0.48, abs=0.05)
+    again = CentralizedTaskTracker(session, capacity=8)  # attaches: sees the same task
+    assert again.pool.slot_of(42) == slot
+    again.pool.backend.close()
+    tracker.pool.backend.close()
+
+
+def _batch_worker(config: agora.CurriculumConfig, index: int) -> None:
+    rng = np.random.default_rng(index)
+    with config.make() as curriculum:
+        for _ in range(50):
+            tasks = curriculum.get_tasks(20)
+            curriculum.update_task_performance_many(
+                [t.task_id for t in tasks], [score_of(t.task_id, rng) for t in tasks]
+            )
+        curriculum.get_task()  # a single call too: its hand-out is flushed on close
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_batch_api_through_a_shared_pool(method: str) -> None:
+    config = lp_config(new_session())
+    with config.make() as owner:
+        ctx = mp.get_context(method)
+        run_all([ctx.Process(target=_batch_worker, args=(config, i)) for i in range(2)])
+        stats = owner.stats()
+        assert stats["num_completed"] == 2 * 50 * 20
+        assert stats["num_scheduled"] == 2 * (50 * 20 + 1)
+        assert stats["num_evicted"] > 0
+        check_consistent(owner)
+
+
+def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:
+    curriculum = config.make()
+    backend = curriculum._shared
+    assert backend is not None
+    backend.acquire()
+    backend.scratch[: len(task_ids)] = task_ids
+    control = backend.control
+    control[curriculum._j_arg] = len(task_ids)
+    control[curriculum._j_target] = curriculum.pool.counter("num_completed") + len(task_ids)
+    control[curriculum._j_op] = 3
+    curriculum.pool.array("completions")[curriculum.pool.slots_of(np.asarray(task_ids[:1]))] += 1
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_crash_mid_batch_is_repaired() -> None:
+    config = lp_config(new_session(), num_tasks=20)
+    with config.make() as owner:
+        task_ids = owner.active_task_ids()[:4]
+        process = mp.get_context("fork").Process(target=_crash_mid_batch, args=(config, task_ids))
+        process.start()
+        process.join(TIMEOUT)
+        assert process.exitcode == -signal.SIGKILL
+        owner.flush()
+        assert owner.stats()["num_completed"] == 0
+        assert not set(task_ids) & set(owner.active_task_ids())
+        check_consistent(owner)
+
+
+def _die_while_creating(config: agora.CurriculumConfig) -> None:
+    def die(self: agora.Curriculum[Any]) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)  # segment created, pool never filled nor marked ready
+
+    agora.Curriculum._fill = die  # type: ignore[method-assign]  # in this child process only
+    config.make()
+
+
+def test_creator_killed_while_initialising_is_taken_over() -> None:
+    config = random_config(new_session())
+    process = mp.get_context("fork").Process(target=_die_while_creating, args=(config,))
+    process.start()
+    process.join(TIMEOUT)
+    assert process.exitcode == -signal.SIGKILL
+    assert segment_name(config.algorithm_config.session_id or "") in agora_segments()
+    with config.make() as curriculum:  # finds it unready, initialises it and owns it
+        assert curriculum.pool.backend.created
+        assert curriculum.stats()["num_active_tasks"] == 64
+        task = curriculum.get_task()
+        curriculum.update_task_performance(task.task_id, 1.0)
+    assert segment_name(config.algorithm_config.session_id or "") not in agora_segments()
+
+
+def test_benchmark_measures_cost_and_throughput() -> None:
+    """The benchmark's pieces on a small pool (the full run is `python -m agora.bench.shared_memory`)."""
+    algorithm = LearningProgressConfig()
+    local, shared = bench.episode_costs(
+        [bench.make_config(algorithm, 200), bench.make_config(bench._shared(algorithm), 200)], 2, 1
+    )
+    assert local > 0
+    assert shared > 0
+    result = bench.throughput(bench.make_config(bench._shared(algorithm), 200), 2, 2_000)
+    assert result["rate"] > 0
+    assert result["cpu_us"] > 0
+    assert 0 <= result["lock_wait"] < 1
+
+
+def test_unlink_session_removes_a_pool_by_name() -> None:
+    session = new_session()
+    config = random_config(session)
+    curriculum = config.make()
+    assert unlink_session(session)  # e.g. after its owner was killed
+    assert segment_name(session) not in agora_segments()
+    task = curriculum.get_task()  # still attached: keeps working
+    curriculum.update_task_performance(task.task_id, 1.0)
+    curriculum.close()  # the owner finds it already gone
+    assert not unlink_session(session)
