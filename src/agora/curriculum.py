@@ -419,7 +419,10 @@ class Curriculum(Generic[TConfig]):
             return None
         active = self.pool.active_slots()
         candidates = self.algorithm.eviction_candidates(active, self.config.min_presentations_for_eviction)
-        return candidates[: self._interval]  # at most one eviction per episode, as in the seed system
+        # At most one eviction per min_presentations_for_eviction episodes: the pool cannot turn
+        # over faster than its tasks can be judged (the seed system evicted one per episode,
+        # which replaced most tasks before they had been played enough to measure).
+        return candidates[: -(-self._interval // self.config.min_presentations_for_eviction)]
 
     def _evict(
         self,

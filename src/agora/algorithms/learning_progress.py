@@ -12,12 +12,15 @@ for the whole distribution, computed in one vectorised pass:
    progress, all of them are used).
 4. p = (1 - rand_task_rate) * w / sum(w) + rand_task_rate / N: every task keeps a floor.
 
-Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes
-whose LP is in the bottom ``eviction_threshold_percentile`` of the pool, lowest LP first.
+Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes and
+at least ``sample_threshold + ceil(1 / ema_timescale)`` (time for LP to show a trend), whose
+LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first;
+the curriculum replaces at most one task per ``min_presentations_for_eviction`` episodes.
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -121,6 +124,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         self.scorer: LPScorer = (BidirectionalLPScorer if config.use_bidirectional else BasicLPScorer)(
             config, pool
         )
+        self._judgeable = config.sample_threshold + math.ceil(1.0 / config.ema_timescale)
         self._tracker_update = self.tracker.update
         self._scorer_update = self.scorer.update
 
@@ -162,10 +166,17 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
     def eviction_candidates(
         self, slots: npt.NDArray[np.intp], min_presentations: int
     ) -> npt.NDArray[np.intp]:
-        lp = self.pool.array("lp_score")[slots]
-        threshold = np.quantile(lp, self.config.eviction_threshold_percentile)
-        eligible = (self.pool.array("completions")[slots] >= min_presentations) & (lp <= threshold)
-        candidates: npt.NDArray[np.intp] = slots[eligible][np.argsort(lp[eligible], kind="stable")]
+        # LP starts at 0 when the EMAs start (at sample_threshold outcomes) and needs about one
+        # fast-EMA time constant (1 / ema_timescale outcomes) to show a trend. Judging a task
+        # earlier evicts it for an LP it has not had time to develop: with the seed's counting
+        # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
+        needed = max(min_presentations, self._judgeable)
+        scored = slots[self.pool.array("completions")[slots] >= needed]
+        if not len(scored):
+            return scored
+        lp = self.pool.array("lp_score")[scored]
+        eligible = lp <= np.quantile(lp, self.config.eviction_threshold_percentile)
+        candidates: npt.NDArray[np.intp] = scored[eligible][np.argsort(lp[eligible], kind="stable")]
         return candidates
 
     def stats(self) -> dict[str, float]:
