@@ -44,7 +44,7 @@ class CurriculumAlgorithmConfig(BaseModel, ABC):
         default=None, description="Name of the shared pool; processes with the same id share it."
     )
     shared_update_batch: int = Field(
-        default=16,
+        default=256,
         gt=0,
         description="Scores a process buffers before applying them to the shared pool under its lock "
         "(amortises the lock; others see a process's scores at most this many episodes late).",

@@ -23,6 +23,8 @@ BENCHMARKS: dict[str, str] = {
     "episode_cost": "agora.bench.episode_cost:run",
     "task_kinds": "agora.bench.task_kinds:run",
     "wrapper_overhead": "agora.bench.wrapper_overhead:run",
+    "shared_memory": "agora.bench.shared_memory:run",
+    "distributed": "agora.bench.distributed:run",
 }
 """Benchmark name -> ``module:function`` of its ``run(quick)``, which returns a :class:`BenchResult`
 or a dict with the same fields."""

@@ -167,7 +167,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             "Per-episode cost: get_task + update_task_performance with uniform random scores, median "
             f"over {windows} refresh windows after {warmup} warm-up windows (refreshes and evictions "
             "included), CPU time of one process; local and shared windows alternate. The shared "
-            "backend applies shared_update_batch=16 scores per lock (flock) acquisition.",
+            "backend applies shared_update_batch=256 scores per lock (flock) acquisition, vectorised.",
             f"Throughput: N worker processes (fork on Linux) play {total:,} episodes between them "
             "(after a warm-up of a tenth of that) against one shared pool; aggregate episodes/s of "
             "wall time from a common barrier until the last worker has flushed, and each worker's CPU "
