@@ -97,6 +97,8 @@ def test_bench_quick_runs_every_benchmark() -> None:
         "episode_cost": "Learning-progress curriculum: cost per episode",
         "task_kinds": "Episodes per task by kind",
         "wrapper_overhead": "Wrapper overhead",
+        "shared_memory": "Shared-memory curriculum",
+        "distributed": "Curriculum shared over Ray",
     }
     assert set(titles) == set(BENCHMARKS)
     for name, title in titles.items():

@@ -129,6 +129,37 @@ class TaskDriver:
         return out
 
 
+def resolve_apply_config(env: Any, apply_config: ApplyConfig | None) -> ApplyConfig:
+    """``apply_config``, or MettaGrid's ``set_mg_config`` after checking that ``env`` has it."""
+    if apply_config is None:
+        require_method(env, "set_mg_config", "apply_config")
+        return set_mg_config
+    return apply_config
+
+
+class DrivenWrapper:
+    """What every agora wrapper shares: a :class:`TaskDriver` and read-only views of it."""
+
+    _driver: TaskDriver
+
+    def _init_driver(self, curriculum: Curriculum[Any] | CurriculumConfig, stats_interval: int) -> None:
+        self._driver = TaskDriver(curriculum, stats_interval)
+
+    @property
+    def curriculum(self) -> Curriculum[Any]:
+        return self._driver.curriculum
+
+    @property
+    def current_task(self) -> CurriculumTask[Any] | None:
+        """The task being played (``None`` before the first reset and between episodes)."""
+        return self._driver.task
+
+    @property
+    def num_episodes(self) -> int:
+        """Episodes this wrapper has reported to the curriculum."""
+        return self._driver.num_episodes
+
+
 def curriculum_stats(curriculum: Curriculum[Any]) -> dict[str, float]:
     """``curriculum.stats()`` under :data:`STATS_PREFIX` (per-label LP is ``label/<label>/mean_lp``)."""
     return {STATS_PREFIX + key: value for key, value in curriculum.stats().items()}

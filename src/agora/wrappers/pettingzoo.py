@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
+from agora.curriculum import Curriculum, CurriculumConfig
 from agora.wrappers._common import (
     TASK_ID_KEY,
     TASK_LABEL_KEY,
     ApplyConfig,
-    TaskDriver,
+    DrivenWrapper,
     missing_extra,
-    require_method,
-    set_mg_config,
+    resolve_apply_config,
 )
 from agora.wrappers.gymnasium import SUCCESS_KEY
 
@@ -33,7 +32,7 @@ except ImportError as exc:
 __all__ = ["PettingZooCurriculumWrapper"]
 
 
-class PettingZooCurriculumWrapper(BaseParallelWrapper):  # type: ignore[misc]  # pettingzoo is untyped
+class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: ignore[misc]  # pettingzoo is untyped
     """Applies a curriculum task at each ``reset`` and reports its score when all agents are done.
 
     Arguments as for :class:`~agora.wrappers.gymnasium.GymnasiumCurriculumWrapper`;
@@ -51,29 +50,13 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper):  # type: ignore[misc]  #
         stats_interval: int = 1000,
     ) -> None:
         super().__init__(env)
-        if apply_config is None:
-            require_method(env.unwrapped, "set_mg_config", "apply_config")
-            apply_config = set_mg_config
-        self._driver = TaskDriver(curriculum, stats_interval)
-        self._apply_config = apply_config
+        self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
+        self._init_driver(curriculum, stats_interval)
         self._success_key = success_key
         self._return = 0.0
         self._num_agents = 1
         self._steps = 0
         self._task_info: dict[str, Any] = {}
-
-    @property
-    def curriculum(self) -> Curriculum[Any]:
-        return self._driver.curriculum
-
-    @property
-    def current_task(self) -> CurriculumTask[Any] | None:
-        """The task of the running episode (``None`` before the first reset and after an episode ends)."""
-        return self._driver.task
-
-    @property
-    def num_episodes(self) -> int:
-        return self._driver.num_episodes
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None

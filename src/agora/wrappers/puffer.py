@@ -13,8 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
-from agora.wrappers._common import ApplyConfig, TaskDriver, missing_extra, require_method, set_mg_config
+from agora.curriculum import Curriculum, CurriculumConfig
+from agora.wrappers._common import (
+    ApplyConfig,
+    DrivenWrapper,
+    missing_extra,
+    require_method,
+    resolve_apply_config,
+)
 
 try:
     from pufferlib import PufferEnv
@@ -44,7 +50,7 @@ def _buffer(name: str) -> property:
     return property(get, set_, doc=f"The wrapped env's ``{name}`` buffer.")
 
 
-class CurriculumEnv(PufferEnv):  # type: ignore[misc]  # pufferlib is untyped
+class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferlib is untyped
     """A ``PufferEnv`` that plays the tasks of a curriculum in the env it wraps.
 
     Args:
@@ -76,15 +82,12 @@ class CurriculumEnv(PufferEnv):  # type: ignore[misc]  # pufferlib is untyped
     ) -> None:
         # PufferEnv.__init__ is not called: it would allocate a second set of buffers, while
         # the wrapped env already owns them (possibly slices of a vectoriser's shared memory).
-        if apply_config is None:
-            require_method(env, "set_mg_config", "apply_config")
-            apply_config = set_mg_config
+        self._apply_config = resolve_apply_config(env, apply_config)
         if episode_score is None:
             require_method(env, "get_episode_rewards", "episode_score")
             episode_score = mean_episode_reward
         self.env = env
-        self._driver = TaskDriver(curriculum, stats_interval)
-        self._apply_config = apply_config
+        self._init_driver(curriculum, stats_interval)
         self._episode_score = episode_score
         self._steps = 0
         self._stats_interval = self._driver.stats_interval
@@ -105,20 +108,6 @@ class CurriculumEnv(PufferEnv):  # type: ignore[misc]  # pufferlib is untyped
         if name == "env":  # not set yet (during __init__): avoid infinite recursion
             raise AttributeError(name)
         return getattr(self.env, name)
-
-    @property
-    def curriculum(self) -> Curriculum[Any]:
-        return self._driver.curriculum
-
-    @property
-    def current_task(self) -> CurriculumTask[Any] | None:
-        """The task being played (``None`` before the first ``reset``)."""
-        return self._driver.task
-
-    @property
-    def num_episodes(self) -> int:
-        """Episodes this wrapper has reported to the curriculum."""
-        return self._driver.num_episodes
 
     @property
     def emulated(self) -> Any:
