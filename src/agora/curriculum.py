@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,8 @@ __all__ = [
     "Curriculum",
     "CurriculumConfig",
     "CurriculumTask",
+    "TaskHandle",
+    "TaskSource",
     "decode_array",
     "read_checkpoint",
     "write_checkpoint",
@@ -98,17 +100,21 @@ class CurriculumConfig(BaseModel):
         return Curriculum(self)
 
 
-class CurriculumTask(Generic[TConfig]):
-    """A handle on one task handed out by :meth:`Curriculum.get_task`.
+class TaskSource(Protocol[TConfig]):
+    """What a task handle needs from whoever handed it out (a curriculum or a remote client)."""
 
-    Counters read the live pool; once the task is evicted they read 0.
-    """
+    def generated(self, task_id: int) -> GeneratedTask[TConfig]: ...
 
-    __slots__ = ("_curriculum", "_slot", "task_id")
+    def update_task_performance(self, task_id: int, score: float) -> None: ...
 
-    def __init__(self, curriculum: Curriculum[TConfig], task_id: int, slot: int) -> None:
-        self._curriculum = curriculum
-        self._slot = slot
+
+class TaskHandle(Generic[TConfig]):
+    """A task handed out by a curriculum: its id, its config (built on demand) and its report."""
+
+    __slots__ = ("_source", "task_id")
+
+    def __init__(self, source: TaskSource[TConfig], task_id: int) -> None:
+        self._source = source
         self.task_id = task_id
 
     def get_env_cfg(self) -> TConfig:
@@ -117,16 +123,38 @@ class CurriculumTask(Generic[TConfig]):
         The object is shared with later hand-outs of the same task while it stays in the
         cache: treat it as read-only (``model_copy(deep=True)`` if you must change it).
         """
-        return self._curriculum.generated(self.task_id).config
+        return self._source.generated(self.task_id).config
 
     def get_bucket_values(self) -> dict[str, Any]:
         """``{bucket path: drawn value}`` for bucketed generators, else ``{}``."""
-        return dict(self._curriculum.generated(self.task_id).bucket_values)
+        return dict(self._source.generated(self.task_id).bucket_values)
 
     get_slice_values = get_bucket_values
 
     def get_label(self) -> str | None:
-        return self._curriculum.generated(self.task_id).label
+        return self._source.generated(self.task_id).label
+
+    def complete(self, score: float) -> None:
+        """Report this task's episode score (same as ``update_task_performance``)."""
+        self._source.update_task_performance(self.task_id, score)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task_id={self.task_id}, label={self.get_label()!r})"
+
+
+class CurriculumTask(TaskHandle[TConfig]):
+    """A task handed out by :meth:`Curriculum.get_task`, with live counters from the pool.
+
+    Counters read the live pool; once the task is evicted they read 0.
+    """
+
+    __slots__ = ("_curriculum", "_slot")
+
+    def __init__(self, curriculum: Curriculum[TConfig], task_id: int, slot: int) -> None:
+        self._source = curriculum
+        self._curriculum = curriculum
+        self._slot = slot
+        self.task_id = task_id
 
     def _count(self, field: str) -> float:
         pool = self._curriculum.pool
@@ -144,13 +172,6 @@ class CurriculumTask(Generic[TConfig]):
     def mean_score(self) -> float:
         n = self._count("completions")
         return self._count("score_sum") / n if n else 0.0
-
-    def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``)."""
-        self._curriculum.update_task_performance(self.task_id, score)
-
-    def __repr__(self) -> str:
-        return f"CurriculumTask(task_id={self.task_id}, label={self.get_label()!r})"
 
 
 _P = ParamSpec("_P")

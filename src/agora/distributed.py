@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic
 from pydantic import BaseModel, ConfigDict, Field
 
 from agora.config import TConfig
-from agora.curriculum import Curriculum, CurriculumConfig, read_checkpoint, write_checkpoint
+from agora.curriculum import Curriculum, CurriculumConfig, TaskHandle, read_checkpoint, write_checkpoint
 from agora.generators.base import GeneratedTask, TaskGenerator
 
 if TYPE_CHECKING:
@@ -327,36 +327,14 @@ class RayCurriculum:
         return _ray().get(ref)
 
 
-class ClientTask(Generic[TConfig]):
+class ClientTask(TaskHandle[TConfig]):
     """A task handed out by a :class:`RayCurriculumClient` (the interface of ``CurriculumTask``).
 
     Its config is generated in this process; pool counters (``num_completions``...) live in
     the actor and are not mirrored here: read them from ``stats()`` or a checkpoint.
     """
 
-    __slots__ = ("_client", "task_id")
-
-    def __init__(self, client: RayCurriculumClient[TConfig], task_id: int) -> None:
-        self._client = client
-        self.task_id = task_id
-
-    def get_env_cfg(self) -> TConfig:
-        return self._client.generated(self.task_id).config
-
-    def get_bucket_values(self) -> dict[str, Any]:
-        return dict(self._client.generated(self.task_id).bucket_values)
-
-    get_slice_values = get_bucket_values
-
-    def get_label(self) -> str | None:
-        return self._client.generated(self.task_id).label
-
-    def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``)."""
-        self._client.update_task_performance(self.task_id, score)
-
-    def __repr__(self) -> str:
-        return f"ClientTask(task_id={self.task_id}, label={self.get_label()!r})"
+    __slots__ = ()
 
 
 class RayCurriculumClient(Generic[TConfig]):
