@@ -188,7 +188,7 @@ def test_every_parameter_reaches_its_component() -> None:
     ).make()
     assert isinstance(basic_curriculum.algorithm, LearningProgressAlgorithm)
     assert isinstance(basic_curriculum.algorithm.scorer, BasicLPScorer)
-    assert "p_fast" not in basic_curriculum.pool._widths
+    assert not basic_curriculum.pool.has_field("p_fast")
 
 
 def test_paper_and_seed_slow_ema_differ() -> None:

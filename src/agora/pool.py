@@ -114,6 +114,10 @@ class TaskPool:
         width = self._widths.get(name, 1)
         return arr.reshape(self.capacity, width) if width > 1 else arr
 
+    def has_field(self, name: str) -> bool:
+        """Whether the pool has the per-slot column ``name``."""
+        return name in self._widths
+
     def active_slots(self) -> npt.NDArray[np.intp]:
         return np.flatnonzero(self.backend.array("ids") != _EMPTY)
 

@@ -159,9 +159,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         return lp, probs, scored
 
     def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        lp, probs, _ = self._distribution(slots)
-        self.pool.array("lp_score")[slots] = lp  # what eviction and statistics see until the next refresh
-        return probs
+        return self._distribution(slots)[1]  # no side effects: inspecting it changes nothing
 
     def eviction_candidates(
         self, slots: npt.NDArray[np.intp], min_presentations: int
@@ -171,10 +169,12 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # earlier evicts it for an LP it has not had time to develop: with the seed's counting
         # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
         needed = max(min_presentations, self._judgeable)
-        scored = slots[self.pool.array("completions")[slots] >= needed]
+        all_lp = self.scorer.scores(slots, self.tracker.recent_rate(slots))
+        self.pool.array("lp_score")[slots] = all_lp  # the LP that statistics and inspect report
+        judged = self.pool.array("completions")[slots] >= needed
+        scored, lp = slots[judged], all_lp[judged]
         if not len(scored):
             return scored
-        lp = self.pool.array("lp_score")[scored]
         eligible = lp <= np.quantile(lp, self.config.eviction_threshold_percentile)
         candidates: npt.NDArray[np.intp] = scored[eligible][np.argsort(lp[eligible], kind="stable")]
         return candidates

@@ -211,7 +211,7 @@ class LPStatsAggregator(StatsLogger):
             "num_scheduled": self.pool.array("scheduled")[active].astype(np.float64),
             "num_completed": self.pool.array("completions")[active].astype(np.float64),
         }
-        has_lp = "lp_score" in self.pool._widths
+        has_lp = self.pool.has_field("lp_score")
         if has_lp:
             columns["lp_sum"] = self.pool.array("lp_score")[active].astype(np.float64)
         sums = {name: np.bincount(index, weights=values, minlength=size) for name, values in columns.items()}
