@@ -600,9 +600,7 @@ class Curriculum(Generic[TConfig]):
         # Validation done: apply.
         for name, array in decoded.items():
             self.pool.backend.array(name)[:] = array
-        self.pool.backend.array("table_keys")[:] = -1
-        for slot in self.pool.active_slots().tolist():
-            self.pool._table_insert(int(self.pool.ids[slot]), slot)
+        self.pool.rebuild_table()
         self._rng = rng
         self._queue = queue
         self._labels = labels

@@ -241,17 +241,21 @@ class TaskPool:
             self.add_to_counter("num_evicted", len(removed))
         return removed
 
+    def rebuild_table(self) -> None:
+        """Rebuild the id -> slot map from ``ids`` (after loading a checkpoint, or a repair)."""
+        ids = self.backend.array("ids")
+        self.backend.array("table_keys")[:] = _EMPTY
+        for slot in np.flatnonzero(ids != _EMPTY).tolist():
+            self._table_insert(int(ids[slot]), slot)
+
     def rebuild_index(self) -> None:
         """Rebuild the id -> slot map and the free stack from ``ids`` alone.
 
         Repairs a shared pool whose writer died half-way through an eviction: ``ids`` is the
         truth, the map and the stack follow it.
         """
+        self.rebuild_table()
         ids = self.backend.array("ids")
-        self.backend.array("table_keys")[:] = _EMPTY
-        active = np.flatnonzero(ids != _EMPTY)
-        for slot in active.tolist():
-            self._table_insert(int(ids[slot]), slot)
         free = np.flatnonzero(ids == _EMPTY)
         self.backend.array("free")[: len(free)] = free[::-1]
         self.header[self._h["num_free"]] = len(free)
