@@ -1020,11 +1020,14 @@ def _rounds(
     slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
 ) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
     """Split a batch into rounds of distinct slots, keeping each slot's order of occurrence."""
-    if len(np.unique(slots)) == len(slots):
-        return [(slots, values)]
     order = np.argsort(slots, kind="stable")
     sorted_slots = slots[order]
-    starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+    new_run = np.empty(len(slots), dtype=bool)
+    new_run[:1] = True
+    np.not_equal(sorted_slots[1:], sorted_slots[:-1], out=new_run[1:])
+    if new_run.all():
+        return [(slots, values)]
+    starts = np.flatnonzero(new_run)
     rank_sorted = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
     rank = np.empty_like(rank_sorted)
     rank[order] = rank_sorted

@@ -141,14 +141,14 @@ class TaskPool:
     def slots_of(self, task_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
         """Vectorised :meth:`slot_of`: the slot of each id, -1 where it is not active.
 
-        Most ids sit at their home bucket, so two vectorised probes resolve nearly all of
-        them; the few in longer clusters are finished one by one.
+        Most ids sit at or near their home bucket, so a few vectorised probes resolve nearly
+        all of them; the few in longer clusters are finished one by one.
         """
         keys = self.backend.array("table_keys")
         index = task_ids & self._mask
         result = np.full(len(task_ids), -1, dtype=np.intp)
         pending = np.arange(len(task_ids))
-        for _ in range(2):
+        for _ in range(4):
             found = keys[index]
             occupied = found != _EMPTY  # the marker (-1) must never match task id -1
             hit = occupied & (found == task_ids[pending])
