@@ -148,16 +148,16 @@ class CurriculumTask(TaskHandle[TConfig]):
     Counters read the live pool; once the task is evicted they read 0.
     """
 
-    __slots__ = ("_curriculum", "_slot")
+    __slots__ = ("_slot",)
+    _source: Curriculum[TConfig]
 
     def __init__(self, curriculum: Curriculum[TConfig], task_id: int, slot: int) -> None:
         self._source = curriculum
-        self._curriculum = curriculum
         self._slot = slot
         self.task_id = task_id
 
     def _count(self, field: str) -> float:
-        pool = self._curriculum.pool
+        pool = self._source.pool
         return float(pool.view(field)[self._slot]) if pool.ids[self._slot] == self.task_id else 0.0
 
     @property
@@ -278,8 +278,8 @@ class Curriculum(Generic[TConfig]):
 
         Raises ``ValueError`` for a non-finite score or an id that was never in the pool. An
         update for a recently evicted task counts in ``num_completed`` and ``num_stale_updates``
-        but changes no task statistics:
-        in a shared pool another worker may evict a task while it is being played.
+        but changes no task statistics: in a shared pool another worker may evict a task while
+        it is being played.
         """
         score = float(score)
         if not math.isfinite(score):
@@ -467,27 +467,27 @@ class Curriculum(Generic[TConfig]):
 
     def _draw(self) -> None:
         active = self.pool.active_slots()
+        cdf = np.cumsum(self._checked_weights(active))
+        draws = np.searchsorted(cdf, self._rng.random(self._interval) * cdf[-1], side="right")
+        self._queue = active[np.minimum(draws, len(active) - 1)][::-1].tolist()
+
+    def _checked_weights(self, active: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """The algorithm's weights for ``active``, validated; all ones if they are all 0."""
         weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
         if weights.shape != active.shape or not np.all(np.isfinite(weights)) or (weights < 0).any():
             raise ValueError(
                 f"{type(self.algorithm).__name__}.weights returned invalid weights "
                 f"(shape {weights.shape}, expected {active.shape}; all must be finite and >= 0)"
             )
-        cdf = np.cumsum(weights)
-        if cdf[-1] <= 0:
-            cdf = np.arange(1.0, len(active) + 1)
-        draws = np.searchsorted(cdf, self._rng.random(self._interval) * cdf[-1], side="right")
-        self._queue = active[np.minimum(draws, len(active) - 1)][::-1].tolist()
+        return weights if weights.sum() > 0 else np.ones(len(active))
 
     @_locked
     def sampling_probabilities(self) -> dict[int, float]:
         """Current sampling probability of each active task id (O(N): for inspection, not hot paths)."""
         active = self.pool.active_slots()
-        weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
-        total = weights.sum()
-        probs = weights / total if total > 0 else np.full(len(active), 1.0 / len(active))
+        weights = self._checked_weights(active)
         ids = self.pool.array("ids")[active]
-        return dict(zip(ids.tolist(), probs.tolist(), strict=True))
+        return dict(zip(ids.tolist(), (weights / weights.sum()).tolist(), strict=True))
 
     # -- statistics -------------------------------------------------------------------------
 
