@@ -110,11 +110,9 @@ def test_other_config_validation() -> None:
 
 def test_refresh_interval_default() -> None:
     assert (
-        CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=100).effective_refresh_interval == 7
+        CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=100).effective_refresh_interval == 25
     )
-    assert (
-        CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=16).effective_refresh_interval == 1
-    )
+    assert CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=3).effective_refresh_interval == 1
     big = CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=2**21)
     assert big.effective_refresh_interval == 65_536
     fixed = CurriculumConfig(task_generator=maze_buckets(), num_active_tasks=100, refresh_interval=3)
@@ -274,6 +272,24 @@ def test_batch_api_matches_single_calls() -> None:
     assert batch.stats() == single.stats()
     with pytest.raises(ValueError, match="2 task ids but 1 scores"):
         batch.update_task_performance_many([1, 2], [0.5])
+
+
+def test_task_batch_is_a_sequence_of_tasks_with_an_id_array() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=8, refresh_interval=3).make()
+    batch = curriculum.get_tasks(7)  # spans three refreshes
+    assert len(batch) == 7
+    assert [task.task_id for task in batch] == batch.task_ids.tolist()
+    assert batch[-1].task_id == batch.task_ids[6]
+    assert [task.task_id for task in batch[1:3]] == batch.task_ids[1:3].tolist()
+    assert batch[2].num_scheduled >= 1
+    assert batch[0].get_env_cfg() == curriculum.task_generator.get_task(int(batch.task_ids[0]))
+    with pytest.raises(ValueError, match="read-only"):
+        batch.task_ids[0] = 5
+    with pytest.raises(IndexError):
+        batch[7]
+    curriculum.update_task_performance_many(batch.task_ids, np.full(7, 0.5))
+    assert curriculum.stats()["num_completed"] == 7
+    assert curriculum.get_tasks(0).task_ids.tolist() == []
 
 
 def test_config_cache() -> None:

@@ -213,6 +213,21 @@ def test_task_random_matches_splitmix64_reference_values() -> None:
     ]
 
 
+def test_task_random_draws_integers_by_multiply_shift() -> None:
+    """randrange, choice and friends scale one 64-bit output: pinned, so task configs never drift."""
+    rng = TaskRandom(1234567)
+    assert [rng.randrange(10), rng.randrange(1000), rng.choice("abcdefgh")] == [
+        (6457827717110365317 * 10) >> 64,
+        (3203168211198807973 * 1000) >> 64,
+        "abcdefgh"[(9817491932198370423 * 8) >> 64],
+    ]
+    counts = Counter(rng.randrange(3) for _ in range(30_000))
+    assert sorted(counts) == [0, 1, 2]
+    assert min(counts.values()) > 9_500
+    big = [rng.randrange(3 * 2**70) for _ in range(200)]  # beyond 64 bits: rejection sampling
+    assert 2**70 < max(big) < 3 * 2**70
+
+
 def test_task_random_keeps_the_random_interface() -> None:
     rng = TaskRandom(42)
     state = rng.getstate()

@@ -69,14 +69,23 @@ def make_env(curriculum: Any, stats_interval: int = 1000) -> GymnasiumCurriculum
     )
 
 
-def run_vector(vec: Any, steps: int, seed: int = 0) -> tuple[list[tuple[int, int]], dict[str, Any]]:
-    """Step with random actions; returns (task id, observed length) per finished episode and the last info."""
+def run_vector(
+    vec: Any, steps: int, seed: int = 0, until_stats: bool = False
+) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """Step with random actions; returns (task id, observed length) per finished episode and the last info.
+
+    ``until_stats``: after ``steps``, go on until one info carries every env's statistics (an
+    env's autoreset step reports none).
+    """
     rng = np.random.default_rng(seed)
     _, info = vec.reset(seed=seed)
     since = np.zeros(vec.num_envs, dtype=int)
     was_done = np.zeros(vec.num_envs, dtype=bool)
     episodes = []
-    for _ in range(steps):
+    step = 0
+    while step < steps or (until_stats and not np.all(info.get("_env_curriculum/num_completed", False))):
+        assert step < steps + 100, "no step reported every env's statistics"
+        step += 1
         _, _, terminated, truncated, info = vec.step(rng.integers(0, 2, size=vec.num_envs))
         # Gymnasium's default autoreset: the step after an episode end is that env's reset.
         since = np.where(was_done, 0, since + 1)
@@ -116,7 +125,7 @@ def test_async_vector_env_workers_report_every_episode() -> None:
     # the last info carry each worker's completion count.
     vec = gymnasium.vector.AsyncVectorEnv([partial(make_env, corridor_curriculum(), 1) for _ in range(2)])
     try:
-        episodes, info = run_vector(vec, 40)
+        episodes, info = run_vector(vec, 150, until_stats=True)
     finally:
         vec.close()
     assert {length for _, length in episodes} == {2, 3, 5}

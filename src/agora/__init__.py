@@ -25,7 +25,14 @@ from agora.algorithms import (
     LearningProgressConfig,
 )
 from agora.config import TaskConfig, TConfig
-from agora.curriculum import CheckpointError, Curriculum, CurriculumConfig, CurriculumTask, read_checkpoint
+from agora.curriculum import (
+    CheckpointError,
+    Curriculum,
+    CurriculumConfig,
+    CurriculumTask,
+    TaskBatch,
+    read_checkpoint,
+)
 from agora.generators import (
     BucketedTaskGenerator,
     ConstantFields,
@@ -77,6 +84,7 @@ __all__ = [
     "SingleTaskGenerator",
     "Span",
     "TConfig",
+    "TaskBatch",
     "TaskConfig",
     "TaskGenerator",
     "TaskGeneratorConfig",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -20,10 +21,10 @@ import tempfile
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -76,7 +77,7 @@ class CurriculumConfig(BaseModel):
         default=None,
         gt=0,
         description="Episodes between refreshes of the sampling distribution (its maximum staleness); "
-        "None means ceil(num_active_tasks / 16), at most 65536.",
+        "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
 
@@ -93,7 +94,7 @@ class CurriculumConfig(BaseModel):
     def effective_refresh_interval(self) -> int:
         if self.refresh_interval is not None:
             return self.refresh_interval
-        return min(65_536, -(-self.num_active_tasks // 16))
+        return min(65_536, -(-self.num_active_tasks // 4))
 
     def make(self) -> Curriculum[Any]:
         """Build the curriculum described by this config."""
@@ -172,6 +173,47 @@ class CurriculumTask(TaskHandle[TConfig]):
     def mean_score(self) -> float:
         n = self._count("completions")
         return self._count("score_sum") / n if n else 0.0
+
+
+class TaskBatch(Sequence[CurriculumTask[TConfig]]):
+    """Tasks handed out together by :meth:`Curriculum.get_tasks`.
+
+    A sequence of :class:`CurriculumTask` (each made when accessed) that also holds the ids as
+    one read-only array, ``task_ids``: what a vectorised trainer keeps per environment and
+    passes back to :meth:`Curriculum.update_task_performance_many`.
+    """
+
+    __slots__ = ("_curriculum", "_slots", "task_ids")
+
+    def __init__(
+        self, curriculum: Curriculum[TConfig], task_ids: npt.NDArray[np.int64], slots: npt.NDArray[np.intp]
+    ) -> None:
+        self._curriculum = curriculum
+        self._slots = slots
+        self.task_ids = task_ids
+        task_ids.flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.task_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> CurriculumTask[TConfig]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CurriculumTask[TConfig]]: ...
+
+    def __getitem__(self, index: int | slice) -> CurriculumTask[TConfig] | list[CurriculumTask[TConfig]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return CurriculumTask(self._curriculum, int(self.task_ids[index]), int(self._slots[index]))
+
+    def __iter__(self) -> Iterator[CurriculumTask[TConfig]]:
+        return map(
+            CurriculumTask, itertools.repeat(self._curriculum), self.task_ids.tolist(), self._slots.tolist()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task_ids={self.task_ids.tolist()})"
 
 
 _P = ParamSpec("_P")
@@ -297,27 +339,31 @@ class Curriculum(Generic[TConfig]):
         self.algorithm.update(slot, score)
         self._header[self._h_completed] += 1  # last: a shared pool's crash journal relies on it
 
-    def get_tasks(self, k: int) -> list[CurriculumTask[TConfig]]:
+    def get_tasks(self, k: int) -> TaskBatch[TConfig]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
         if k < 0:
             raise ValueError(f"cannot get {k} tasks")
-        tasks: list[CurriculumTask[TConfig]] = []
-        while len(tasks) < k:
+        slots: list[npt.NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
+        ids: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
+        needed = k
+        while needed:
             if not self._queue:
-                self._refresh()
-            take = min(k - len(tasks), len(self._queue))
-            chunk = self._queue[-take:][::-1]
+                self._refresh()  # sees the counts of the tasks taken so far, as single calls would
+            take = min(needed, len(self._queue))
+            chunk = np.asarray(self._queue[: -take - 1 : -1], dtype=np.intp)
             del self._queue[-take:]
-            picked = np.asarray(chunk, dtype=np.intp)
-            np.add.at(self.pool.array("scheduled"), picked, 1)
+            np.add.at(self.pool.array("scheduled"), chunk, 1)
             self._header[self._h_scheduled] += take
-            ids = self.pool.array("ids")[picked].tolist()
-            tasks.extend(
-                CurriculumTask(self, task_id, slot) for task_id, slot in zip(ids, chunk, strict=True)
-            )
-        return tasks
+            slots.append(chunk)
+            ids.append(self.pool.array("ids")[chunk])  # now: a later refresh may reuse the slot
+            needed -= take
+        if len(slots) == 2:
+            return TaskBatch(self, ids[1], slots[1])
+        return TaskBatch(self, np.concatenate(ids), np.concatenate(slots))
 
-    def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
+    def update_task_performance_many(
+        self, task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
+    ) -> None:
         """Report many episodes at once, equal in effect to one call per pair, in order.
 
         Vectorised: episodes of distinct tasks are applied together, repeats of a task in
@@ -346,11 +392,25 @@ class Curriculum(Generic[TConfig]):
             self.pool.add_to_counter("num_stale", int(missing.sum()))
             self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
             ids, values, slots = ids[~missing], values[~missing], slots[~missing]
-        for round_slots, round_values in _rounds(slots, values):
+        is_first = _first_occurrences(slots)
+        repeats = np.flatnonzero(~is_first)
+        if len(repeats) > _SCALAR_REPEATS_MAX:
+            rounds = _rounds(slots, values)
+        else:  # the usual case: a few repeats are cheaper one by one than as extra vectorised rounds
+            rounds = [(slots[is_first], values[is_first])] if len(repeats) else [(slots, values)]
+        for round_slots, round_values in rounds:
             self.pool.array("completions")[round_slots] += 1
             self.pool.array("score_sum")[round_slots] += round_values
             self.pool.array("last_score")[round_slots] = round_values
             self.algorithm.update_many(round_slots, round_values)
+        if len(repeats) <= _SCALAR_REPEATS_MAX:
+            # Each task's later scores follow its first one, in the order given.
+            update = self.algorithm.update
+            for slot, score in zip(slots[repeats].tolist(), values[repeats].tolist(), strict=True):
+                self._completions[slot] += 1
+                self._score_sum[slot] += score
+                self._last_score[slot] = score
+                update(slot, score)
         self._header[self._h_completed] += len(slots)
 
     # -- tasks and configs --------------------------------------------------------------
@@ -474,12 +534,14 @@ class Curriculum(Generic[TConfig]):
     def _checked_weights(self, active: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """The algorithm's weights for ``active``, validated; all ones if they are all 0."""
         weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
-        if weights.shape != active.shape or not np.all(np.isfinite(weights)) or (weights < 0).any():
+        # min >= 0 is False for NaN; a finite sum of non-negative weights rules out infinities.
+        valid = weights.min(initial=0.0) >= 0 and np.isfinite(weights.sum())
+        if weights.shape != active.shape or not valid:
             raise ValueError(
                 f"{type(self.algorithm).__name__}.weights returned invalid weights "
                 f"(shape {weights.shape}, expected {active.shape}; all must be finite and >= 0)"
             )
-        return weights if weights.sum() > 0 else np.ones(len(active))
+        return weights if weights.any() else np.ones(len(active))
 
     @_locked
     def sampling_probabilities(self) -> dict[int, float]:
@@ -727,12 +789,14 @@ class Curriculum(Generic[TConfig]):
             with self._shared:  # type: ignore[union-attr]
                 self._sync(full=False)
 
-    def _get_tasks_shared(self, k: int) -> list[CurriculumTask[TConfig]]:
+    def _get_tasks_shared(self, k: int) -> TaskBatch[TConfig]:
         with self._shared:  # type: ignore[union-attr]
             self._sync()
             return Curriculum.get_tasks(self, k)
 
-    def _update_many_shared(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
+    def _update_many_shared(
+        self, task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
+    ) -> None:
         assert self._shared is not None
         ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
         values = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -956,6 +1020,8 @@ class Curriculum(Generic[TConfig]):
 _JOURNAL_UPDATE, _JOURNAL_EVICT, _JOURNAL_BATCH = 1, 2, 3
 _SCHEDULED_BATCH = 256
 """Hand-outs a process batches before adding them to the shared ``scheduled`` counts."""
+_SCALAR_REPEATS_MAX = 32
+"""Repeated tasks in a batch up to which the repeats are applied one by one, not as more rounds."""
 _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
 
@@ -1016,6 +1082,18 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return state
 
 
+def _first_occurrences(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Mask of the entries that are a slot's first occurrence in ``slots``."""
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    new_run = np.empty(len(slots), dtype=bool)
+    new_run[:1] = True
+    np.not_equal(sorted_slots[1:], sorted_slots[:-1], out=new_run[1:])
+    first = np.empty_like(new_run)
+    first[order] = new_run
+    return first
+
+
 def _rounds(
     slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
 ) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
@@ -1025,8 +1103,6 @@ def _rounds(
     new_run = np.empty(len(slots), dtype=bool)
     new_run[:1] = True
     np.not_equal(sorted_slots[1:], sorted_slots[:-1], out=new_run[1:])
-    if new_run.all():
-        return [(slots, values)]
     starts = np.flatnonzero(new_run)
     rank_sorted = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
     rank = np.empty_like(rank_sorted)

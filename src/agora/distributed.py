@@ -148,7 +148,7 @@ class _CurriculumActor:
             self._since_checkpoint += len(task_ids)
             applied = seq
         self._applied[client_id] = applied
-        tasks = [task.task_id for task in self._curriculum.get_tasks(want)]
+        tasks = self._curriculum.get_tasks(want).task_ids.tolist()
         if closing:
             self._open.discard(client_id)
         else:

@@ -79,6 +79,9 @@ class TaskPool:
         self._slots = self.backend.view("table_slots")
         self._h = {name: i for i, name in enumerate(HEADER)}
         self._widths = {name: width for name, _, width in self.fields}
+        self.all_slots: npt.NDArray[np.intp] = np.arange(capacity, dtype=np.intp)
+        """Every slot, in order: what :meth:`active_slots` returns (this very array) when the pool is full."""
+        self.all_slots.flags.writeable = False
 
     def initialize(self) -> None:
         """Mark every slot free (done once by whoever creates the buffer)."""
@@ -119,7 +122,15 @@ class TaskPool:
         return name in self._widths
 
     def active_slots(self) -> npt.NDArray[np.intp]:
+        """Slots holding a task, ascending; :attr:`all_slots` itself when the pool is full (usual)."""
+        if self.header[self._h["num_free"]] == 0:
+            return self.all_slots
         return np.flatnonzero(self.backend.array("ids") != _EMPTY)
+
+    def gather(self, name: str, slots: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
+        """Column ``name`` at ``slots``; for :attr:`all_slots`, the column itself (no copy: read only)."""
+        column = self.array(name)
+        return column if slots is self.all_slots else column[slots]
 
     # -- id -> slot map ---------------------------------------------------------------
 

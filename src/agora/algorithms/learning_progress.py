@@ -21,7 +21,7 @@ the curriculum replaces at most one task per ``min_presentations_for_eviction`` 
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +127,12 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         self._judgeable = config.sample_threshold + math.ceil(1.0 / config.ema_timescale)
         self._tracker_update = self.tracker.update
         self._scorer_update = self.scorer.update
+        # LP and recent rate of every slot, computed once per refresh: eviction and the
+        # sampling weights both need them. Valid while the pool's (num_completed, num_created)
+        # equals _computed_at: any new score or any task created elsewhere invalidates it.
+        self._lp = np.zeros(pool.capacity)
+        self._rate = np.zeros(pool.capacity)
+        self._computed_at: tuple[int, int] | None = None
 
     def update(self, slot: int, score: float) -> None:
         self._scorer_update(slot, score, self._tracker_update(slot, score))
@@ -134,23 +140,52 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
     def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
         self.scorer.update_many(slots, scores, self.tracker.update_many(slots, scores))
 
+    def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:
+        created = self.pool.counter("num_created")
+        if self._computed_at == (self.pool.counter("num_completed"), created - len(slots)):
+            rate = self.tracker.recent_rate(slots)  # new tasks: fresh columns, scored like any other
+            self._rate[slots] = rate
+            self._lp[slots] = self.scorer.scores(slots, rate)
+            self._computed_at = (self._computed_at[0], created)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._computed_at = None  # the pool's columns were replaced
+
+    def _lp_and_rate(
+        self, slots: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """LP and recent success rate of ``slots``, from the per-refresh cache."""
+        pool = self.pool
+        key = (pool.counter("num_completed"), pool.counter("num_created"))
+        if self._computed_at != key:
+            everything = pool.all_slots
+            self._rate = self.tracker.recent_rate(everything)
+            self._lp = self.scorer.scores(everything, self._rate)
+            self._computed_at = key
+        if slots is pool.all_slots:
+            return self._lp, self._rate  # read only: callers must not modify them
+        return self._lp[slots], self._rate[slots]
+
     def _distribution(
         self, slots: npt.NDArray[np.intp]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """LP, sampling probabilities and the 'scored' mask of ``slots`` (no side effects)."""
         cfg = self.config
-        rate = self.tracker.recent_rate(slots)
-        lp = self.scorer.scores(slots, rate)
-        scored = self.pool.array("completions")[slots] >= cfg.sample_threshold
+        lp, rate = self._lp_and_rate(slots)
+        scored = self.pool.gather("completions", slots) >= cfg.sample_threshold
         weights = np.where(scored, 0.0, cfg.exploration_bonus)
         if scored.any():
             if cfg.use_bidirectional:
                 progressing = scored & ((lp > 0) | (rate > 0))
                 if not progressing.any():
                     progressing = scored
-                z = lp[progressing]
-                std = z.std()
-                weights[progressing] = 1.0 / (1.0 + np.exp(-(z - z.mean()) / (std if std > 0 else 1.0)))
+                if progressing.all():
+                    std = lp.std()
+                    weights = 1.0 / (1.0 + np.exp((lp.mean() - lp) / (std if std > 0 else 1.0)))
+                else:
+                    z = lp[progressing]
+                    std = z.std()
+                    weights[progressing] = 1.0 / (1.0 + np.exp((z.mean() - z) / (std if std > 0 else 1.0)))
             else:
                 weights[scored] = lp[scored]
         total = weights.sum()
@@ -169,12 +204,12 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # earlier evicts it for an LP it has not had time to develop: with the seed's counting
         # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
         needed = max(min_presentations, self._judgeable)
-        all_lp = self.scorer.scores(slots, self.tracker.recent_rate(slots))
+        all_lp = self._lp_and_rate(slots)[0]
         self.pool.array("lp_score")[slots] = all_lp  # the LP that statistics and inspect report
-        judged = self.pool.array("completions")[slots] >= needed
+        judged = self.pool.gather("completions", slots) >= needed
+        if not judged.any():
+            return np.empty(0, dtype=np.intp)
         scored, lp = slots[judged], all_lp[judged]
-        if not len(scored):
-            return scored
         eligible = lp <= np.quantile(lp, self.config.eviction_threshold_percentile)
         candidates: npt.NDArray[np.intp] = scored[eligible][np.argsort(lp[eligible], kind="stable")]
         return candidates

@@ -47,8 +47,11 @@ class LPScorer(ABC):
 
 def reweight(p: npt.NDArray[np.float64], theta: float) -> npt.NDArray[np.float64]:
     """r(p) = p(1-θ) / (p + θ(1-2p)): stretches differences near 0 and 1 (Kanitscheider et al.)."""
-    denominator = p + theta * (1.0 - 2.0 * p)
-    return np.divide(p * (1.0 - theta), denominator, out=np.zeros_like(p), where=denominator > 0)
+    # For p in [0, 1] the denominator p(1-2θ) + θ is positive unless θ = 0 and p = 0.
+    denominator = p * (1.0 - 2.0 * theta) + theta
+    if theta > 0:
+        return p * (1.0 - theta) / denominator
+    return np.divide(p, denominator, out=np.zeros_like(p), where=denominator > 0)
 
 
 class BidirectionalLPScorer(LPScorer):
@@ -121,13 +124,15 @@ class BidirectionalLPScorer(LPScorer):
         else:
             slow = self._a_slow * rate + (1.0 - self._a_slow) * slow_column[slots].astype(np.float64)
         warm = n <= self._warmup
-        fast_column[slots] = np.where(warm, rate, fast)
-        slow_column[slots] = np.where(warm, rate, slow)
+        if warm.any():
+            fast, slow = np.where(warm, rate, fast), np.where(warm, rate, slow)
+        fast_column[slots] = fast
+        slow_column[slots] = slow
 
     def scores(self, slots: npt.NDArray[np.intp], rate: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         theta = self.config.progress_smoothing
-        fast = self.pool.array("p_fast")[slots].astype(np.float64)
-        slow = self.pool.array("p_slow")[slots].astype(np.float64)
+        fast = self.pool.gather("p_fast", slots).astype(np.float64)
+        slow = self.pool.gather("p_slow", slots).astype(np.float64)
         lp = np.abs(reweight(fast, theta) - reweight(slow, theta))
         if self.config.performance_bonus_weight:
             lp += self.config.performance_bonus_weight * np.maximum(rate, 0.0)
@@ -139,9 +144,9 @@ class BasicLPScorer(LPScorer):
     that decays linearly over a task's first ``basic_exploration_samples`` outcomes."""
 
     def scores(self, slots: npt.NDArray[np.intp], rate: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        mean = self.pool.array("reward_ema")[slots].astype(np.float64)
-        mean_sq = self.pool.array("reward_sq_ema")[slots].astype(np.float64)
+        mean = self.pool.gather("reward_ema", slots).astype(np.float64)
+        mean_sq = self.pool.gather("reward_sq_ema", slots).astype(np.float64)
         lp = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
         horizon = self.config.basic_exploration_samples
-        n = self.pool.array("completions")[slots].astype(np.float64)
+        n = self.pool.gather("completions", slots).astype(np.float64)
         return lp + self.config.exploration_bonus * np.maximum(horizon - n, 0.0) / horizon

@@ -101,7 +101,7 @@ def batch_cost(num_tasks: int, k: int, episodes: int, seed: int = 0) -> dict[str
     start = time.perf_counter()
     for begin in range(0, episodes - k + 1, k):
         tasks = batched.get_tasks(k)
-        batched.update_task_performance_many([t.task_id for t in tasks], scores[begin : begin + k])
+        batched.update_task_performance_many(tasks.task_ids, scores[begin : begin + k])
     batch_us = (time.perf_counter() - start) / (episodes // k * k) * 1e6
     return {"single_us": single_us, "batch_us": batch_us, "ratio": single_us / batch_us}
 

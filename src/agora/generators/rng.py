@@ -43,6 +43,18 @@ class TaskRandom(random.Random):
     def random(self) -> float:
         return (self._next() >> 11) * (1.0 / 9007199254740992.0)
 
+    def _randbelow(self, n: int) -> int:
+        # randrange, randint, choice and shuffle come here. One 64-bit draw, multiply and
+        # shift (Lemire), instead of rejection sampling on getrandbits: no loop, and a bias
+        # of at most n / 2**64.
+        if n <= _MASK:
+            return (self._next() * n) >> 64
+        bits = n.bit_length()  # beyond 64 bits: rejection sampling, as random.Random does
+        value = self.getrandbits(bits)
+        while value >= n:
+            value = self.getrandbits(bits)
+        return value
+
     def getrandbits(self, k: int) -> int:
         if k < 0:
             raise ValueError("number of bits must be non-negative")

@@ -86,9 +86,11 @@ class TaskTracker:
             ("reward_sq_ema", squared, a * scores * scores),  # same operation order as update()
             ("success_ema", success, a * success),
         )
+        any_first = first.any()
         for name, first_value, step in blends:
             column = pool.array(name)
-            column[slots] = np.where(first, first_value, step + (1.0 - a) * column[slots].astype(np.float64))
+            blended = step + (1.0 - a) * column[slots].astype(np.float64)
+            column[slots] = np.where(first, first_value, blended) if any_first else blended
         ring = pool.backend.array("recent")
         index = slots * memory + (n - 1) % memory
         old = np.where(n > memory, ring[index], 0).astype(np.int64)
@@ -101,8 +103,8 @@ class TaskTracker:
 
     def recent_rate(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """Mean of each task's recent clipped outcomes (0 for tasks never played)."""
-        n = np.minimum(self.pool.array("completions")[slots], self.memory).astype(np.float64) * RATE_SCALE
-        total = self.pool.array("recent_sum")[slots].astype(np.float64)
+        n = np.minimum(self.pool.gather("completions", slots), self.memory).astype(np.float64) * RATE_SCALE
+        total = self.pool.gather("recent_sum", slots).astype(np.float64)
         rate: npt.NDArray[np.float64] = np.divide(total, n, out=np.zeros(len(slots)), where=n > 0)
         return rate
 
