@@ -532,6 +532,22 @@ def test_batch_api_through_a_shared_pool(method: str) -> None:
         check_consistent(owner)
 
 
+def test_slots_looked_up_before_the_lock_are_checked_under_it() -> None:
+    # A process looks up the slots of its buffered scores before taking the lock; another
+    # process may have moved those tasks since. The lock holder must notice and look again.
+    with lp_config(new_session(), num_tasks=20).make() as curriculum:
+        ids = np.asarray(curriculum.active_task_ids()[:4], dtype=np.int64)
+        right = curriculum.pool.slots_of(ids)
+        outdated = np.roll(right, 1)
+        outdated[0] = -1  # and one that was not in the pool when looked up
+        assert curriculum._shared is not None
+        with curriculum._shared:
+            curriculum._apply_batch(ids, np.ones(4), outdated)
+        completions = curriculum.pool.array("completions")
+        assert completions[right].tolist() == [1, 1, 1, 1]
+        assert completions.sum() == 4
+
+
 def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:
     curriculum = config.make()
     backend = curriculum._shared

@@ -216,6 +216,9 @@ class TaskBatch(Sequence[CurriculumTask[TConfig]]):
         return f"{type(self).__name__}(task_ids={self.task_ids.tolist()})"
 
 
+_PreparedScores = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp]]
+"""Task ids, scores and the slots looked up for them (-1: not in the pool)."""
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -370,20 +373,13 @@ class Curriculum(Generic[TConfig]):
         later rounds, so per-task EMAs see the scores in the order given. Validation happens
         before anything is applied, so a bad entry leaves the curriculum unchanged.
         """
-        ids = np.asarray(task_ids).reshape(-1)
-        if len(ids) and ids.dtype.kind not in "iu":
-            raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
-        ids = ids.astype(np.int64)
-        values = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if len(ids) != len(values):
-            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
-        bad = ~np.isfinite(values)
-        if bad.any():
-            first = int(np.argmax(bad))
-            raise ValueError(
-                f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
-            )
-        slots = self.pool.slots_of(ids)
+        ids, values = _score_batch(task_ids, scores)
+        self._apply_scores(ids, values, self.pool.slots_of(ids))
+
+    def _apply_scores(
+        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], slots: npt.NDArray[np.intp]
+    ) -> None:
+        """Apply validated scores; ``slots`` holds each id's slot, -1 where it is not in the pool."""
         missing = slots < 0
         if missing.any():
             for task_id in ids[missing].tolist():
@@ -786,8 +782,11 @@ class Curriculum(Generic[TConfig]):
         if len(self._pending_updates) >= self._batch or (
             task_id != self._last_handed and self.pool.slot_of(task_id) is None
         ):
+            # Converting and looking up the batch before taking the lock keeps the lock short.
+            many = len(self._pending_updates) >= _VECTORISED_MIN
+            prepared = self._prepared_updates() if many else None
             with self._shared:  # type: ignore[union-attr]
-                self._sync(full=False)
+                self._sync(full=False, prepared=prepared)
 
     def _get_tasks_shared(self, k: int) -> TaskBatch[TConfig]:
         with self._shared:  # type: ignore[union-attr]
@@ -798,17 +797,32 @@ class Curriculum(Generic[TConfig]):
         self, task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
     ) -> None:
         assert self._shared is not None
-        ids = np.asarray(task_ids, dtype=np.int64).reshape(-1)
-        values = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if len(ids) != len(values):
-            raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+        ids, values = _score_batch(task_ids, scores)
+        guess = self.pool.slots_of(ids)  # without the lock; checked under it
         with self._shared:
             self._sync()  # this process's earlier single scores go first
-            self._apply_batch(ids, values)
+            self._apply_batch(ids, values, guess)
 
-    def _apply_batch(self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> None:
-        """Under the lock: apply scores with the vectorised path, journalled chunk by chunk."""
+    def _prepared_updates(self) -> _PreparedScores:
+        """This process's buffered scores as arrays, with slots looked up before taking the lock."""
+        ids, values = zip(*self._pending_updates, strict=True)
+        id_array = np.asarray(ids, dtype=np.int64)
+        return id_array, np.asarray(values, dtype=np.float64), self.pool.slots_of(id_array)
+
+    def _apply_batch(
+        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], guess: npt.NDArray[np.intp]
+    ) -> None:
+        """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
+
+        ``guess`` holds the slots found before the lock was taken (the look-up is most of the
+        work): only ids whose slot another process has changed since are looked up again.
+        """
         assert self._shared is not None
+        changed = (guess < 0) | (self.pool.array("ids")[guess] != ids)
+        slots = guess
+        if changed.any():
+            slots = guess.copy()
+            slots[changed] = self.pool.slots_of(ids[changed])
         control, journal = self._shared.control, self._shared.scratch
         chunk = len(journal)
         for begin in range(0, len(ids), chunk):
@@ -818,9 +832,7 @@ class Curriculum(Generic[TConfig]):
             control[self._j_target] = self._header[self._h_completed] + len(part)
             control[self._j_op] = _JOURNAL_BATCH
             try:
-                Curriculum.update_task_performance_many(
-                    self, part.tolist(), values[begin : begin + chunk].tolist()
-                )
+                self._apply_scores(part, values[begin : begin + chunk], slots[begin : begin + chunk])
             finally:
                 control[self._j_op] = 0
 
@@ -834,11 +846,16 @@ class Curriculum(Generic[TConfig]):
             with self._shared:
                 self._sync()
 
-    def _sync(self, full: bool = True) -> None:
+    def _sync(
+        self,
+        full: bool = True,
+        prepared: _PreparedScores | None = None,
+    ) -> None:
         """Under the lock: repair after a crashed writer, then apply what this process buffered.
 
         Hand-out counts are batched more coarsely (``full=False`` leaves fewer than
         ``_SCHEDULED_BATCH`` of them pending): applying them costs a few vectorised calls.
+        ``prepared``: :meth:`_prepared_updates`, made before the lock was taken.
         """
         self._recover()
         if full or len(self._pending_slots) >= _SCHEDULED_BATCH:
@@ -852,9 +869,10 @@ class Curriculum(Generic[TConfig]):
         if len(updates) >= _VECTORISED_MIN:
             # Vectorised application keeps the time under the lock short, which is what lets
             # several processes run at once (the one-by-one loop held it for ~3 µs per score).
-            ids, values = zip(*updates, strict=True)
+            if prepared is None or len(prepared[0]) != len(updates):
+                prepared = self._prepared_updates()
             updates.clear()
-            self._apply_batch(np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64))
+            self._apply_batch(*prepared)
             return
         control, header, done = self._shared.control, self._header, 0
         control[self._j_op] = _JOURNAL_UPDATE
@@ -1080,6 +1098,26 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds no curriculum state")
     return state
+
+
+def _score_batch(
+    task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Ids and scores of a batch as arrays, or the error that names the first bad entry."""
+    ids = np.asarray(task_ids).reshape(-1)
+    if len(ids) and ids.dtype.kind not in "iu":
+        raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
+    ids = ids.astype(np.int64)
+    values = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(ids) != len(values):
+        raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(
+            f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
+        )
+    return ids, values
 
 
 def _first_occurrences(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
