@@ -137,6 +137,19 @@ def test_evicted_ids_are_remembered() -> None:
     assert not pool.was_evicted(-1), "the empty marker is not an evicted id"
 
 
+def test_vectorised_lookup_walks_long_clusters() -> None:
+    # Ids sharing home buckets make long probe runs, so the vectorised probes loop before
+    # the last ids are finished one by one; -1 homes in the last bucket, which is occupied.
+    pool = make_pool(200)
+    table = len(pool.backend.array("table_keys"))
+    ids = [k * table + home for home in (3, 4, table - 1) for k in range(40)]
+    slots = pool.add_many(ids, created_at=0).tolist()
+    pool.remove_many(slots[5:80:7])
+    expected = {t: s for t, s in zip(ids, slots, strict=True) if pool.ids[s] == t}
+    absent = [*(t for t in ids if t not in expected), 41 * table + 3, -table - 1, *[-1] * 20]
+    check_consistent(pool, expected, absent)
+
+
 def test_negative_ids_are_never_found() -> None:
     pool = make_pool(4)
     pool.add_many([0, 1, 2], created_at=0)

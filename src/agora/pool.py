@@ -38,10 +38,12 @@ EVICTED_MEMORY = 65536
 """Pool-wide counters, stored in the buffer so that a shared pool shares them."""
 
 _EMPTY = -1
+_SCALAR_PROBES = 16
+"""Ids left unresolved in a vectorised look-up up to which they are finished one by one."""
 
 
 def _table_size(capacity: int) -> int:
-    return 1 << max(4, (4 * capacity // 3).bit_length())  # load factor <= 0.75
+    return 1 << max(4, (2 * capacity - 1).bit_length())  # load factor <= 0.5: short probes
 
 
 class TaskPool:
@@ -152,22 +154,24 @@ class TaskPool:
     def slots_of(self, task_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
         """Vectorised :meth:`slot_of`: the slot of each id, -1 where it is not active.
 
-        Most ids sit at or near their home bucket, so a few vectorised probes resolve nearly
-        all of them; the few in longer clusters are finished one by one.
+        Most ids sit in their home bucket (load factor <= 0.5), so one vectorised probe
+        resolves nearly all of them; more probes run vectorised while many ids are left, and
+        the last few are finished one by one.
         """
-        keys = self.backend.array("table_keys")
-        index = task_ids & self._mask
-        result = np.full(len(task_ids), -1, dtype=np.intp)
-        pending = np.arange(len(task_ids))
-        for _ in range(4):
+        keys, slots, mask = self.backend.array("table_keys"), self.backend.array("table_slots"), self._mask
+        index = task_ids & mask
+        found = keys[index]
+        hit = (found == task_ids) & (task_ids >= 0)  # the marker (-1) must never match task id -1
+        result = np.where(hit, slots[index], -1)
+        pending = np.flatnonzero(~hit & (found != _EMPTY) & (task_ids >= 0))
+        index = index[pending]
+        while len(pending) > _SCALAR_PROBES:
+            index = (index + 1) & mask
             found = keys[index]
-            occupied = found != _EMPTY  # the marker (-1) must never match task id -1
-            hit = occupied & (found == task_ids[pending])
-            result[pending[hit]] = self.backend.array("table_slots")[index[hit]]
-            probing = ~hit & occupied
-            pending, index = pending[probing], (index[probing] + 1) & self._mask
-            if not len(pending):
-                return result
+            hit = found == task_ids[pending]
+            result[pending[hit]] = slots[index[hit]]
+            probing = ~hit & (found != _EMPTY)
+            pending, index = pending[probing], index[probing]
         for i in pending.tolist():
             slot = self.slot_of(int(task_ids[i]))
             result[i] = -1 if slot is None else slot

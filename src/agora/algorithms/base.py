@@ -153,5 +153,8 @@ class DiscreteRandomConfig(CurriculumAlgorithmConfig):
 class DiscreteRandomCurriculum(CurriculumAlgorithm):
     """Every active task is equally likely."""
 
+    def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
+        """Nothing to do: uniform sampling keeps no per-task state (skips the default loop)."""
+
     def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         return np.ones(len(slots))
