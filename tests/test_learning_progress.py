@@ -141,16 +141,17 @@ def test_only_measured_tasks_are_evicted() -> None:
         {"use_bidirectional": False},
     ],
 )
-def test_batch_calls_equal_single_calls(lp: dict[str, object]) -> None:
+@pytest.mark.parametrize("size", [16, 64])  # 64 over 12 tasks: the repeats go in vectorised rounds
+def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int) -> None:
     cfg = kinds_config(num_tasks=12, seed=9, **lp).model_copy(
         update={"refresh_interval": 5, "min_presentations_for_eviction": 3}
     )
     single, batch = cfg.make(), cfg.make()
     rng = np.random.default_rng(9)
     for _ in range(30):
-        scores = rng.random(16).tolist()
-        ids_single = [single.get_task().task_id for _ in range(16)]
-        ids_batch = [task.task_id for task in batch.get_tasks(16)]
+        scores = rng.random(size).tolist()
+        ids_single = [single.get_task().task_id for _ in range(size)]
+        ids_batch = [task.task_id for task in batch.get_tasks(size)]
         assert ids_single == ids_batch
         for task_id, score in zip(ids_single, scores, strict=True):
             single.update_task_performance(task_id, score)

@@ -388,12 +388,12 @@ class Curriculum(Generic[TConfig]):
             self.pool.add_to_counter("num_stale", int(missing.sum()))
             self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
             ids, values, slots = ids[~missing], values[~missing], slots[~missing]
-        is_first = _first_occurrences(slots)
-        repeats = np.flatnonzero(~is_first)
-        if len(repeats) > _SCALAR_REPEATS_MAX:
-            rounds = _rounds(slots, values)
+        rank = _occurrence_rank(slots)
+        repeats = np.flatnonzero(rank)
+        if len(repeats) > _SCALAR_REPEATS_MAX:  # rounds of distinct slots, in order of occurrence
+            rounds = [(slots[rank == r], values[rank == r]) for r in range(int(rank.max()) + 1)]
         else:  # the usual case: a few repeats are cheaper one by one than as extra vectorised rounds
-            rounds = [(slots[is_first], values[is_first])] if len(repeats) else [(slots, values)]
+            rounds = [(slots[rank == 0], values[rank == 0])] if len(repeats) else [(slots, values)]
         for round_slots, round_values in rounds:
             self.pool.array("completions")[round_slots] += 1
             self.pool.array("score_sum")[round_slots] += round_values
@@ -1120,32 +1120,17 @@ def _score_batch(
     return ids, values
 
 
-def _first_occurrences(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
-    """Mask of the entries that are a slot's first occurrence in ``slots``."""
-    order = np.argsort(slots, kind="stable")
-    sorted_slots = slots[order]
-    new_run = np.empty(len(slots), dtype=bool)
-    new_run[:1] = True
-    np.not_equal(sorted_slots[1:], sorted_slots[:-1], out=new_run[1:])
-    first = np.empty_like(new_run)
-    first[order] = new_run
-    return first
-
-
-def _rounds(
-    slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
-) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]]:
-    """Split a batch into rounds of distinct slots, keeping each slot's order of occurrence."""
+def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """For each entry, how many earlier entries name the same slot (0: its first occurrence)."""
     order = np.argsort(slots, kind="stable")
     sorted_slots = slots[order]
     new_run = np.empty(len(slots), dtype=bool)
     new_run[:1] = True
     np.not_equal(sorted_slots[1:], sorted_slots[:-1], out=new_run[1:])
     starts = np.flatnonzero(new_run)
-    rank_sorted = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
-    rank = np.empty_like(rank_sorted)
-    rank[order] = rank_sorted
-    return [(slots[rank == r], values[rank == r]) for r in range(int(rank.max()) + 1)]
+    rank = np.empty(len(slots), dtype=np.intp)
+    rank[order] = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
+    return rank
 
 
 def _sha256(text: str) -> str:
