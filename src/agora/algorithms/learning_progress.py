@@ -179,13 +179,14 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
                 progressing = scored & ((lp > 0) | (rate > 0))
                 if not progressing.any():
                     progressing = scored
-                if progressing.all():
-                    std = lp.std()
-                    weights = 1.0 / (1.0 + np.exp((lp.mean() - lp) / (std if std > 0 else 1.0)))
+                everyone = progressing.all()  # the usual case: no masked copies
+                z = lp if everyone else lp[progressing]
+                std = z.std()
+                sigmoid = 1.0 / (1.0 + np.exp((z.mean() - z) / (std if std > 0 else 1.0)))
+                if everyone:
+                    weights = sigmoid
                 else:
-                    z = lp[progressing]
-                    std = z.std()
-                    weights[progressing] = 1.0 / (1.0 + np.exp((z.mean() - z) / (std if std > 0 else 1.0)))
+                    weights[progressing] = sigmoid
             else:
                 weights[scored] = lp[scored]
         total = weights.sum()
