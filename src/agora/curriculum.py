@@ -1127,9 +1127,10 @@ def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     new_run = np.empty(len(slots), dtype=bool)
     new_run[:1] = True
     np.not_equal(sorted_slots[1:], sorted_slots[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
+    positions = np.arange(len(slots))
+    run_start = np.maximum.accumulate(np.where(new_run, positions, 0))
     rank = np.empty(len(slots), dtype=np.intp)
-    rank[order] = np.arange(len(slots)) - np.repeat(starts, np.diff(np.r_[starts, len(slots)]))
+    rank[order] = positions - run_start
     return rank
 
 
