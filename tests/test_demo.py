@@ -19,6 +19,8 @@ from agora.demo import (
     maze,
     run_demo,
 )
+from agora.demo.env import step_limit
+from agora.demo.run import evaluate, evaluation_set
 
 
 def _shortest_path(world: GridWorld, start: int) -> list[int]:
@@ -113,23 +115,45 @@ def test_evaluation_does_not_learn() -> None:
 
 
 def test_task_family_maps_ids_one_to_one_onto_combinations() -> None:
-    config = GridTaskGenerator.Config(sizes=[4, 6], start_distances=[1, 3], max_steps=[5])
+    config = GridTaskGenerator.Config(sizes=[4, 6], mazes=2, start_distances=[1, 3], step_factors=[0.5, 2])
+    assert config.num_tasks == 16
     generator = config.create()
     tasks = [generator.get_task(i) for i in range(config.num_tasks)]
-    assert {(t.size, t.start_distance, t.max_steps) for t in tasks} == {
-        (4, 1, 5),
-        (4, 3, 5),
-        (6, 1, 5),
-        (6, 3, 5),
+    assert len(set(tasks)) == 16
+    assert {(t.size, t.maze_seed, t.start_distance) for t in tasks} == {
+        (size, seed, d) for size in (4, 6) for seed in (0, 1) for d in (1, 3)
     }
+    assert {(t.start_distance, t.max_steps) for t in tasks} == {(1, 1), (1, 2), (3, 2), (3, 6)}
     assert generator.get_task(config.num_tasks + 2) == tasks[2], "ids wrap around"
     task = generator.generate(3)
-    assert task.bucket_values == task.config.model_dump(include={"size", "start_distance", "max_steps"})
+    assert task.bucket_values == {"size": 4, "maze_seed": 0, "start_distance": 3, "step_factor": 2}
+    assert task.config.max_steps == 6
+
+
+def test_step_limit_scales_with_the_capped_start_distance() -> None:
+    small = maze(4)
+    assert step_limit(small, 3, 2.0) == 6
+    assert step_limit(small, 3, 0.5) == 2, "ceil(1.5): one move short of the distance, impossible"
+    assert step_limit(small, 1, 0.5) == 1
+    assert step_limit(small, 1000, 1.0) == small.max_distance
+
+
+def test_default_family_has_trivial_learnable_and_impossible_tasks() -> None:
+    config = GridTaskGenerator.Config()
+    generator = config.create()
+    tasks = [generator.get_task(i) for i in range(config.num_tasks)]
+    impossible = [
+        t for t in tasks if t.max_steps < min(t.start_distance, maze(t.size, t.maze_seed).max_distance)
+    ]
+    assert len(impossible) == config.num_tasks // 3 - len(config.sizes) * config.mazes, (
+        "factor 0.5, except d=1"
+    )
+    assert {t.maze_seed for t in tasks} == {0, 1, 2, 3}
 
 
 def test_demo_pool_holds_every_task_once_and_never_evicts() -> None:
     config = DemoConfig(
-        family=GridTaskGenerator.Config(sizes=[5], start_distances=[1, 2, 30], max_steps=[4, 9])
+        family=GridTaskGenerator.Config(sizes=[5], mazes=1, start_distances=[1, 2, 30], step_factors=[0.5, 2])
     )
     curriculum = config.curriculum_config(learning_progress_config(), seed=0).make()
     assert sorted(curriculum.active_task_ids()) == list(range(6))
@@ -139,9 +163,46 @@ def test_demo_pool_holds_every_task_once_and_never_evicts() -> None:
     assert curriculum.stats()["num_evicted"] == 0
 
 
+def test_evaluation_set_covers_every_task_equally() -> None:
+    config = DemoConfig(
+        family=GridTaskGenerator.Config(
+            sizes=[5, 6], mazes=2, start_distances=[1, 4], step_factors=[0.5, 2, 6]
+        ),
+        eval_starts=3,
+    )
+    eval_set = evaluation_set(config)
+    generator = config.family.create()
+    family = {generator.get_task(i) for i in range(config.family.num_tasks)}
+    judged = {
+        GridTask(size=t.size, maze_seed=t.maze_seed, start_distance=t.start_distance, max_steps=limit)
+        for t, starts, limits in eval_set
+        for limit in limits
+    }
+    assert judged == family
+    assert all(len(starts) == 3 and len(limits) == 3 for _, starts, limits in eval_set)
+    for task, starts, _ in eval_set:
+        m = maze(task.size, task.maze_seed)
+        assert all(m.distance[s] == min(task.start_distance, m.max_distance) for s in starts)
+    # An agent that knows every maze solves exactly the tasks whose limit is not below the distance.
+    agent = QLearningAgent(seed=0)
+    for task, _, _ in eval_set:
+        m = maze(task.size, task.maze_seed)
+        q = agent.q_table(m)
+        for cell in range(m.num_cells):
+            for action in range(4):
+                nxt = m.next_cell[cell][action]
+                q[cell][action] = 1.0 if m.distance[nxt] < m.distance[cell] else 0.0
+    solvable = sum(
+        t.max_steps >= min(t.start_distance, maze(t.size, t.maze_seed).max_distance) for t in family
+    )
+    assert evaluate(agent, config, eval_set) == pytest.approx(solvable / len(family))
+
+
 def test_run_demo_reports_curves_and_shares() -> None:
     config = DemoConfig(
-        family=GridTaskGenerator.Config(sizes=[6], start_distances=[1, 4, 30], max_steps=[10]),
+        family=GridTaskGenerator.Config(
+            sizes=[6], mazes=1, start_distances=[1, 4, 30], step_factors=[0.4, 2]
+        ),
         env_steps=3000,
         num_evals=3,
         seeds=2,
@@ -161,7 +222,7 @@ def test_run_demo_reports_curves_and_shares() -> None:
     distances, shares = result.distance_shares("uniform")
     assert distances == [1, 4, 30]
     assert shares.sum(axis=1) == pytest.approx([1, 1, 1])
-    # Distance 30 is out of reach within 10 steps (the maze's farthest cell is further than 10).
+    # Factor 0.4 makes distances 4 and 30 (capped at the farthest cell) impossible.
     assert maze(6).max_distance > 10
     assert all(0 < r.impossible_step_share < 1 for r in result.runs)
     summary = result.summary()

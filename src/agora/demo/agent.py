@@ -1,10 +1,11 @@
 """A tabular Q-learning agent for the maze family.
 
-It learns only from its own episodes: epsilon-greedy actions with random tie-breaking (so an
-untrained agent does a random walk), then Q-learning updates replayed backwards over the
-episode, so that one success propagates its reward along the whole path (episodic backward
-update). Q-values are kept per maze layout and indexed by cell, which is what makes practice
-transfer: values learnt from near starts lead the agent home from farther ones in the same maze.
+It learns only from its own experience: epsilon-greedy actions with random tie-breaking (so an
+untrained agent does a random walk) and the one-step Q-learning update after every move. Value
+spreads outwards from the goal one cell per visit: a cell gains value when the agent steps from
+it into a cell that already has some. Q-values are kept per maze layout and indexed by cell,
+which is what makes practice transfer: values learnt from near starts lead the agent home from
+farther ones in the same maze, and a start just beyond the cells it knows is where it learns most.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["QLearningAgent"]
 
 
 class QLearningAgent:
-    """Epsilon-greedy tabular Q-learning with backward episode updates."""
+    """Epsilon-greedy tabular Q-learning with one-step (online) updates."""
 
     def __init__(
         self, *, learning_rate: float = 0.5, discount: float = 0.95, epsilon: float = 0.1, seed: int = 0
@@ -68,35 +69,16 @@ class QLearningAgent:
         rng = rng or self.rng
         q = self.q_table(env.maze)
         epsilon = self.epsilon if learn else 0.0
+        alpha, gamma = self.learning_rate, self.discount
+        act = self._act
         state = env.reset(start)
-        states: list[int] = []
-        actions: list[int] = []
         while True:
-            action = self._act(q[state], epsilon, rng)
+            action = act(q[state], epsilon, rng)
             nxt, reward, terminated, truncated = env.step(action)
             if learn:
-                states.append(state)
-                actions.append(action)
+                # One-step Q-learning: bootstrap from the next cell unless the episode ended at the goal.
+                target = reward if terminated else gamma * max(q[nxt])
+                q[state][action] += alpha * (target - q[state][action])
             state = nxt
             if terminated or truncated:
-                break
-        if learn:
-            self._learn(q, states, actions, state, reward if terminated else 0.0, terminated)
-        return terminated, env.steps
-
-    def _learn(
-        self,
-        q: list[list[float]],
-        states: list[int],
-        actions: list[int],
-        last_state: int,
-        final_reward: float,
-        terminated: bool,
-    ) -> None:
-        """Q-learning updates from the last transition back to the first."""
-        alpha, gamma = self.learning_rate, self.discount
-        target = final_reward if terminated else gamma * max(q[last_state])
-        for state, action in zip(reversed(states), reversed(actions), strict=True):
-            row = q[state]
-            row[action] += alpha * (target - row[action])
-            target = gamma * max(row)
+                return terminated, env.steps

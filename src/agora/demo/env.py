@@ -4,8 +4,11 @@ Every task is a :class:`GridTask`: reach the goal of a ``size`` x ``size`` maze 
 ``start_distance`` moves away, within ``max_steps`` moves. Rewards are sparse (1 at the goal,
 0 otherwise), so an agent that has not learnt yet only finds the goal by a random walk, and a
 random walk in a maze rarely gets far: near starts are trivial, far ones are out of reach
-until values learnt near the goal lead the way, and a task whose ``max_steps`` is below its
+until values learnt nearer the goal lead the way, and a task whose ``max_steps`` is below its
 ``start_distance`` can never be solved. Practising at the edge of the agent's ability pays.
+
+The family (:class:`GridTaskGenerator`) crosses maze sizes, several layouts per size, start
+distances and step factors (the step limit is a multiple of the start distance).
 
 Mazes are perfect (one path between any two cells, carved by a seeded depth-first search)
 with the goal in cell 0 (the top-left corner); a layout depends only on ``(size, maze_seed)``
@@ -14,6 +17,7 @@ and is built once per process.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from functools import lru_cache
@@ -23,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agora.generators import GeneratedTask, TaskGenerator, TaskGeneratorConfig
 
-__all__ = ["ACTIONS", "GridTask", "GridTaskGenerator", "GridWorld", "Maze", "maze"]
+__all__ = ["ACTIONS", "GridTask", "GridTaskGenerator", "GridWorld", "Maze", "maze", "step_limit"]
 
 ACTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 """Moves as (row, column) offsets: up, down, left, right. An action is an index into this."""
@@ -138,36 +142,55 @@ class GridWorld:
         return self.state, 0.0, False, self.steps >= self.task.max_steps
 
 
-class GridTaskGenerator(TaskGenerator[GridTask]):
-    """The demo's task family: task id ``i`` is the ``i``-th combination of sizes, start distances
-    and step limits (ids wrap around modulo the number of combinations).
+def step_limit(maze: Maze, start_distance: int, factor: float) -> int:
+    """The step limit ``ceil(factor * d)`` (at least 1), with ``d`` the start distance capped at
+    the maze's farthest cell."""
+    return max(1, math.ceil(factor * min(start_distance, maze.max_distance)))
 
+
+class GridTaskGenerator(TaskGenerator[GridTask]):
+    """The demo's task family: task id ``i`` is the ``i``-th combination of sizes, maze layouts,
+    start distances and step factors (ids wrap around modulo the number of combinations).
+
+    A task's step limit is its step factor times its start distance (see :func:`step_limit`):
+    a factor below 1 makes the task impossible, a factor of 2 or more leaves room to explore.
     With ``CurriculumConfig(max_task_id=config.num_tasks, num_active_tasks=config.num_tasks)`` the
     pool holds every task exactly once, so uniform sampling really is uniform over the family.
     ``bucket_values`` of a generated task say which combination it is.
     """
 
     class Config(TaskGeneratorConfig["GridTaskGenerator"]):
-        sizes: list[int] = Field(default=[10, 14, 18], min_length=1)
+        sizes: list[int] = Field(default=[16, 24, 32], min_length=1)
+        mazes: int = Field(
+            default=4, ge=1, description="Layouts per size: maze seeds maze_seed, ..., maze_seed + mazes - 1."
+        )
         start_distances: list[int] = Field(default=[1, 2, 4, 8, 16, 32, 64, 128], min_length=1)
-        max_steps: list[int] = Field(default=[16, 48, 128], min_length=1)
+        step_factors: list[float] = Field(
+            default=[0.5, 2.0, 6.0],
+            min_length=1,
+            description="Step limit = ceil(factor x start distance); below 1 the task is impossible.",
+        )
         maze_seed: int = Field(default=0, ge=0)
 
         @property
         def num_tasks(self) -> int:
-            return len(self.sizes) * len(self.start_distances) * len(self.max_steps)
+            return len(self.sizes) * self.mazes * len(self.start_distances) * len(self.step_factors)
 
     config: Config
 
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[GridTask]:
         cfg = self.config
-        rest, steps = divmod(task_id % cfg.num_tasks, len(cfg.max_steps))
-        size, distance = divmod(rest, len(cfg.start_distances))
+        rest, factor = divmod(task_id % cfg.num_tasks, len(cfg.step_factors))
+        rest, distance = divmod(rest, len(cfg.start_distances))
+        size, layout = divmod(rest, cfg.mazes)
         values: dict[str, Any] = {
             "size": cfg.sizes[size],
+            "maze_seed": cfg.maze_seed + layout,
             "start_distance": cfg.start_distances[distance],
-            "max_steps": cfg.max_steps[steps],
+            "step_factor": cfg.step_factors[factor],
         }
-        return GeneratedTask(
-            task_id, lambda: GridTask(maze_seed=cfg.maze_seed, **values), bucket_values=values
+        limit = step_limit(
+            maze(values["size"], values["maze_seed"]), values["start_distance"], values["step_factor"]
         )
+        task = {k: v for k, v in values.items() if k != "step_factor"}
+        return GeneratedTask(task_id, lambda: GridTask(max_steps=limit, **task), bucket_values=values)

@@ -3,9 +3,9 @@
 Each run trains a fresh :class:`~agora.demo.agent.QLearningAgent` for ``env_steps``
 environment steps on tasks drawn by a curriculum over :class:`~agora.demo.env.GridTaskGenerator`,
 and every ``env_steps / num_evals`` steps measures greedy success on a fixed evaluation set:
-``eval_starts`` start cells for every (size, start distance) of the family, each judged
-against every step limit of the family. Runs for different curricula and seeds are
-independent, so they are spread over worker processes.
+``eval_starts`` start cells for every (size, layout, start distance) of the family, each judged
+against the step limit of every step factor, so every task of the family counts equally. Runs
+for different curricula and seeds are independent, so they are spread over worker processes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tqdm import tqdm
 from agora.algorithms import CurriculumAlgorithmConfig, DiscreteRandomConfig, LearningProgressConfig
 from agora.curriculum import CurriculumConfig
 from agora.demo.agent import QLearningAgent
-from agora.demo.env import GridTask, GridTaskGenerator, GridWorld, maze
+from agora.demo.env import GridTask, GridTaskGenerator, GridWorld, maze, step_limit
 
 __all__ = [
     "DemoConfig",
@@ -47,9 +47,11 @@ class DemoConfig(BaseModel):
     family: GridTaskGenerator.Config = Field(
         default_factory=GridTaskGenerator.Config, description="The task family (every task is in the pool)."
     )
-    env_steps: int = Field(default=300_000, gt=0, description="Training environment steps per run.")
-    num_evals: int = Field(default=30, gt=0, description="Evaluations per run (plus one before training).")
-    eval_starts: int = Field(default=20, gt=0, description="Evaluation starts per (size, start distance).")
+    env_steps: int = Field(default=1_200_000, gt=0, description="Training environment steps per run.")
+    num_evals: int = Field(default=20, gt=0, description="Evaluations per run (plus one before training).")
+    eval_starts: int = Field(
+        default=20, gt=0, description="Evaluation starts per (size, layout, start distance)."
+    )
     seeds: int = Field(default=5, gt=0, description="Runs per curriculum, with seeds 0..seeds-1.")
     refresh_interval: int = Field(default=4, gt=0, description="Episodes between sampling refreshes.")
     learning_rate: float = Field(default=0.5, gt=0, le=1)
@@ -60,7 +62,7 @@ class DemoConfig(BaseModel):
     @classmethod
     def quick(cls, **overrides: Any) -> DemoConfig:
         """A short run (a few seconds) with the same task family, for tests and a first look."""
-        return cls(**{"env_steps": 100_000, "num_evals": 10, **overrides})
+        return cls(**{"env_steps": 300_000, "num_evals": 5, "eval_starts": 10, **overrides})
 
     def curriculum_config(self, algorithm: CurriculumAlgorithmConfig, seed: int) -> CurriculumConfig:
         """A curriculum whose pool is the whole family, each task once.
@@ -110,36 +112,49 @@ class RunResult:
     """Share of training steps spent on tasks whose step limit is below their start distance."""
 
 
-def evaluation_set(config: DemoConfig) -> list[tuple[GridTask, list[int]]]:
-    """The fixed evaluation set: for each (size, start distance), a task and its start cells."""
+def evaluation_set(config: DemoConfig) -> list[tuple[GridTask, list[int], list[int]]]:
+    """The fixed evaluation set: for each (size, layout, start distance) of the family, a task
+    (with the longest step limit), its start cells, and the step limits of its tasks."""
     rng = random.Random(12345)
-    longest = max(config.family.max_steps)
+    family = config.family
+    longest = max(family.step_factors)
     out = []
-    seed = config.family.maze_seed
-    for size in config.family.sizes:
-        for distance in config.family.start_distances:
-            cells = maze(size, seed).cells_at(distance)
-            starts = [rng.choice(cells) for _ in range(config.eval_starts)]
-            task = GridTask(size=size, start_distance=distance, max_steps=longest, maze_seed=seed)
-            out.append((task, starts))
+    for size in family.sizes:
+        for seed in range(family.maze_seed, family.maze_seed + family.mazes):
+            layout = maze(size, seed)
+            for distance in family.start_distances:
+                cells = layout.cells_at(distance)
+                starts = [rng.choice(cells) for _ in range(config.eval_starts)]
+                limits = [step_limit(layout, distance, factor) for factor in family.step_factors]
+                task = GridTask(
+                    size=size,
+                    start_distance=distance,
+                    max_steps=step_limit(layout, distance, longest),
+                    maze_seed=seed,
+                )
+                out.append((task, starts, limits))
     return out
 
 
-def evaluate(agent: QLearningAgent, config: DemoConfig, eval_set: list[tuple[GridTask, list[int]]]) -> float:
+def evaluate(
+    agent: QLearningAgent, config: DemoConfig, eval_set: list[tuple[GridTask, list[int], list[int]]]
+) -> float:
     """Greedy success over the evaluation set, every start judged against every step limit.
 
     One greedy episode per start with the longest limit gives the steps it needs; a shorter
-    limit succeeds exactly when those steps fit in it, so one rollout serves all limits.
+    limit succeeds exactly when those steps fit in it, so one rollout serves all limits. Every
+    task of the family counts equally: same starts, one verdict per step limit.
     """
-    wins = 0
+    wins = total = 0
     rng = random.Random(0)
-    for task, starts in eval_set:
+    for task, starts, limits in eval_set:
         env = GridWorld(task, rng)
         for start in starts:
             reached, steps = agent.run_episode(env, learn=False, start=start, rng=rng)
             if reached:
-                wins += sum(steps <= limit for limit in config.family.max_steps)
-    return wins / (len(eval_set) * config.eval_starts * len(config.family.max_steps))
+                wins += sum(steps <= limit for limit in limits)
+        total += len(starts) * len(limits)
+    return wins / total
 
 
 def train(config: DemoConfig, name: str, algorithm: CurriculumAlgorithmConfig, seed: int) -> RunResult:
