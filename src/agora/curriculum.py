@@ -355,7 +355,7 @@ class Curriculum(Generic[TConfig]):
             take = min(needed, len(self._queue))
             chunk = np.asarray(self._queue[: -take - 1 : -1], dtype=np.intp)
             del self._queue[-take:]
-            np.add.at(self.pool.array("scheduled"), chunk, 1)
+            _count_into(self.pool.array("scheduled"), chunk)
             self._header[self._h_scheduled] += take
             slots.append(chunk)
             ids.append(self.pool.array("ids")[chunk])  # now: a later refresh may reuse the slot
@@ -923,7 +923,7 @@ class Curriculum(Generic[TConfig]):
             return
         handed = np.asarray(slots, dtype=np.intp)
         still = self.pool.array("ids")[handed] == np.asarray(ids)  # not evicted since
-        np.add.at(self.pool.array("scheduled"), handed[still], 1)
+        _count_into(self.pool.array("scheduled"), handed[still])
         self._header[self._h_scheduled] += len(slots)
         slots.clear()
         ids.clear()
@@ -1118,6 +1118,13 @@ def _score_batch(
             f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
         )
     return ids, values
+
+
+def _count_into(counts: npt.NDArray[np.unsignedinteger[Any]], slots: npt.NDArray[np.intp]) -> None:
+    """``counts[s] += 1`` for every entry ``s`` of ``slots``, repeats included."""
+    # A one of the column's own dtype: with a Python int, ufunc.at takes a slow casting path
+    # (16 µs instead of 1.4 µs for 256 slots).
+    np.add.at(counts, slots, counts.dtype.type(1))
 
 
 def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
