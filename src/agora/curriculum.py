@@ -369,9 +369,10 @@ class Curriculum(Generic[TConfig]):
     ) -> None:
         """Report many episodes at once, equal in effect to one call per pair, in order.
 
-        Vectorised: episodes of distinct tasks are applied together, repeats of a task in
-        later rounds, so per-task EMAs see the scores in the order given. Validation happens
-        before anything is applied, so a bad entry leaves the curriculum unchanged.
+        Vectorised: each task's first score in the batch is applied with everyone else's, its
+        later ones after it (one by one when there are few, else in more vectorised rounds), so
+        per-task EMAs see the scores in the order given. Validation happens before anything is
+        applied, so a bad entry leaves the curriculum unchanged.
         """
         ids, values = _score_batch(task_ids, scores)
         self._apply_scores(ids, values, self.pool.slots_of(ids))
@@ -390,17 +391,15 @@ class Curriculum(Generic[TConfig]):
             ids, values, slots = ids[~missing], values[~missing], slots[~missing]
         rank = _occurrence_rank(slots)
         repeats = np.flatnonzero(rank)
-        if len(repeats) > _SCALAR_REPEATS_MAX:  # rounds of distinct slots, in order of occurrence
-            rounds = [(slots[rank == r], values[rank == r]) for r in range(int(rank.max()) + 1)]
-        else:  # the usual case: a few repeats are cheaper one by one than as extra vectorised rounds
-            rounds = [(slots[rank == 0], values[rank == 0])] if len(repeats) else [(slots, values)]
-        for round_slots, round_values in rounds:
+        one_by_one = len(repeats) <= _SCALAR_REPEATS_MAX  # the usual case: cheaper than more rounds
+        for r in range(1 if one_by_one else int(rank.max()) + 1):  # rounds of distinct slots
+            in_round = rank == r
+            round_slots, round_values = slots[in_round], values[in_round]
             self.pool.array("completions")[round_slots] += 1
             self.pool.array("score_sum")[round_slots] += round_values
             self.pool.array("last_score")[round_slots] = round_values
             self.algorithm.update_many(round_slots, round_values)
-        if len(repeats) <= _SCALAR_REPEATS_MAX:
-            # Each task's later scores follow its first one, in the order given.
+        if one_by_one:  # each task's later scores follow its first one, in the order given
             update = self.algorithm.update
             for slot, score in zip(slots[repeats].tolist(), values[repeats].tolist(), strict=True):
                 self._completions[slot] += 1
