@@ -477,6 +477,28 @@ def test_checkpoint_round_trip_through_a_shared_pool(tmp_path: Any) -> None:
         check_consistent(restored)
 
 
+def test_a_checkpoint_loaded_by_another_process_reaches_every_weight(tmp_path: Any) -> None:
+    # Two pools with equal counters but different statistics: after one is loaded into the
+    # other's session by an attached curriculum, the first owner must not keep its old weights.
+    rng = np.random.default_rng(0)
+    config = lp_config(new_session(), num_tasks=30)
+    with config.make() as source:  # a first run of the session, closed (unlinked) after saving
+        for _ in range(300):
+            source.update_task_performance(source.get_task().task_id, 1.0)
+        source.save(tmp_path / "ckpt.json")
+    with config.make() as owner:
+        for _ in range(300):
+            task = owner.get_task()
+            owner.update_task_performance(task.task_id, score_of(task.task_id, rng))
+        before = owner.sampling_probabilities()
+        with config.make() as attached:
+            attached.load(tmp_path / "ckpt.json")
+            assert attached.stats()["num_completed"] == owner.stats()["num_completed"] == 300
+            expected = attached.sampling_probabilities()
+        assert expected != before
+        assert owner.sampling_probabilities() == expected
+
+
 def test_backend_rejects_empty_session() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         SharedMemoryBackend([], "")

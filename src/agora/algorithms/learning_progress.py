@@ -128,11 +128,12 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         self._tracker_update = self.tracker.update
         self._scorer_update = self.scorer.update
         # LP and recent rate of every slot, computed once per refresh: eviction and the
-        # sampling weights both need them. Valid while the pool's (num_completed, num_created)
-        # equals _computed_at: any new score or any task created elsewhere invalidates it.
+        # sampling weights both need them. Valid while the pool's counters equal _computed_at:
+        # a new score, a task created or a checkpoint loaded (a shared pool's version moves),
+        # here or in another process, invalidates it.
         self._lp = np.zeros(pool.capacity)
         self._rate = np.zeros(pool.capacity)
-        self._computed_at: tuple[int, int] | None = None
+        self._computed_at: tuple[int, int, int] | None = None
 
     def update(self, slot: int, score: float) -> None:
         self._scorer_update(slot, score, self._tracker_update(slot, score))
@@ -141,12 +142,16 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         self.scorer.update_many(slots, scores, self.tracker.update_many(slots, scores))
 
     def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:
-        created = self.pool.counter("num_created")
-        if self._computed_at == (self.pool.counter("num_completed"), created - len(slots)):
+        completed, created, version = self._counters()
+        if self._computed_at == (completed, created - len(slots), version):
             rate = self.tracker.recent_rate(slots)  # new tasks: fresh columns, scored like any other
             self._rate[slots] = rate
             self._lp[slots] = self.scorer.scores(slots, rate)
-            self._computed_at = (self._computed_at[0], created)
+            self._computed_at = (completed, created, version)
+
+    def _counters(self) -> tuple[int, int, int]:
+        pool = self.pool
+        return pool.counter("num_completed"), pool.counter("num_created"), pool.counter("version")
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._computed_at = None  # the pool's columns were replaced
@@ -156,7 +161,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """LP and recent success rate of ``slots``, from the per-refresh cache."""
         pool = self.pool
-        key = (pool.counter("num_completed"), pool.counter("num_created"))
+        key = self._counters()
         if self._computed_at != key:
             everything = pool.all_slots
             self._rate = self.tracker.recent_rate(everything)
