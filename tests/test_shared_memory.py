@@ -564,10 +564,28 @@ def test_slots_looked_up_before_the_lock_are_checked_under_it() -> None:
         outdated[0] = -1  # and one that was not in the pool when looked up
         assert curriculum._shared is not None
         with curriculum._shared:
-            curriculum._apply_batch(ids, np.ones(4), outdated)
+            curriculum._apply_batch(ids, np.ones(4), outdated, np.zeros(4, dtype=np.intp))
         completions = curriculum.pool.array("completions")
         assert completions[right].tolist() == [1, 1, 1, 1]
         assert completions.sum() == 4
+
+
+def test_a_batch_longer_than_the_journal_equals_the_local_result() -> None:
+    # The crash journal holds 2 x num_active_tasks ids, so 40 scores over 8 tasks are applied
+    # in chunks of 16, with repeats of a task spread over several chunks.
+    config = lp_config(new_session(), num_tasks=8)
+    algorithm = config.algorithm_config.model_copy(update={"use_shared_memory": False, "session_id": None})
+    local = config.model_copy(update={"algorithm_config": algorithm}).make()
+    rng = np.random.default_rng(0)
+    with config.make() as shared:
+        for _ in range(5):
+            batch, same = shared.get_tasks(40), local.get_tasks(40)
+            assert batch.task_ids.tolist() == same.task_ids.tolist()
+            scores = rng.random(40)
+            shared.update_task_performance_many(batch.task_ids, scores)
+            local.update_task_performance_many(same.task_ids, scores)
+        assert pool_stats(shared) == pool_stats(local)
+        assert shared.get_state()["pool"] == local.get_state()["pool"]
 
 
 def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:

@@ -216,8 +216,10 @@ class TaskBatch(Sequence[CurriculumTask[TConfig]]):
         return f"{type(self).__name__}(task_ids={self.task_ids.tolist()})"
 
 
-_PreparedScores = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp]]
-"""Task ids, scores and the slots looked up for them (-1: not in the pool)."""
+_PreparedScores = tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp]
+]
+"""Task ids, scores, the slots looked up for them (-1: not in the pool) and their occurrence ranks."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -375,12 +377,18 @@ class Curriculum(Generic[TConfig]):
         applied, so a bad entry leaves the curriculum unchanged.
         """
         ids, values = _score_batch(task_ids, scores)
-        self._apply_scores(ids, values, self.pool.slots_of(ids))
+        slots = self.pool.slots_of(ids)
+        self._apply_scores(ids, values, slots, _occurrence_rank(slots))
 
     def _apply_scores(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], slots: npt.NDArray[np.intp]
+        self,
+        ids: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        slots: npt.NDArray[np.intp],
+        rank: npt.NDArray[np.intp],
     ) -> None:
-        """Apply validated scores; ``slots`` holds each id's slot, -1 where it is not in the pool."""
+        """Apply validated scores; ``slots`` holds each id's slot (-1: not in the pool) and
+        ``rank`` their :func:`_occurrence_rank`."""
         missing = slots < 0
         if missing.any():
             for task_id in ids[missing].tolist():
@@ -388,8 +396,7 @@ class Curriculum(Generic[TConfig]):
                     raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
             self.pool.add_to_counter("num_stale", int(missing.sum()))
             self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
-            ids, values, slots = ids[~missing], values[~missing], slots[~missing]
-        rank = _occurrence_rank(slots)
+            ids, values, slots, rank = ids[~missing], values[~missing], slots[~missing], rank[~missing]
         repeats = np.flatnonzero(rank)
         one_by_one = len(repeats) <= _SCALAR_REPEATS_MAX  # the usual case: cheaper than more rounds
         for r in range(1 if one_by_one else int(rank.max()) + 1):  # rounds of distinct slots
@@ -798,23 +805,31 @@ class Curriculum(Generic[TConfig]):
         assert self._shared is not None
         ids, values = _score_batch(task_ids, scores)
         guess = self.pool.slots_of(ids)  # without the lock; checked under it
+        rank = _occurrence_rank(guess)
         with self._shared:
             self._sync()  # this process's earlier single scores go first
-            self._apply_batch(ids, values, guess)
+            self._apply_batch(ids, values, guess, rank)
 
     def _prepared_updates(self) -> _PreparedScores:
         """This process's buffered scores as arrays, with slots looked up before taking the lock."""
         ids, values = zip(*self._pending_updates, strict=True)
         id_array = np.asarray(ids, dtype=np.int64)
-        return id_array, np.asarray(values, dtype=np.float64), self.pool.slots_of(id_array)
+        guess = self.pool.slots_of(id_array)
+        return id_array, np.asarray(values, dtype=np.float64), guess, _occurrence_rank(guess)
 
     def _apply_batch(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], guess: npt.NDArray[np.intp]
+        self,
+        ids: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        guess: npt.NDArray[np.intp],
+        rank: npt.NDArray[np.intp],
     ) -> None:
         """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
 
-        ``guess`` holds the slots found before the lock was taken (the look-up is most of the
-        work): only ids whose slot another process has changed since are looked up again.
+        ``guess`` holds the slots found before the lock was taken and ``rank`` their occurrence
+        ranks (together most of the work): only ids whose slot another process has changed
+        since are looked up again. Ranks over the whole batch stay valid chunk by chunk: a
+        repeat's earlier occurrences are in the same chunk or an earlier one.
         """
         assert self._shared is not None
         changed = (guess < 0) | (self.pool.array("ids")[guess] != ids)
@@ -822,6 +837,7 @@ class Curriculum(Generic[TConfig]):
         if changed.any():
             slots = guess.copy()
             slots[changed] = self.pool.slots_of(ids[changed])
+            rank = _occurrence_rank(slots)
         control, journal = self._shared.control, self._shared.scratch
         chunk = len(journal)
         for begin in range(0, len(ids), chunk):
@@ -831,7 +847,8 @@ class Curriculum(Generic[TConfig]):
             control[self._j_target] = self._header[self._h_completed] + len(part)
             control[self._j_op] = _JOURNAL_BATCH
             try:
-                self._apply_scores(part, values[begin : begin + chunk], slots[begin : begin + chunk])
+                end = begin + chunk
+                self._apply_scores(part, values[begin:end], slots[begin:end], rank[begin:end])
             finally:
                 control[self._j_op] = 0
 
