@@ -159,6 +159,22 @@ def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int) -> Non
     assert single.get_state() == batch.get_state()
 
 
+def test_full_pool_fast_path_gives_the_same_weights_as_gathering() -> None:
+    # A full pool is read without gathers (active_slots() is pool.all_slots); the same slots
+    # in a copy take the gathering path and must give identical weights, and a part of the
+    # pool is weighted from the same cached LP.
+    curriculum = kinds_config(seed=2).make()
+    samples_per_task(curriculum, episodes=2000, seed=2)
+    algorithm = curriculum.algorithm
+    everything = curriculum.pool.active_slots()
+    assert everything is curriculum.pool.all_slots
+    np.testing.assert_array_equal(algorithm.weights(everything), algorithm.weights(everything.copy()))
+    part = everything[::3]
+    assert isinstance(algorithm, LearningProgressAlgorithm)
+    lp = algorithm.scorer.scores(part, algorithm.tracker.recent_rate(part))
+    np.testing.assert_array_equal(algorithm._lp_and_rate(part)[0], lp)
+
+
 def test_every_parameter_reaches_its_component() -> None:
     cfg = LearningProgressConfig(
         ema_timescale=0.2,
