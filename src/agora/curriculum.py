@@ -803,19 +803,20 @@ class Curriculum(Generic[TConfig]):
         self, task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
     ) -> None:
         assert self._shared is not None
-        ids, values = _score_batch(task_ids, scores)
-        guess = self.pool.slots_of(ids)  # without the lock; checked under it
-        rank = _occurrence_rank(guess)
+        prepared = self._prepare(*_score_batch(task_ids, scores))
         with self._shared:
             self._sync()  # this process's earlier single scores go first
-            self._apply_batch(ids, values, guess, rank)
+            self._apply_batch(*prepared)
 
     def _prepared_updates(self) -> _PreparedScores:
-        """This process's buffered scores as arrays, with slots looked up before taking the lock."""
+        """This process's buffered scores, prepared by :meth:`_prepare`."""
         ids, values = zip(*self._pending_updates, strict=True)
-        id_array = np.asarray(ids, dtype=np.int64)
-        guess = self.pool.slots_of(id_array)
-        return id_array, np.asarray(values, dtype=np.float64), guess, _occurrence_rank(guess)
+        return self._prepare(np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64))
+
+    def _prepare(self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> _PreparedScores:
+        """Before taking the lock: each id's slot and occurrence rank (checked under the lock)."""
+        guess = self.pool.slots_of(ids)
+        return ids, values, guess, _occurrence_rank(guess)
 
     def _apply_batch(
         self,
