@@ -86,9 +86,9 @@ class EvictPlayed(CurriculumAlgorithm):
         return 1.0 + self.pool.array("best")[slots]
 
     def eviction_candidates(
-        self, slots: npt.NDArray[np.intp], min_presentations: int
+        self, slots: npt.NDArray[np.intp], min_presentations: int, limit: int
     ) -> npt.NDArray[np.intp]:
-        return slots[self.pool.array("completions")[slots] >= min_presentations]
+        return slots[self.pool.array("completions")[slots] >= min_presentations][:limit]
 
     def stats(self) -> dict[str, float]:
         return {"num_updates": self.num_updates}

@@ -248,6 +248,32 @@ def test_sampling_follows_algorithm_weights() -> None:
     assert curriculum.sampling_probabilities()[favourite] == 1.0
 
 
+def test_draws_are_independent_and_follow_the_weights() -> None:
+    # One refresh draws everything: the counts must match the weights (chi-square) and the
+    # order must look independent, although the draws are made from sorted uniforms.
+    config = maze_buckets().to_curriculum(
+        num_active_tasks=40,
+        refresh_interval=200_000,
+        algorithm_config=EvictPlayedConfig(),
+        min_presentations_for_eviction=1_000,
+        seed=5,
+    )
+    curriculum = config.make()
+    ids = curriculum.active_task_ids()
+    for index, task_id in enumerate(ids):
+        curriculum.update_task_performance(task_id, index / 10)  # weights 1.0 to 4.9
+    probabilities = curriculum.sampling_probabilities()
+    draws = curriculum.get_tasks(200_000).task_ids
+    counts = Counter(draws.tolist())
+    expected = {task_id: p * len(draws) for task_id, p in probabilities.items()}
+    chi_square = sum((counts[t] - e) ** 2 / e for t, e in expected.items())
+    assert chi_square < 80, f"chi-square {chi_square:.1f} with 39 degrees of freedom"
+    position = {task_id: i for i, task_id in enumerate(ids)}
+    slots = np.array([position[t] for t in draws.tolist()], dtype=np.float64)
+    assert abs(np.corrcoef(slots[:-1], slots[1:])[0, 1]) < 0.02
+    assert 0.45 < np.mean(slots[1:] > slots[:-1]) < 0.52
+
+
 def test_invalid_algorithm_weights_are_an_error() -> None:
     config = maze_buckets().to_curriculum(num_active_tasks=4, algorithm_config=NegativeWeightsConfig())
     with pytest.raises(ValueError, match=r"NegativeWeights\.weights returned invalid weights"):

@@ -572,8 +572,10 @@ def test_slots_looked_up_before_the_lock_are_checked_under_it() -> None:
 
 def test_a_batch_longer_than_the_journal_equals_the_local_result() -> None:
     # The crash journal holds 2 x num_active_tasks ids, so 40 scores over 8 tasks are applied
-    # in chunks of 16, with repeats of a task spread over several chunks.
+    # in chunks of 16, with repeats of a task spread over several chunks. No evictions: a
+    # shared pool draws replacement ids differently (prepared outside its lock).
     config = lp_config(new_session(), num_tasks=8)
+    config = config.model_copy(update={"min_presentations_for_eviction": 10**6})
     algorithm = config.algorithm_config.model_copy(update={"use_shared_memory": False, "session_id": None})
     local = config.model_copy(update={"algorithm_config": algorithm}).make()
     rng = np.random.default_rng(0)

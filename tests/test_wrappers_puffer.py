@@ -160,7 +160,8 @@ def test_statistics_are_batched_with_per_label_progress_and_samples() -> None:
     short.label = "short"
     long = bucketed_arena(game__max_steps=[5])
     long.label = "long"
-    lp = LearningProgressConfig(sample_threshold=1)
+    # The performance bonus makes every played task's LP positive, so no label's mean is 0 by chance.
+    lp = LearningProgressConfig(sample_threshold=1, performance_bonus_weight=1.0)
     config = mg.merge([short, long]).to_curriculum(
         num_active_tasks=12, refresh_interval=4, algorithm_config=lp
     )

@@ -217,9 +217,9 @@ class TaskBatch(Sequence[CurriculumTask[TConfig]]):
 
 
 _PreparedScores = tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.intp]
+    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.bool_]
 ]
-"""Task ids, scores, the slots looked up for them (-1: not in the pool) and their occurrence ranks."""
+"""Task ids, scores, the slots looked up for them (-1: not in the pool) and their first occurrences."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -287,7 +287,10 @@ class Curriculum(Generic[TConfig]):
             self.algorithm: CurriculumAlgorithm = algorithm_config.create(self.pool)
             self._rng = np.random.default_rng(config.seed)
             self._interval = config.effective_refresh_interval
-            self._queue: list[int] = []  # pre-drawn slots, handed out from the end
+            # Pre-drawn slots, handed out from the end: a list for single calls, the same
+            # slots as an array (a prefix of it: the list only shrinks) for batches.
+            self._queue: list[int] = []
+            self._queue_array: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
             if creating:
                 self._fill()
         except BaseException:
@@ -354,9 +357,10 @@ class Curriculum(Generic[TConfig]):
         while needed:
             if not self._queue:
                 self._refresh()  # sees the counts of the tasks taken so far, as single calls would
-            take = min(needed, len(self._queue))
-            chunk = np.asarray(self._queue[: -take - 1 : -1], dtype=np.intp)
-            del self._queue[-take:]
+            left = len(self._queue)
+            take = min(needed, left)
+            chunk = self._queue_array[left - take : left][::-1]
+            del self._queue[left - take :]
             _count_into(self.pool.array("scheduled"), chunk)
             self._header[self._h_scheduled] += take
             slots.append(chunk)
@@ -378,17 +382,17 @@ class Curriculum(Generic[TConfig]):
         """
         ids, values = _score_batch(task_ids, scores)
         slots = self.pool.slots_of(ids)
-        self._apply_scores(ids, values, slots, _occurrence_rank(slots))
+        self._apply_scores(ids, values, slots, _first_occurrences(slots))
 
     def _apply_scores(
         self,
         ids: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
         slots: npt.NDArray[np.intp],
-        rank: npt.NDArray[np.intp],
+        first: npt.NDArray[np.bool_],
     ) -> None:
         """Apply validated scores; ``slots`` holds each id's slot (-1: not in the pool) and
-        ``rank`` their :func:`_occurrence_rank`."""
+        ``first`` marks each slot's first occurrence (:func:`_first_occurrences`)."""
         missing = slots < 0
         if missing.any():
             for task_id in ids[missing].tolist():
@@ -396,24 +400,38 @@ class Curriculum(Generic[TConfig]):
                     raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
             self.pool.add_to_counter("num_stale", int(missing.sum()))
             self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
-            ids, values, slots, rank = ids[~missing], values[~missing], slots[~missing], rank[~missing]
-        repeats = np.flatnonzero(rank)
-        one_by_one = len(repeats) <= _SCALAR_REPEATS_MAX  # the usual case: cheaper than more rounds
-        for r in range(1 if one_by_one else int(rank.max()) + 1):  # rounds of distinct slots
-            in_round = rank == r
-            round_slots, round_values = slots[in_round], values[in_round]
-            self.pool.array("completions")[round_slots] += 1
-            self.pool.array("score_sum")[round_slots] += round_values
-            self.pool.array("last_score")[round_slots] = round_values
-            self.algorithm.update_many(round_slots, round_values)
-        if one_by_one:  # each task's later scores follow its first one, in the order given
-            update = self.algorithm.update
-            for slot, score in zip(slots[repeats].tolist(), values[repeats].tolist(), strict=True):
-                self._completions[slot] += 1
-                self._score_sum[slot] += score
-                self._last_score[slot] = score
-                update(slot, score)
+            present = ~missing
+            values, slots, first = values[present], slots[present], first[present]
+        if first.all():  # no task twice
+            self._apply_distinct(slots, values)
+        else:
+            later = np.flatnonzero(~first)
+            self._apply_distinct(slots[first], values[first])
+            if len(later) <= _SCALAR_REPEATS_MAX:  # the usual case: cheaper than more rounds
+                self._apply_in_order(slots[later].tolist(), values[later].tolist())
+            else:  # rounds of distinct slots, each task's scores in the order given
+                rank = _occurrence_rank(slots[later])
+                for r in range(int(rank.max()) + 1):
+                    in_round = later[rank == r]
+                    self._apply_distinct(slots[in_round], values[in_round])
         self._header[self._h_completed] += len(slots)
+
+    def _apply_distinct(self, slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]) -> None:
+        """One score for each of ``slots`` (all different), vectorised."""
+        pool = self.pool
+        pool.array("completions")[slots] += 1
+        pool.array("score_sum")[slots] += values
+        pool.array("last_score")[slots] = values
+        self.algorithm.update_many(slots, values)
+
+    def _apply_in_order(self, slots: list[int], values: list[float]) -> None:
+        """Scores one at a time, in order (for the few repeats of a batch)."""
+        update = self.algorithm.update
+        for slot, score in zip(slots, values, strict=True):
+            self._completions[slot] += 1
+            self._score_sum[slot] += score
+            self._last_score[slot] = score
+            update(slot, score)
 
     # -- tasks and configs --------------------------------------------------------------
 
@@ -501,11 +519,14 @@ class Curriculum(Generic[TConfig]):
         if not (self.algorithm.evicts and self.pool.counter("num_scheduled") > 0):
             return None
         active = self.pool.active_slots()
-        candidates = self.algorithm.eviction_candidates(active, self.config.min_presentations_for_eviction)
         # At most one eviction per min_presentations_for_eviction episodes: the pool cannot turn
         # over faster than its tasks can be judged (the seed system evicted one per episode,
         # which replaced most tasks before they had been played enough to measure).
-        return candidates[: -(-self._interval // self.config.min_presentations_for_eviction)]
+        limit = -(-self._interval // self.config.min_presentations_for_eviction)
+        candidates = self.algorithm.eviction_candidates(
+            active, self.config.min_presentations_for_eviction, limit
+        )
+        return candidates[:limit]
 
     def _evict(
         self,
@@ -528,22 +549,40 @@ class Curriculum(Generic[TConfig]):
                 self._end_journal()
 
     def _draw(self) -> None:
+        """Pre-draw ``refresh_interval`` slots, independently in proportion to the weights.
+
+        Sorted uniforms (normalised exponential spacings) make the CDF look-up a merge, and a
+        shuffle then puts the draws in random order: the same distribution as unsorted
+        uniforms at half the cost (random look-ups into a large CDF miss the cache).
+        """
         active = self.pool.active_slots()
         cdf = np.cumsum(self._checked_weights(active))
-        draws = np.searchsorted(cdf, self._rng.random(self._interval) * cdf[-1], side="right")
-        self._queue = active[np.minimum(draws, len(active) - 1)][::-1].tolist()
+        spacings = self._rng.standard_exponential(self._interval + 1)
+        np.cumsum(spacings, out=spacings)
+        uniforms = spacings[:-1] * (cdf[-1] / spacings[-1])
+        draws = np.searchsorted(cdf, uniforms, side="right")
+        # A uniform equal to the total (a zero last spacing) must still land on a weighted slot.
+        np.minimum(draws, np.searchsorted(cdf, cdf[-1], side="left"), out=draws)
+        self._rng.shuffle(draws)
+        self._set_queue(active[draws])
+
+    def _set_queue(self, slots: npt.NDArray[np.intp]) -> None:
+        slots.flags.writeable = False  # batches hand out views of it
+        self._queue_array = slots
+        self._queue = slots.tolist()
 
     def _checked_weights(self, active: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """The algorithm's weights for ``active``, validated; all ones if they are all 0."""
         weights = np.asarray(self.algorithm.weights(active), dtype=np.float64)
         # min >= 0 is False for NaN; a finite sum of non-negative weights rules out infinities.
-        valid = weights.min(initial=0.0) >= 0 and np.isfinite(weights.sum())
+        total = weights.sum()
+        valid = weights.min(initial=0.0) >= 0 and np.isfinite(total)
         if weights.shape != active.shape or not valid:
             raise ValueError(
                 f"{type(self.algorithm).__name__}.weights returned invalid weights "
                 f"(shape {weights.shape}, expected {active.shape}; all must be finite and >= 0)"
             )
-        return weights if weights.any() else np.ones(len(active))
+        return weights if total > 0 else np.ones(len(active))
 
     @_locked
     def sampling_probabilities(self) -> dict[int, float]:
@@ -666,7 +705,7 @@ class Curriculum(Generic[TConfig]):
             self.pool.backend.array(name)[:] = array
         self.pool.rebuild_table()
         self._rng = rng
-        self._queue = queue
+        self._set_queue(np.asarray(queue, dtype=np.intp))
         self._labels = labels
         self._label_index = {label: i for i, label in enumerate(labels)}
         self._cache.clear()
@@ -751,7 +790,7 @@ class Curriculum(Generic[TConfig]):
         assert self._shared is not None
         if self._shared.closed:
             return
-        self._queue = []
+        self._set_queue(np.empty(0, dtype=np.intp))
         self._pending_slots.clear()
         self._pending_ids.clear()
         self._pending_updates.clear()
@@ -814,23 +853,23 @@ class Curriculum(Generic[TConfig]):
         return self._prepare(np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64))
 
     def _prepare(self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> _PreparedScores:
-        """Before taking the lock: each id's slot and occurrence rank (checked under the lock)."""
+        """Before taking the lock: each id's slot and first occurrences (checked under the lock)."""
         guess = self.pool.slots_of(ids)
-        return ids, values, guess, _occurrence_rank(guess)
+        return ids, values, guess, _first_occurrences(guess)
 
     def _apply_batch(
         self,
         ids: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
         guess: npt.NDArray[np.intp],
-        rank: npt.NDArray[np.intp],
+        first: npt.NDArray[np.bool_],
     ) -> None:
         """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
 
-        ``guess`` holds the slots found before the lock was taken and ``rank`` their occurrence
-        ranks (together most of the work): only ids whose slot another process has changed
-        since are looked up again. Ranks over the whole batch stay valid chunk by chunk: a
-        repeat's earlier occurrences are in the same chunk or an earlier one.
+        ``guess`` holds the slots found before the lock was taken and ``first`` their first
+        occurrences (together most of the work): only ids whose slot another process has
+        changed since are looked up again. First occurrences over the whole batch stay valid
+        chunk by chunk: a repeat's earlier occurrences are in the same chunk or an earlier one.
         """
         assert self._shared is not None
         changed = (guess < 0) | (self.pool.array("ids")[guess] != ids)
@@ -838,7 +877,7 @@ class Curriculum(Generic[TConfig]):
         if changed.any():
             slots = guess.copy()
             slots[changed] = self.pool.slots_of(ids[changed])
-            rank = _occurrence_rank(slots)
+            first = _first_occurrences(slots)
         control, journal = self._shared.control, self._shared.scratch
         chunk = len(journal)
         for begin in range(0, len(ids), chunk):
@@ -849,7 +888,7 @@ class Curriculum(Generic[TConfig]):
             control[self._j_op] = _JOURNAL_BATCH
             try:
                 end = begin + chunk
-                self._apply_scores(part, values[begin:end], slots[begin:end], rank[begin:end])
+                self._apply_scores(part, values[begin:end], slots[begin:end], first[begin:end])
             finally:
                 control[self._j_op] = 0
 
@@ -1124,7 +1163,7 @@ def _score_batch(
     ids = np.asarray(task_ids).reshape(-1)
     if len(ids) and ids.dtype.kind not in "iu":
         raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
-    ids = ids.astype(np.int64)
+    ids = ids.astype(np.int64, copy=False)
     values = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(ids) != len(values):
         raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
@@ -1142,6 +1181,15 @@ def _count_into(counts: npt.NDArray[np.unsignedinteger[Any]], slots: npt.NDArray
     # A one of the column's own dtype: with a Python int, ufunc.at takes a slow casting path
     # (16 µs instead of 1.4 µs for 256 slots).
     np.add.at(counts, slots, counts.dtype.type(1))
+
+
+def _first_occurrences(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Whether each entry is the first (leftmost) occurrence of its slot."""
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    first = np.ones(len(slots), dtype=bool)
+    first[order[1:][sorted_slots[1:] == sorted_slots[:-1]]] = False
+    return first
 
 
 def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:

@@ -38,7 +38,7 @@ EVICTED_MEMORY = 65536
 """Pool-wide counters, stored in the buffer so that a shared pool shares them."""
 
 _EMPTY = -1
-_SCALAR_PROBES = 16
+_SCALAR_PROBES = 32
 """Ids left unresolved in a vectorised look-up up to which they are finished one by one."""
 
 
@@ -156,14 +156,22 @@ class TaskPool:
 
         Most ids sit in their home bucket (load factor <= 0.5), so one vectorised probe
         resolves nearly all of them; more probes run vectorised while many ids are left, and
-        the last few are finished one by one.
+        the last few walk on one by one from where the vectorised probes stopped.
         """
+        if len(task_ids) and task_ids.min() < 0:  # the marker (-1) must never match task id -1
+            some = np.full(len(task_ids), -1, dtype=np.intp)
+            valid = np.flatnonzero(task_ids >= 0)
+            some[valid] = self.slots_of(task_ids[valid])
+            return some
         keys, slots, mask = self.backend.array("table_keys"), self.backend.array("table_slots"), self._mask
         index = task_ids & mask
         found = keys[index]
-        hit = (found == task_ids) & (task_ids >= 0)  # the marker (-1) must never match task id -1
-        result = np.where(hit, slots[index], -1)
-        pending = np.flatnonzero(~hit & (found != _EMPTY) & (task_ids >= 0))
+        result: npt.NDArray[np.intp] = slots[index].astype(np.intp)
+        missed = np.flatnonzero(found != task_ids)
+        if not len(missed):
+            return result
+        result[missed] = -1
+        pending = missed[found[missed] != _EMPTY]
         index = index[pending]
         while len(pending) > _SCALAR_PROBES:
             index = (index + 1) & mask
@@ -172,9 +180,16 @@ class TaskPool:
             result[pending[hit]] = slots[index[hit]]
             probing = ~hit & (found != _EMPTY)
             pending, index = pending[probing], index[probing]
-        for i in pending.tolist():
-            slot = self.slot_of(int(task_ids[i]))
-            result[i] = -1 if slot is None else slot
+        key_view, slot_view = self._keys, self._slots
+        for i, j, task_id in zip(pending.tolist(), index.tolist(), task_ids[pending].tolist(), strict=True):
+            while True:
+                j = (j + 1) & mask
+                key = key_view[j]
+                if key == _EMPTY:
+                    break
+                if key == task_id:
+                    result[i] = slot_view[j]
+                    break
         return result
 
     def _table_insert(self, task_id: int, slot: int) -> None:

@@ -124,9 +124,9 @@ class CurriculumAlgorithm(ABC):
         """Non-negative sampling weights for the active ``slots`` (vectorised, at refresh)."""
 
     def eviction_candidates(
-        self, slots: npt.NDArray[np.intp], min_presentations: int
+        self, slots: npt.NDArray[np.intp], min_presentations: int, limit: int
     ) -> npt.NDArray[np.intp]:
-        """Active slots that may be evicted, most evictable first (at refresh)."""
+        """Up to ``limit`` active slots that may be evicted, most evictable first (at refresh)."""
         return np.empty(0, dtype=np.intp)
 
     def stats(self) -> dict[str, float]:

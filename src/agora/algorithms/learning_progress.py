@@ -178,7 +178,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         cfg = self.config
         lp, rate = self._lp_and_rate(slots)
         scored = self.pool.gather("completions", slots) >= cfg.sample_threshold
-        weights = np.where(scored, 0.0, cfg.exploration_bonus)
+        weights = np.where(scored, 0.0, cfg.exploration_bonus)  # a copy: changed in place below
         if scored.any():
             if cfg.use_bidirectional:
                 progressing = scored & ((lp > 0) | (rate > 0))
@@ -186,8 +186,13 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
                     progressing = scored
                 everyone = progressing.all()  # the usual case: no masked copies
                 z = lp if everyone else lp[progressing]
-                std = z.std()
-                sigmoid = 1.0 / (1.0 + np.exp((z.mean() - z) / (std if std > 0 else 1.0)))
+                # sigmoid((z - mean) / std), in place on one temporary
+                sigmoid = z - z.mean()
+                std = math.sqrt(np.dot(sigmoid, sigmoid) / len(sigmoid))
+                np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
+                np.exp(sigmoid, out=sigmoid)
+                sigmoid += 1.0
+                np.reciprocal(sigmoid, out=sigmoid)
                 if everyone:
                     weights = sigmoid
                 else:
@@ -195,15 +200,18 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
             else:
                 weights[scored] = lp[scored]
         total = weights.sum()
-        probs = weights / total if total > 0 else np.full(len(slots), 1.0 / len(slots))
-        probs = (1.0 - cfg.rand_task_rate) * probs + cfg.rand_task_rate / len(slots)
+        if total > 0:
+            probs = weights * ((1.0 - cfg.rand_task_rate) / total)
+            probs += cfg.rand_task_rate / len(slots)
+        else:
+            probs = np.full(len(slots), 1.0 / len(slots))
         return lp, probs, scored
 
     def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         return self._distribution(slots)[1]  # no side effects: inspecting it changes nothing
 
     def eviction_candidates(
-        self, slots: npt.NDArray[np.intp], min_presentations: int
+        self, slots: npt.NDArray[np.intp], min_presentations: int, limit: int
     ) -> npt.NDArray[np.intp]:
         # LP starts at 0 when the EMAs start (at sample_threshold outcomes) and needs about one
         # fast-EMA time constant (1 / ema_timescale outcomes) to show a trend. Judging a task
@@ -211,13 +219,19 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
         needed = max(min_presentations, self._judgeable)
         all_lp = self._lp_and_rate(slots)[0]
-        self.pool.array("lp_score")[slots] = all_lp  # the LP that statistics and inspect report
+        lp_column = self.pool.array("lp_score")  # the LP that statistics and inspect report
+        if slots is self.pool.all_slots:
+            lp_column[:] = all_lp
+        else:
+            lp_column[slots] = all_lp
         judged = self.pool.gather("completions", slots) >= needed
         if not judged.any():
             return np.empty(0, dtype=np.intp)
-        scored, lp = slots[judged], all_lp[judged]
-        eligible = lp <= np.quantile(lp, self.config.eviction_threshold_percentile)
-        candidates: npt.NDArray[np.intp] = scored[eligible][np.argsort(lp[eligible], kind="stable")]
+        scored, lp = (slots, all_lp) if judged.all() else (slots[judged], all_lp[judged])
+        eligible = np.flatnonzero(lp <= np.quantile(lp, self.config.eviction_threshold_percentile))
+        if len(eligible) > limit:  # only the lowest ``limit`` need ordering
+            eligible = eligible[np.argpartition(lp[eligible], limit - 1)[:limit]]
+        candidates: npt.NDArray[np.intp] = scored[eligible[np.argsort(lp[eligible], kind="stable")]]
         return candidates
 
     def stats(self) -> dict[str, float]:

@@ -105,7 +105,7 @@ class BidirectionalLPScorer(LPScorer):
         self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], rate: npt.NDArray[np.float64]
     ) -> None:
         pool = self.pool
-        n = pool.array("completions")[slots].astype(np.int64)
+        n = pool.array("completions")[slots]
         if self._normalize:
             if self._fixed_baseline is not None:
                 b = np.full(len(slots), self._fixed_baseline)
@@ -118,14 +118,19 @@ class BidirectionalLPScorer(LPScorer):
             rate = np.maximum(rate - b, 0.0) / (1.0 - b)
         fast_column, slow_column = pool.array("p_fast"), pool.array("p_slow")
         a = self._a
-        fast = a * rate + (1.0 - a) * fast_column[slots].astype(np.float64)
+        # Same operations as update(), with few numpy calls (see TaskTracker.update_many).
+        fast = np.multiply(fast_column[slots], 1.0 - a, dtype=np.float64)
+        fast += a * rate
         if self._slow_of_fast:
-            slow = a * fast + (1.0 - a) * slow_column[slots].astype(np.float64)
+            slow = np.multiply(slow_column[slots], 1.0 - a, dtype=np.float64)
+            slow += a * fast
         else:
-            slow = self._a_slow * rate + (1.0 - self._a_slow) * slow_column[slots].astype(np.float64)
+            slow = np.multiply(slow_column[slots], 1.0 - self._a_slow, dtype=np.float64)
+            slow += self._a_slow * rate
         warm = n <= self._warmup
         if warm.any():
-            fast, slow = np.where(warm, rate, fast), np.where(warm, rate, slow)
+            np.copyto(fast, rate, where=warm)
+            np.copyto(slow, rate, where=warm)
         fast_column[slots] = fast
         slow_column[slots] = slow
 
