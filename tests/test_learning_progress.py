@@ -10,6 +10,7 @@ import pytest
 
 import agora
 from agora.algorithms import LearningProgressAlgorithm, LearningProgressConfig
+from agora.algorithms.learning_progress import _quantile
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, reweight
 from agora.bench import task_kinds
 from agora.bench.task_kinds import KINDS, Kind, samples_per_task
@@ -289,3 +290,13 @@ def test_stats_are_flat_and_cover_labels_and_slices() -> None:
     assert stats["slices/variant/1/mean_score"] == 1.0
     assert "algorithm/mean_lp" in stats
     assert curriculum.stats() == stats  # cached and stable while nothing changes
+
+
+def test_eviction_quantile_equals_numpys() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        values = rng.random(int(rng.integers(1, 50)))
+        if rng.random() < 0.3:
+            values = np.round(values, 1)  # ties
+        for q in (0.0, 0.1, 0.4, 0.5, 0.77, 1.0):
+            assert _quantile(values, q) == np.quantile(values, q)

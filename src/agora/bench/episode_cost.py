@@ -97,12 +97,14 @@ def batch_cost(
 
     Two curricula in the same state play the same scores, one with single calls and one with
     the batch API, in alternating blocks of ``episodes`` (so drifts of the machine hit both);
-    medians over ``rounds`` blocks. ``refresh=False`` leaves refreshes out of the timing (one
-    refresh pre-draws every sample before it starts): what the calls themselves cost.
+    medians over ``rounds`` blocks. Each path gets its scores as its callers have them: single
+    calls Python floats, batches a numpy array (a vectorised trainer's returns).
+    ``refresh=False`` leaves refreshes out of the timing (one refresh pre-draws every sample
+    before it starts): what the calls themselves cost.
     """
     rng = np.random.default_rng(seed)
     warmup = rng.random(episodes).tolist()
-    blocks = [rng.random(episodes // k * k).tolist() for _ in range(rounds)]
+    arrays = [rng.random(episodes // k * k) for _ in range(rounds)]
 
     def fresh() -> Curriculum[BenchTask]:
         curriculum = make_curriculum(num_tasks, seed)
@@ -114,9 +116,10 @@ def batch_cost(
 
     single, batched = fresh(), fresh()
     single_us, batch_us = [], []
-    for scores in blocks:
+    for scores in arrays:
+        floats = scores.tolist()
         start = time.process_time()
-        _episodes(single, scores)
+        _episodes(single, floats)
         single_us.append((time.process_time() - start) / len(scores) * 1e6)
         start = time.process_time()
         for begin in range(0, len(scores), k):
