@@ -148,6 +148,7 @@ def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int) -> Non
         update={"refresh_interval": 5, "min_presentations_for_eviction": 3}
     )
     single, batch = cfg.make(), cfg.make()
+    batch.update_task_performance_many([], [])  # an empty batch changes nothing
     rng = np.random.default_rng(9)
     for _ in range(30):
         scores = rng.random(size).tolist()

@@ -258,4 +258,3 @@ def _quantile(values: npt.NDArray[np.float64], q: float) -> float:
     ordered = np.partition(values, (low, high))
     a, b, t = float(ordered[low]), float(ordered[high]), position - low
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's _lerp
-

@@ -91,7 +91,7 @@ class TaskTracker:
             ("reward_sq_ema", scores * scores, a_scores * scores),  # update()'s order of operations
             ("success_ema", success, success * a),
         )
-        first = n == 1 if n.min() == 1 else None  # a task's first outcome sets its EMAs
+        first = n == 1 if n.min(initial=2) == 1 else None  # a task's first outcome sets its EMAs
         for name, first_value, step in blends:
             column = pool.array(name)
             blended = np.multiply(column[slots], 1.0 - a, dtype=np.float64)
