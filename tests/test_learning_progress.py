@@ -143,7 +143,8 @@ def test_only_measured_tasks_are_evicted() -> None:
     ],
 )
 @pytest.mark.parametrize("size", [16, 64])  # 64 over 12 tasks: the repeats go in vectorised rounds
-def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int) -> None:
+@pytest.mark.parametrize("pass_batch", [False, True])  # ids, or the TaskBatch (slots checked, not looked up)
+def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int, pass_batch: bool) -> None:
     cfg = kinds_config(num_tasks=12, seed=9, **lp).model_copy(
         update={"refresh_interval": 5, "min_presentations_for_eviction": 3}
     )
@@ -153,12 +154,14 @@ def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int) -> Non
     for _ in range(30):
         scores = rng.random(size).tolist()
         ids_single = [single.get_task().task_id for _ in range(size)]
-        ids_batch = [task.task_id for task in batch.get_tasks(size)]
+        tasks = batch.get_tasks(size)
+        ids_batch = [task.task_id for task in tasks]
         assert ids_single == ids_batch
         for task_id, score in zip(ids_single, scores, strict=True):
             single.update_task_performance(task_id, score)
-        batch.update_task_performance_many(ids_batch, scores)
+        batch.update_task_performance_many(tasks if pass_batch else ids_batch, scores)
     assert single.get_state() == batch.get_state()
+    assert single.stats()["num_stale_updates"] > 0, "some tasks were evicted while in a batch"
 
 
 def test_full_pool_fast_path_gives_the_same_weights_as_gathering() -> None:

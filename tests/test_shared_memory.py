@@ -584,7 +584,7 @@ def test_a_batch_longer_than_the_journal_equals_the_local_result() -> None:
             batch, same = shared.get_tasks(40), local.get_tasks(40)
             assert batch.task_ids.tolist() == same.task_ids.tolist()
             scores = rng.random(40)
-            shared.update_task_performance_many(batch.task_ids, scores)
+            shared.update_task_performance_many(batch, scores)  # the batch itself: slots checked
             local.update_task_performance_many(same.task_ids, scores)
         assert pool_stats(shared) == pool_stats(local)
         assert shared.get_state()["pool"] == local.get_state()["pool"]

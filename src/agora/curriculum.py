@@ -216,6 +216,9 @@ class TaskBatch(Sequence[CurriculumTask[TConfig]]):
         return f"{type(self).__name__}(task_ids={self.task_ids.tolist()})"
 
 
+TaskIds = Sequence[int] | npt.NDArray[np.integer[Any]] | TaskBatch[Any]
+"""What the batch API takes as task ids: ids, or the :class:`TaskBatch` they were handed out in."""
+
 _PreparedScores = tuple[
     npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.bool_]
 ]
@@ -371,18 +374,32 @@ class Curriculum(Generic[TConfig]):
         return TaskBatch(self, np.concatenate(ids), np.concatenate(slots))
 
     def update_task_performance_many(
-        self, task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
+        self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
     ) -> None:
         """Report many episodes at once, equal in effect to one call per pair, in order.
 
-        Vectorised: each task's first score in the batch is applied with everyone else's, its
-        later ones after it (one by one when there are few, else in more vectorised rounds), so
-        per-task EMAs see the scores in the order given. Validation happens before anything is
-        applied, so a bad entry leaves the curriculum unchanged.
+        ``task_ids``: the ids, or the :class:`TaskBatch` they came in (cheaper: the slots of
+        its tasks are known, so they are only checked instead of looked up). Vectorised: each
+        task's first score in the batch is applied with everyone else's, its later ones after
+        it (one by one when there are few, else in more vectorised rounds), so per-task EMAs
+        see the scores in the order given. Validation happens before anything is applied, so a
+        bad entry leaves the curriculum unchanged.
         """
         ids, values = _score_batch(task_ids, scores)
-        slots = self.pool.slots_of(ids)
+        slots = self._slots_of(ids, task_ids)
         self._apply_scores(ids, values, slots, _first_occurrences(slots))
+
+    def _slots_of(self, ids: npt.NDArray[np.int64], source: TaskIds) -> npt.NDArray[np.intp]:
+        """Each id's slot (-1: not in the pool); a batch of ours only has its slots checked."""
+        if not (isinstance(source, TaskBatch) and source._curriculum is self):
+            return self.pool.slots_of(ids)
+        guess = source._slots
+        moved = self.pool.array("ids")[guess] != ids  # evicted since it was handed out
+        if not moved.any():
+            return guess
+        slots = guess.copy()
+        slots[moved] = self.pool.slots_of(ids[moved])
+        return slots
 
     def _apply_scores(
         self,
@@ -564,7 +581,7 @@ class Curriculum(Generic[TConfig]):
         # A uniform equal to the total (a zero last spacing) must still land on a weighted slot.
         np.minimum(draws, np.searchsorted(cdf, cdf[-1], side="left"), out=draws)
         self._rng.shuffle(draws)
-        self._set_queue(active[draws])
+        self._set_queue(draws if active is self.pool.all_slots else active[draws])
 
     def _set_queue(self, slots: npt.NDArray[np.intp]) -> None:
         slots.flags.writeable = False  # batches hand out views of it
@@ -838,11 +855,9 @@ class Curriculum(Generic[TConfig]):
             self._sync()
             return Curriculum.get_tasks(self, k)
 
-    def _update_many_shared(
-        self, task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
-    ) -> None:
+    def _update_many_shared(self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike) -> None:
         assert self._shared is not None
-        prepared = self._prepare(*_score_batch(task_ids, scores))
+        prepared = self._prepare(*_score_batch(task_ids, scores), task_ids)
         with self._shared:
             self._sync()  # this process's earlier single scores go first
             self._apply_batch(*prepared)
@@ -852,9 +867,11 @@ class Curriculum(Generic[TConfig]):
         ids, values = zip(*self._pending_updates, strict=True)
         return self._prepare(np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64))
 
-    def _prepare(self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> _PreparedScores:
+    def _prepare(
+        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], source: TaskIds = ()
+    ) -> _PreparedScores:
         """Before taking the lock: each id's slot and first occurrences (checked under the lock)."""
-        guess = self.pool.slots_of(ids)
+        guess = self._slots_of(ids, source)
         return ids, values, guess, _first_occurrences(guess)
 
     def _apply_batch(
@@ -1157,10 +1174,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _score_batch(
-    task_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
+    task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Ids and scores of a batch as arrays, or the error that names the first bad entry."""
-    ids = np.asarray(task_ids).reshape(-1)
+    ids = np.asarray(task_ids.task_ids if isinstance(task_ids, TaskBatch) else task_ids).reshape(-1)
     if len(ids) and ids.dtype.kind not in "iu":
         raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
     ids = ids.astype(np.int64, copy=False)

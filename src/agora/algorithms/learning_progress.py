@@ -178,28 +178,29 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         cfg = self.config
         lp, rate = self._lp_and_rate(slots)
         scored = self.pool.gather("completions", slots) >= cfg.sample_threshold
-        weights = np.where(scored, 0.0, cfg.exploration_bonus)  # a copy: changed in place below
-        if scored.any():
-            if cfg.use_bidirectional:
-                progressing = np.maximum(lp, rate) > 0  # both are >= 0
-                progressing &= scored
-                if not progressing.any():
-                    progressing = scored
-                everyone = progressing.all()  # the usual case: no masked copies
-                z = lp if everyone else lp[progressing]
-                # sigmoid((z - mean) / std), in place on one temporary
-                sigmoid = z - z.mean()
-                std = math.sqrt(np.dot(sigmoid, sigmoid) / len(sigmoid))
-                np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
-                np.exp(sigmoid, out=sigmoid)
-                sigmoid += 1.0
-                np.reciprocal(sigmoid, out=sigmoid)
-                if everyone:
-                    weights = sigmoid
-                else:
-                    weights[progressing] = sigmoid
+        if not scored.any():
+            weights = np.full(len(slots), cfg.exploration_bonus)
+        elif cfg.use_bidirectional:
+            progressing = np.maximum(lp, rate) > 0  # both are >= 0
+            progressing &= scored
+            if not progressing.any():
+                progressing = scored
+            everyone = progressing.all()  # the usual case: no masked copies
+            z = lp if everyone else lp[progressing]
+            # sigmoid((z - mean) / std), in place on one temporary
+            sigmoid = z - z.mean()
+            std = math.sqrt(np.dot(sigmoid, sigmoid) / len(sigmoid))
+            np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
+            np.exp(sigmoid, out=sigmoid)
+            sigmoid += 1.0
+            np.reciprocal(sigmoid, out=sigmoid)
+            if everyone:
+                weights = sigmoid
             else:
-                weights[scored] = lp[scored]
+                weights = np.where(scored, 0.0, cfg.exploration_bonus)
+                weights[progressing] = sigmoid
+        else:
+            weights = np.where(scored, lp, cfg.exploration_bonus)
         total = weights.sum()
         if total > 0:
             probs = weights * ((1.0 - cfg.rand_task_rate) / total)
