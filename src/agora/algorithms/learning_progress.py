@@ -189,7 +189,9 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
             z = lp if everyone else lp[progressing]
             # sigmoid((z - mean) / std), in place on one temporary
             sigmoid = z - z.mean()
-            std = math.sqrt(np.dot(sigmoid, sigmoid) / len(sigmoid))
+            # Not np.dot: it calls a multithreaded BLAS on large pools, whose threads then spin
+            # on other processes' cores.
+            std = math.sqrt(np.square(sigmoid).mean())
             np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
             np.exp(sigmoid, out=sigmoid)
             sigmoid += 1.0
