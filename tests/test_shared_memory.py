@@ -653,6 +653,19 @@ def test_benchmark_measures_cost_and_throughput() -> None:
     assert result["rate"] > 0
     assert result["cpu_us"] > 0
     assert 0 <= result["lock_wait"] < 1
+    assert result["held_us"] > 0
+
+
+def test_shared_stats_count_lock_holds_and_waits() -> None:
+    with random_config(new_session()).make() as curriculum:
+        before = curriculum.shared_stats()
+        for _ in range(300):
+            curriculum.get_task().complete(0.5)
+        curriculum.flush()
+        after = curriculum.shared_stats()
+    assert after["lock_hold_seconds"] > before["lock_hold_seconds"]
+    assert after["lock_waits"] == 0  # alone: the lock was always free
+    assert after["lock_wait_seconds"] == 0.0
 
 
 def test_unlink_session_removes_a_pool_by_name() -> None:

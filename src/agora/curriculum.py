@@ -1097,14 +1097,15 @@ class Curriculum(Generic[TConfig]):
         self._shared.control[self._j_op] = 0
 
     def shared_stats(self) -> dict[str, float]:
-        """A shared pool's health: repairs after dead writers (pool-wide), and how often and how
-        long this process waited for the lock. Empty for a local pool."""
+        """A shared pool's health: repairs after dead writers (pool-wide), how often and how
+        long this process waited for the lock, and how long it held it. Empty for a local pool."""
         if self._shared is None:
             return {}
         return {
             "num_recoveries": float(self._shared.control[self._j_recoveries]),
             "lock_waits": float(self._shared.lock_waits),
             "lock_wait_seconds": self._shared.lock_wait_seconds,
+            "lock_hold_seconds": self._shared.lock_hold_seconds,
         }
 
 

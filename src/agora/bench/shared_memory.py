@@ -80,16 +80,16 @@ def _worker(config: CurriculumConfig, episodes: int, seed: int, barrier: Any, do
     with config.make() as curriculum:
         _episodes(curriculum, scores[: episodes // 10])  # warm up: imports, first refresh
         barrier.wait()
-        cpu, wall, waited = (
-            time.process_time(),
-            time.perf_counter(),
-            curriculum.shared_stats()["lock_wait_seconds"],
-        )
+        before = curriculum.shared_stats()
+        cpu, wall = time.process_time(), time.perf_counter()
         _episodes(curriculum, scores)
         curriculum.flush()
         end = time.perf_counter()
-        waited = curriculum.shared_stats()["lock_wait_seconds"] - waited
-        done.put((end, (time.process_time() - cpu) / episodes * 1e6, waited / (end - wall)))
+        after = curriculum.shared_stats()
+        waited = after["lock_wait_seconds"] - before["lock_wait_seconds"]
+        held = after["lock_hold_seconds"] - before["lock_hold_seconds"]
+        cpu_us = (time.process_time() - cpu) / episodes * 1e6
+        done.put((end, cpu_us, waited / (end - wall), held / episodes * 1e6))
 
 
 def throughput(config: CurriculumConfig, processes: int, total: int) -> dict[str, float]:
@@ -113,13 +113,14 @@ def throughput(config: CurriculumConfig, processes: int, total: int) -> dict[str
         evicted = owner.pool.counter("num_evicted") - evicted
         for worker in workers:
             worker.join()
-    end = max(float(wall) for wall, _, _ in reports)
-    cpu_us = [float(cpu) for _, cpu, _ in reports]
+    end = max(float(wall) for wall, _, _, _ in reports)
+    cpu_us = [float(cpu) for _, cpu, _, _ in reports]
     return {
         "rate": processes * episodes / (end - start),
         "cpu_us": statistics.mean(cpu_us),
         "cpu_bound_rate": min(processes, os.cpu_count() or 1) * 1e6 / statistics.mean(cpu_us),
-        "lock_wait": statistics.mean(float(share) for _, _, share in reports),
+        "lock_wait": statistics.mean(float(share) for _, _, share, _ in reports),
+        "held_us": statistics.mean(float(held) for _, _, _, held in reports),
         "evictions_per_1k": 1000 * evicted / (processes * episodes),
     }
 
@@ -157,8 +158,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                     f"{name}: {processes} process{'es' if processes > 1 else ''} sharing the pool",
                     "",
                     f"{result['rate']:,.0f} episodes/s wall ({result['cpu_bound_rate']:,.0f} CPU-bound); "
-                    f"{result['cpu_us']:.1f} µs CPU/episode/process; {100 * result['lock_wait']:.1f}% of "
-                    f"wall time waiting for the lock; {result['evictions_per_1k']:.0f} evictions/1k episodes",
+                    f"{result['cpu_us']:.1f} µs CPU/episode/process; lock held {result['held_us']:.2f} "
+                    f"µs/episode, {100 * result['lock_wait']:.1f}% of wall time waiting for it; "
+                    f"{result['evictions_per_1k']:.0f} evictions/1k episodes",
                     f"{result['rate'] / results[1]['rate']:.2f}x wall, "
                     f"{result['cpu_bound_rate'] / results[1]['cpu_bound_rate']:.2f}x CPU-bound",
                 ]

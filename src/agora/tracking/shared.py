@@ -109,6 +109,9 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self.lock_waits = 0
         """How often this process found the lock taken (and waited)."""
         self.lock_wait_seconds = 0.0
+        self.lock_hold_seconds = 0.0
+        """How long this process held the lock: what it keeps every other process from doing."""
+        self._held_since = 0.0
         self._pid = os.getpid()
         self._fd = -1
         self._lock_fd = -1
@@ -297,11 +300,13 @@ class SharedMemoryBackend(TaskMemoryBackend):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
                 self.lock_waits += 1
                 self.lock_wait_seconds += time.perf_counter() - start
+            self._held_since = time.perf_counter()
         self._depth += 1
 
     def release(self) -> None:
         self._depth -= 1
         if self._depth == 0:
+            self.lock_hold_seconds += time.perf_counter() - self._held_since
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def lock(self) -> SharedMemoryBackend:
