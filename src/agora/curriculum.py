@@ -224,6 +224,12 @@ _PreparedScores = tuple[
 ]
 """Task ids, scores, the slots looked up for them (-1: not in the pool) and their first occurrences."""
 
+_Handouts = tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]
+"""Slots handed out by a process and the ids they held then (for the shared ``scheduled`` counts)."""
+
+_Buffered = tuple[_PreparedScores | None, _Handouts | None]
+"""A process's buffered scores and hand-outs, prepared before taking the lock."""
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -845,21 +851,22 @@ class Curriculum(Generic[TConfig]):
             task_id != self._last_handed and self.pool.slot_of(task_id) is None
         ):
             # Converting and looking up the batch before taking the lock keeps the lock short.
-            many = len(self._pending_updates) >= _VECTORISED_MIN
-            prepared = self._prepared_updates() if many else None
+            buffered = self._buffered(full=False)
             with self._shared:  # type: ignore[union-attr]
-                self._sync(full=False, prepared=prepared)
+                self._sync(full=False, buffered=buffered)
 
     def _get_tasks_shared(self, k: int) -> TaskBatch[TConfig]:
+        buffered = self._buffered()
         with self._shared:  # type: ignore[union-attr]
-            self._sync()
+            self._sync(buffered=buffered)
             return Curriculum.get_tasks(self, k)
 
     def _update_many_shared(self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike) -> None:
         assert self._shared is not None
         prepared = self._prepare(*_score_batch(task_ids, scores), task_ids)
+        buffered = self._buffered()
         with self._shared:
-            self._sync()  # this process's earlier single scores go first
+            self._sync(buffered=buffered)  # this process's earlier single scores go first
             self._apply_batch(*prepared)
 
     def _prepared_updates(self) -> _PreparedScores:
@@ -916,23 +923,30 @@ class Curriculum(Generic[TConfig]):
         :meth:`stats`, :meth:`get_state` and :meth:`close`. A no-op for a local pool.
         """
         if self._shared is not None:
+            buffered = self._buffered()
             with self._shared:
-                self._sync()
+                self._sync(buffered=buffered)
 
-    def _sync(
-        self,
-        full: bool = True,
-        prepared: _PreparedScores | None = None,
-    ) -> None:
+    def _buffered(self, full: bool = True) -> _Buffered:
+        """Before taking the lock: this process's buffered scores (:meth:`_prepared_updates`,
+        when there are enough to apply vectorised) and hand-outs as arrays, for :meth:`_sync`."""
+        scores = self._prepared_updates() if len(self._pending_updates) >= _VECTORISED_MIN else None
+        slots = self._pending_slots
+        if not slots or not (full or len(slots) >= _SCHEDULED_BATCH):
+            return scores, None
+        return scores, (np.asarray(slots, dtype=np.intp), np.asarray(self._pending_ids, dtype=np.int64))
+
+    def _sync(self, full: bool = True, buffered: _Buffered = (None, None)) -> None:
         """Under the lock: repair after a crashed writer, then apply what this process buffered.
 
         Hand-out counts are batched more coarsely (``full=False`` leaves fewer than
         ``_SCHEDULED_BATCH`` of them pending): applying them costs a few vectorised calls.
-        ``prepared``: :meth:`_prepared_updates`, made before the lock was taken.
+        ``buffered``: :meth:`_buffered`, made before the lock was taken.
         """
+        prepared, handouts = buffered
         self._recover()
         if full or len(self._pending_slots) >= _SCHEDULED_BATCH:
-            self._flush()
+            self._flush(handouts)
         if self._shared.string_count() != len(self._labels):  # type: ignore[union-attr]
             self._sync_labels()
         updates = self._pending_updates
@@ -970,8 +984,9 @@ class Curriculum(Generic[TConfig]):
         if plan is not None and len(plan):
             planned_ids = self.pool.array("ids")[plan].copy()
             prepared = self._prepare_tasks(len(plan))
+        buffered = self._buffered()
         with self._shared:
-            self._sync()
+            self._sync(buffered=buffered)
             if plan is not None and planned_ids is not None:
                 self._evict(plan[self.pool.array("ids")[plan] == planned_ids], prepared)
         self._draw()
@@ -990,12 +1005,14 @@ class Curriculum(Generic[TConfig]):
                     spare[task_id] = self._generator.generate(task_id) if generate else None
         return spare
 
-    def _flush(self) -> None:
+    def _flush(self, handouts: _Handouts | None = None) -> None:
         slots, ids = self._pending_slots, self._pending_ids
         if not slots:
             return
-        handed = np.asarray(slots, dtype=np.intp)
-        still = self.pool.array("ids")[handed] == np.asarray(ids)  # not evicted since
+        if handouts is None or len(handouts[0]) != len(slots):
+            handouts = (np.asarray(slots, dtype=np.intp), np.asarray(ids, dtype=np.int64))
+        handed, handed_ids = handouts
+        still = self.pool.array("ids")[handed] == handed_ids  # not evicted since
         _count_into(self.pool.array("scheduled"), handed[still])
         self._header[self._h_scheduled] += len(slots)
         slots.clear()
