@@ -27,7 +27,7 @@ def mean_over_seeds(kinds: tuple[str, ...], seeds: int = 4) -> dict[str, float]:
 
 
 def test_learnable_tasks_get_clearly_more_samples() -> None:
-    # About 1.24x the best other kind (noisy) over 20 seeds (agora bench task_kinds); 8 seeds
+    # About 1.22x the best other kind (noisy) over 20 seeds (agora bench task_kinds); 8 seeds
     # keep the estimate well above the margin.
     per_task = mean_over_seeds(("learnable", "impossible", "mastered", "noisy"), seeds=8)
     for other in ("impossible", "mastered", "noisy"):
@@ -35,7 +35,7 @@ def test_learnable_tasks_get_clearly_more_samples() -> None:
 
 
 def test_forgetting_tasks_get_more_samples_than_stationary_ones() -> None:
-    # About 1.11x the best stationary kind over 20 seeds; 12 seeds keep the estimate above 1.05.
+    # About 1.13x the best stationary kind over 20 seeds; 12 seeds keep the estimate above 1.05.
     per_task = mean_over_seeds(("forgetting", "mastered", "noisy"), seeds=12)
     assert per_task["forgetting"] > 1.05 * per_task["noisy"], per_task
     assert per_task["forgetting"] > 1.3 * per_task["mastered"], per_task
