@@ -82,6 +82,8 @@ def test_load_state_resumes_exactly() -> None:
     restored = curriculum_config().make()
     restored.load_state(state)
     assert restored.algorithm.num_updates == 57  # type: ignore[attr-defined]
+    # The rest of the pre-drawn queue is restored for batches too (they read it as an array).
+    assert restored.get_tasks(5).task_ids.tolist() == original.get_tasks(5).task_ids.tolist()
     assert_same_future(original, restored)
 
 
@@ -90,7 +92,9 @@ def test_load_state_into_a_used_curriculum() -> None:
     play(original, 30)
     restored = curriculum_config().make()
     play(restored, 95)
+    restored.get_tasks(3)  # a partly used queue, replaced by the checkpoint's
     restored.load_state(original.get_state())
+    assert restored.get_tasks(5).task_ids.tolist() == original.get_tasks(5).task_ids.tolist()
     assert_same_future(original, restored)
 
 
