@@ -316,6 +316,8 @@ def test_task_batch_is_a_sequence_of_tasks_with_an_id_array() -> None:
     curriculum.update_task_performance_many(batch.task_ids, np.full(7, 0.5))
     assert curriculum.stats()["num_completed"] == 7
     assert curriculum.get_tasks(0).task_ids.tolist() == []
+    with pytest.raises(ValueError, match="cannot get -1 tasks"):
+        curriculum.get_tasks(-1)
 
 
 def test_config_cache() -> None:

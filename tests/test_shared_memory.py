@@ -590,6 +590,25 @@ def test_a_batch_longer_than_the_journal_equals_the_local_result() -> None:
         assert shared.get_state()["pool"] == local.get_state()["pool"]
 
 
+def test_batches_refresh_outside_the_lock() -> None:
+    # A refresh is O(pool) work: a batch spanning refreshes must not hold the lock through them.
+    with lp_config(new_session(), num_tasks=8).make() as curriculum:
+        backend = curriculum._shared
+        assert backend is not None
+        depths: list[int] = []
+        refresh = curriculum._refresh
+
+        def spy() -> None:
+            depths.append(backend._depth)
+            refresh()
+
+        curriculum._refresh = spy  # type: ignore[method-assign]
+        assert len(curriculum.get_tasks(50)) == 50  # refresh_interval 20: three refreshes
+        assert depths == [0, 0, 0]
+        with pytest.raises(ValueError, match="cannot get -1 tasks"):
+            curriculum.get_tasks(-1)
+
+
 def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:
     curriculum = config.make()
     backend = curriculum._shared

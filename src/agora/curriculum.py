@@ -856,10 +856,24 @@ class Curriculum(Generic[TConfig]):
                 self._sync(full=False, buffered=buffered)
 
     def _get_tasks_shared(self, k: int) -> TaskBatch[TConfig]:
-        buffered = self._buffered()
-        with self._shared:  # type: ignore[union-attr]
-            self._sync(buffered=buffered)
-            return Curriculum.get_tasks(self, k)
+        # Refreshes happen outside the lock, as for single calls (they lock what they change):
+        # each part of the batch is taken from the queue under the lock, between refreshes.
+        if k < 0:
+            raise ValueError(f"cannot get {k} tasks")
+        parts: list[TaskBatch[TConfig]] = []
+        needed = k
+        while needed > 0 or not parts:
+            if needed and not self._queue:
+                self._refresh()
+            buffered = self._buffered()
+            with self._shared:  # type: ignore[union-attr]
+                self._sync(buffered=buffered)
+                parts.append(Curriculum.get_tasks(self, min(needed, len(self._queue))))
+            needed -= len(parts[-1])
+        if len(parts) == 1:
+            return parts[0]
+        ids = np.concatenate([part.task_ids for part in parts])
+        return TaskBatch(self, ids, np.concatenate([part._slots for part in parts]))
 
     def _update_many_shared(self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike) -> None:
         assert self._shared is not None
