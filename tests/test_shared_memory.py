@@ -609,6 +609,25 @@ def test_batches_refresh_outside_the_lock() -> None:
             curriculum.get_tasks(-1)
 
 
+def test_stats_are_read_without_the_lock() -> None:
+    # O(pool) inspection must not stall other processes; this process's buffered score is
+    # applied first, so its own statistics are complete.
+    with lp_config(new_session(), num_tasks=8).make() as curriculum:
+        backend = curriculum._shared
+        assert backend is not None
+        depths: list[int] = []
+        algorithm_stats = curriculum.algorithm.stats
+
+        def spy() -> dict[str, float]:
+            depths.append(backend._depth)
+            return algorithm_stats()
+
+        curriculum.algorithm.stats = spy  # type: ignore[method-assign]
+        curriculum.get_task().complete(0.5)  # buffered: shared_update_batch is 256
+        assert curriculum.stats()["num_completed"] == 1
+        assert depths == [0]
+
+
 def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:
     curriculum = config.make()
     backend = curriculum._shared

@@ -250,6 +250,21 @@ def _locked(
     return wrapper
 
 
+def _flushed(
+    method: Callable[Concatenate[Curriculum[Any], _P], _R],
+) -> Callable[Concatenate[Curriculum[Any], _P], _R]:
+    """On a shared pool, apply this process's buffered work first, then run ``method``
+    without the lock: O(pool) reads for inspection, which must not stall other processes
+    (they may see a few of other processes' updates half-applied, never corrupt state)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Curriculum[Any], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        self.flush()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Curriculum(Generic[TConfig]):
     """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`.
 
@@ -607,7 +622,7 @@ class Curriculum(Generic[TConfig]):
             )
         return weights if total > 0 else np.ones(len(active))
 
-    @_locked
+    @_flushed
     def sampling_probabilities(self) -> dict[int, float]:
         """Current sampling probability of each active task id (O(N): for inspection, not hot paths)."""
         active = self.pool.active_slots()
@@ -617,7 +632,7 @@ class Curriculum(Generic[TConfig]):
 
     # -- statistics -------------------------------------------------------------------------
 
-    @_locked
+    @_flushed
     def stats(self) -> dict[str, float]:
         """Flat ``name -> number`` statistics, ready for wandb or TensorBoard.
 
