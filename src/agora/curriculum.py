@@ -412,10 +412,14 @@ class Curriculum(Generic[TConfig]):
 
     def _slots_of(self, ids: npt.NDArray[np.int64], source: TaskIds) -> npt.NDArray[np.intp]:
         """Each id's slot (-1: not in the pool); a batch of ours only has its slots checked."""
-        if not (isinstance(source, TaskBatch) and source._curriculum is self):
-            return self.pool.slots_of(ids)
-        guess = source._slots
-        moved = self.pool.array("ids")[guess] != ids  # evicted since it was handed out
+        if isinstance(source, TaskBatch) and source._curriculum is self:
+            return self._checked_slots(ids, source._slots)
+        return self.pool.slots_of(ids)
+
+    def _checked_slots(self, ids: npt.NDArray[np.int64], guess: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """``guess``, with the ids no longer in their guessed slot (evicted, moved) looked up
+        again; ``guess`` itself when every one is still there."""
+        moved = (guess < 0) | (self.pool.array("ids")[guess] != ids)
         if not moved.any():
             return guess
         slots = guess.copy()
@@ -925,11 +929,8 @@ class Curriculum(Generic[TConfig]):
         chunk by chunk: a repeat's earlier occurrences are in the same chunk or an earlier one.
         """
         assert self._shared is not None
-        changed = (guess < 0) | (self.pool.array("ids")[guess] != ids)
-        slots = guess
-        if changed.any():
-            slots = guess.copy()
-            slots[changed] = self.pool.slots_of(ids[changed])
+        slots = self._checked_slots(ids, guess)
+        if slots is not guess:
             first = _first_occurrences(slots)
         control, journal = self._shared.control, self._shared.scratch
         chunk = len(journal)
