@@ -381,18 +381,22 @@ class Curriculum(Generic[TConfig]):
         while needed:
             if not self._queue:
                 self._refresh()  # sees the counts of the tasks taken so far, as single calls would
-            left = len(self._queue)
-            take = min(needed, left)
-            chunk = self._queue_array[left - take : left][::-1]
-            del self._queue[left - take :]
-            _count_into(self.pool.array("scheduled"), chunk)
-            self._header[self._h_scheduled] += take
+            chunk, chunk_ids = self._take(min(needed, len(self._queue)))
             slots.append(chunk)
-            ids.append(self.pool.array("ids")[chunk])  # now: a later refresh may reuse the slot
-            needed -= take
+            ids.append(chunk_ids)
+            needed -= len(chunk)
         if len(slots) == 2:
             return TaskBatch(self, ids[1], slots[1])
         return TaskBatch(self, np.concatenate(ids), np.concatenate(slots))
+
+    def _take(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """Hand out the next ``k`` pre-drawn slots (``k`` <= the queue's length) and their ids."""
+        left = len(self._queue)
+        chunk = self._queue_array[left - k : left][::-1]
+        del self._queue[left - k :]
+        _count_into(self.pool.array("scheduled"), chunk)
+        self._header[self._h_scheduled] += k
+        return chunk, self.pool.array("ids")[chunk]  # ids now: a later refresh may reuse the slot
 
     def update_task_performance_many(
         self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
@@ -823,7 +827,7 @@ class Curriculum(Generic[TConfig]):
         # Shared versions of the hot-path methods, bound per instance so the local ones stay lean.
         self.get_task = self._get_task_shared  # type: ignore[method-assign]
         self.update_task_performance = self._update_shared  # type: ignore[method-assign]
-        self.get_tasks = self._get_tasks_shared  # type: ignore[method-assign]
+        self._take = self._take_shared  # type: ignore[method-assign]
         self.update_task_performance_many = self._update_many_shared  # type: ignore[method-assign]
         self._refresh = self._refresh_shared  # type: ignore[method-assign]
 
@@ -874,25 +878,13 @@ class Curriculum(Generic[TConfig]):
             with self._shared:  # type: ignore[union-attr]
                 self._sync(full=False, buffered=buffered)
 
-    def _get_tasks_shared(self, k: int) -> TaskBatch[TConfig]:
-        # Refreshes happen outside the lock, as for single calls (they lock what they change):
-        # each part of the batch is taken from the queue under the lock, between refreshes.
-        if k < 0:
-            raise ValueError(f"cannot get {k} tasks")
-        parts: list[TaskBatch[TConfig]] = []
-        needed = k
-        while needed > 0 or not parts:
-            if needed and not self._queue:
-                self._refresh()
-            buffered = self._buffered()
-            with self._shared:  # type: ignore[union-attr]
-                self._sync(buffered=buffered)
-                parts.append(Curriculum.get_tasks(self, min(needed, len(self._queue))))
-            needed -= len(parts[-1])
-        if len(parts) == 1:
-            return parts[0]
-        ids = np.concatenate([part.task_ids for part in parts])
-        return TaskBatch(self, ids, np.concatenate([part._slots for part in parts]))
+    def _take_shared(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        # Under the lock: the hand-out counts, and ids no eviction is changing. Refreshes
+        # between the parts of a batch stay outside it (they lock what they change).
+        buffered = self._buffered()
+        with self._shared:  # type: ignore[union-attr]
+            self._sync(buffered=buffered)
+            return Curriculum._take(self, k)
 
     def _update_many_shared(self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike) -> None:
         assert self._shared is not None
