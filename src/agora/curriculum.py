@@ -414,7 +414,7 @@ class Curriculum(Generic[TConfig]):
         slots = self._slots_of(ids, task_ids)
         self._apply_scores(ids, values, slots, _first_occurrences(slots))
 
-    def _slots_of(self, ids: npt.NDArray[np.int64], source: TaskIds) -> npt.NDArray[np.intp]:
+    def _slots_of(self, ids: npt.NDArray[np.int64], source: TaskIds | None) -> npt.NDArray[np.intp]:
         """Each id's slot (-1: not in the pool); a batch of ours only has its slots checked."""
         if isinstance(source, TaskBatch) and source._curriculum is self:
             return self._checked_slots(ids, source._slots)
@@ -900,7 +900,7 @@ class Curriculum(Generic[TConfig]):
         return self._prepare(np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64))
 
     def _prepare(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], source: TaskIds = ()
+        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], source: TaskIds | None = None
     ) -> _PreparedScores:
         """Before taking the lock: each id's slot and first occurrences (checked under the lock)."""
         guess = self._slots_of(ids, source)
