@@ -652,9 +652,9 @@ class Curriculum(Generic[TConfig]):
             return dict(self._stats)
         pool = self.pool
         active = pool.active_slots()
-        completions = pool.array("completions")[active].astype(np.float64)
+        completions = pool.gather("completions", active)
         played = completions > 0
-        means = pool.array("score_sum")[active][played] / completions[played]
+        means = pool.gather("score_sum", active)[played] / completions[played]
         out: dict[str, float] = {
             "num_active_tasks": float(len(active)),
             "num_created": float(pool.counter("num_created")),

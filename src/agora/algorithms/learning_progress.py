@@ -244,7 +244,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
             return {}
         lp, probs, scored = self._distribution(slots)
         return {
-            **self.tracker.global_stats(),
+            **self.tracker.global_stats(self._lp_and_rate(slots)[1]),
             "mean_lp": float(lp.mean()),
             "max_lp": float(lp.max()),
             "frac_scored": float(scored.mean()),

@@ -131,15 +131,17 @@ class SliceAnalyzer(StatsLogger):
     def _sums(
         self, slots: npt.NDArray[np.intp]
     ) -> dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
-        completions = self.pool.array("completions")[slots].astype(np.float64)
-        scores = self.pool.array("score_sum")[slots]
+        # Full-pool gathers are the columns themselves; bincount converts the weights itself.
+        completions = self.pool.gather("completions", slots)
+        scores = self.pool.gather("score_sum", slots)
         out = {}
         for i, path in enumerate(self.axes):
-            index = self.pool.array(f"slice_{i}")[slots].astype(np.intp)
+            index = self.pool.gather(f"slice_{i}", slots)
             size = len(self.axes[path]) + 1
-            counts = np.bincount(index, weights=completions, minlength=size).astype(np.float64)
-            totals = np.bincount(index, weights=scores, minlength=size).astype(np.float64)
-            out[path] = (counts, totals)
+            out[path] = (  # float64 already (weighted): astype only tells the type checker
+                np.bincount(index, weights=completions, minlength=size).astype(np.float64, copy=False),
+                np.bincount(index, weights=scores, minlength=size).astype(np.float64, copy=False),
+            )
         return out
 
     def on_tasks_evicted(self, slots: npt.NDArray[np.intp]) -> None:

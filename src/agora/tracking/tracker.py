@@ -149,14 +149,16 @@ class TaskTracker:
             "recent_rate": float(self.recent_rate(np.array([slot]))[0]),
         }
 
-    def global_stats(self) -> dict[str, float]:
+    def global_stats(self, recent_rate: npt.NDArray[np.float64] | None = None) -> dict[str, float]:
+        """Means over the active tasks; ``recent_rate``: their :meth:`recent_rate`, if known."""
         active = self.pool.active_slots()
         if not len(active):
             return {}
+        rate = self.recent_rate(active) if recent_rate is None else recent_rate
         return {
-            "mean_reward_ema": float(self.pool.array("reward_ema")[active].mean()),
-            "mean_success_rate_ema": float(self.pool.array("success_ema")[active].mean()),
-            "mean_recent_rate": float(self.recent_rate(active).mean()),
+            "mean_reward_ema": float(self.pool.gather("reward_ema", active).mean()),
+            "mean_success_rate_ema": float(self.pool.gather("success_ema", active).mean()),
+            "mean_recent_rate": float(rate.mean()),
         }
 
 
