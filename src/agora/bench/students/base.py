@@ -153,6 +153,10 @@ class Student(ABC):
         """Index into :attr:`kinds` of task ``task``."""
 
     @abstractmethod
+    def success(self, task: int, episode: int) -> float:
+        """Probability that ``task`` succeeds if played at ``episode`` (its competence then)."""
+
+    @abstractmethod
     def learnable(self, task: int, episode: int) -> bool:
         """Whether practising ``task`` at ``episode`` would raise its success (and it is not mastered)."""
 

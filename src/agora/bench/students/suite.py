@@ -82,6 +82,9 @@ class Kinds(Student):
     def _forgotten(self, task: int, episode: int) -> float:
         return max(0.0, self._level[task] - (episode - self._since[task]) / self.decay)
 
+    def success(self, task: int, episode: int) -> float:
+        return self._forgotten(task, episode) if self._kind[task] == 4 else self._level[task]
+
     def learnable(self, task: int, episode: int) -> bool:
         kind = self._kind[task]
         if kind == 0:
@@ -152,6 +155,9 @@ class Chain(Student):
     def level(self, task: int, episode: int) -> float:
         """Competence of chain task ``task`` at ``episode`` (after forgetting)."""
         return max(0.0, self._level[task] - (episode - self._since[task]) / self.decay)
+
+    def success(self, task: int, episode: int) -> float:
+        return self.level(task, episode) if task < self.chain else 0.5
 
     def unlocked(self, task: int, episode: int) -> bool:
         return task == 0 or self.level(task - 1, episode) >= self.unlock
@@ -238,6 +244,9 @@ class Unlock(Student):
 
     def kind(self, task: int) -> int:
         return self._kind[task]
+
+    def success(self, task: int, episode: int) -> float:
+        return self._level[task]
 
     def is_unlocked(self, task: int, episode: int) -> bool:
         """Whether late task ``task`` can be learnt at ``episode``."""
@@ -340,16 +349,17 @@ class LargeSpace(Student):
             return 0
         return 2 if y >= 150 else 3 if y >= 100 else 1
 
+    def success(self, task: int, episode: int) -> float:
+        kind = self.kind(task)
+        return self._level.get(task, 0.0) if kind == 0 else (0.0, 0.0, 1.0, 0.5)[kind]
+
     def learnable(self, task: int, episode: int) -> bool:
         return self.kind(task) == 0 and self._level.get(task, 0.0) < MASTERED
 
     def play(self, task: int, episode: int) -> float:
-        kind = self.kind(task)
-        if kind == 0:
-            level = self._level.get(task, 0.0)
+        level = self.success(task, episode)
+        if level < 1.0 and self.kind(task) == 0:
             self._level[task] = min(1.0, level + 1 / self.learn)
-        else:
-            level = (0.0, 0.0, 1.0, 0.5)[kind]
         return float(self._rng.random() < level)
 
     def results(self, tally: Tally) -> dict[str, float]:
@@ -398,6 +408,9 @@ class Variance(Student):
 
     def kind(self, task: int) -> int:
         return min(task // self.group, 2)
+
+    def success(self, task: int, episode: int) -> float:
+        return self._level[task]
 
     def learnable(self, task: int, episode: int) -> bool:
         return task < 2 * self.group and self._level[task] < MASTERED
