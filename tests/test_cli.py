@@ -96,6 +96,7 @@ def test_bench_quick_runs_every_benchmark() -> None:
         "get_task_update": "get_task + update_task_performance, uniform sampling",
         "episode_cost": "Learning-progress curriculum: cost per episode",
         "task_kinds": "Episodes per task by kind",
+        "students": "Simulated students",
         "wrapper_overhead": "Wrapper overhead",
         "shared_memory": "Shared-memory curriculum",
         "distributed": "Curriculum shared over Ray",

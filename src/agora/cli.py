@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,9 @@ def _parser() -> _Parser:
     bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     bench.add_argument(
         "--record", type=Path, metavar="PATH", help="also write the tables into this markdown file"
+    )
+    bench.add_argument(
+        "--plots", type=Path, metavar="DIR", help="benchmarks that plot (students) write their PNGs here"
     )
 
     inspect = sub.add_parser(
@@ -154,6 +158,8 @@ def _bench(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.plots is not None:
+        os.environ["AGORA_BENCH_PLOTS"] = str(args.plots)  # read by the benchmarks that plot
     results = {}
     skipped = False
     for name in names:
