@@ -10,6 +10,7 @@ import importlib
 from typing import NamedTuple
 
 __all__ = [
+    "METTAGRID_CONFIG",
     "NO_EQUIVALENT",
     "OLD_MODULES",
     "OLD_PACKAGE",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 OLD_PACKAGE = "metta.cogworks.curriculum"
+METTAGRID_CONFIG = "mettagrid.config.mettagrid_config.MettaGridConfig"
+"""The env class of every single-task config Metta saved (its ``env`` had no ``env_type``)."""
 
 
 class Target(NamedTuple):
@@ -65,7 +68,7 @@ _IN = {
     "agora.tracking.memory": ("TaskMemoryBackend", "LocalMemoryBackend"),
     "agora.tracking.shared": ("SharedMemoryBackend", "CentralizedTaskTracker"),
     # Re-exported by Metta's package from MettaGrid, where it still lives.
-    "mettagrid.config.mettagrid_config": ("MettaGridConfig",),
+    METTAGRID_CONFIG.rpartition(".")[0]: ("MettaGridConfig",),
 }
 
 _TARGETS: dict[str, Target] = {name: Target(module, name) for module, names in _IN.items() for name in names}

@@ -20,20 +20,15 @@ Run ``agora migrate PATH --write`` to import from agora directly.
 """
 
 import importlib
-import sys
 import warnings
 from typing import Any
 
-_level, _frame = 1, sys._getframe(1)
-while _frame is not None and _frame.f_code.co_filename.startswith("<frozen importlib"):
-    _level, _frame = _level + 1, _frame.f_back  # attribute the warning to the importing line
-warnings.warn(
+warnings.warn(  # stacklevel 2 is the importing line: warnings skips the import machinery's frames
     "{module} is deprecated: its names live in agora now "
     "(`agora migrate PATH --write` rewrites the imports)",
     DeprecationWarning,
-    stacklevel=_level + 1,
+    stacklevel=2,
 )
-del _level, _frame
 
 _NAMES = {names}
 
