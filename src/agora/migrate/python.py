@@ -250,7 +250,14 @@ class _Rewriter(cst.CSTTransformer):
         statements: list[cst.BaseSmallStatement] = [
             cst.Import(names=[cst.ImportAlias(name=_name(primary), asname=asname)])
         ]
-        others = sorted({t.module for name in binding.used if (t := target(name)) and t.module != primary})
+        local = asname.name.value if isinstance(asname.name, cst.Name) else ""
+        used = [
+            binding.used,
+            *(b.used for key, b in self.uses.bindings.items() if key.startswith(f"{local}.")),
+        ]
+        others = sorted(
+            {t.module for names in used for name in names if (t := target(name)) and t.module != primary}
+        )
         statements += [cst.Import(names=[cst.ImportAlias(name=_name(m))]) for m in others]
         return statements
 
