@@ -412,3 +412,18 @@ def test_new_path_of_nested_names() -> None:
     )
     assert new_path("metta.cogworks.curriculum.stats") is None
     assert new_path("metta.cogworks.curriculum.curriculum.logger") is None
+
+
+def test_config_paths_outside_type_values_or_without_equivalent_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(
+        "type: metta.cogworks.curriculum.lp_scorers.DEFAULT_SUCCESS_RATE\n"
+        "doc: see metta.cogworks.curriculum.curriculum\n"
+        "env_type: 'metta.cogworks.curriculum.MettaGridConfig'\n"
+    )
+    result = migrate_file(path)
+    assert result.after.splitlines()[2] == "env_type: 'mettagrid.config.mettagrid_config.MettaGridConfig'"
+    assert [(p.line, p.message) for p in result.problems] == [
+        (1, "type 'metta.cogworks.curriculum.lp_scorers.DEFAULT_SUCCESS_RATE' names nothing agora has"),
+        (2, "'metta.cogworks.curriculum.curriculum' is not a `type` value: not rewritten"),
+    ]
