@@ -17,7 +17,7 @@ if [ ! -f .venv/.agora-deps ] || [ pyproject.toml -nt .venv/.agora-deps ] || [ "
     # pufferlib-core pins torch==2.9.0, a multi-GB CUDA build. The CPU build of torch 2.13
     # works with it, so install that first and pufferlib-core without its pins.
     python -m pip install -q "torch==2.13.0"
-    python -m pip install -q -e ".[gymnasium,pettingzoo,mettagrid,ray,demo,compare,test]"
+    python -m pip install -q -e ".[gymnasium,pettingzoo,mettagrid,ray,demo,compare,migrate,test]"
     python -m pip install -q --no-deps "pufferlib-core==3.0.23"
     python -m pip install -q psutil rich
     touch .venv/.agora-deps

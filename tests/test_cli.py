@@ -189,7 +189,7 @@ def test_inspect_missing_file(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"], ["migrate"]])
 def test_help_on_every_command(command: list[str]) -> None:
     proc = agora(*command, "--help")
     assert proc.returncode == 0
@@ -205,6 +205,7 @@ def test_help_on_every_command(command: list[str]) -> None:
         (["demo", "--seeds", "many"], "'many'"),
         (["demo", "--bogus"], "--bogus"),
         (["inspect"], "path"),
+        (["migrate"], "path"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: list[str], needle: str) -> None:
