@@ -128,8 +128,8 @@ def test_only_measured_tasks_are_evicted() -> None:
     assert stats["num_evicted"] > 100
     evicted = set(played) - set(curriculum.active_task_ids())
     assert evicted
-    # sample_threshold (10) + one fast-EMA time constant (1 / 0.03 -> 34 outcomes)
-    assert min(played[task_id] for task_id in evicted) >= 44
+    # sample_threshold (10) + one fast-EMA time constant (1 / 0.15 -> 7 outcomes)
+    assert min(played[task_id] for task_id in evicted) >= 17
     assert stats["algorithm/frac_scored"] > 0.5
 
 
@@ -137,7 +137,7 @@ def test_only_measured_tasks_are_evicted() -> None:
     "lp",
     [
         {},
-        {"slow_ema": "of_fast", "use_baseline_normalization": True, "memory": 4},
+        {"slow_ema": "of_fast", "lp_timescales": 2, "use_baseline_normalization": True, "memory": 4},
         {"use_baseline_normalization": True, "baseline_value": 0.3},
         {"use_bidirectional": False},
     ],
@@ -185,6 +185,7 @@ def test_every_parameter_reaches_its_component() -> None:
         ema_timescale=0.2,
         slow_timescale_factor=0.5,
         slow_ema="of_fast",
+        lp_timescales=2,
         memory=7,
         task_tracker_ema_alpha=0.3,
         task_default_success_threshold=0.8,
@@ -213,7 +214,7 @@ def test_every_parameter_reaches_its_component() -> None:
     ).make()
     assert isinstance(basic_curriculum.algorithm, LearningProgressAlgorithm)
     assert isinstance(basic_curriculum.algorithm.scorer, BasicLPScorer)
-    assert not basic_curriculum.pool.has_field("p_fast")
+    assert not basic_curriculum.pool.has_field("p_ema")
 
 
 def test_paper_and_seed_slow_ema_differ() -> None:
@@ -222,12 +223,12 @@ def test_paper_and_seed_slow_ema_differ() -> None:
         curriculum = agora.CurriculumConfig(
             task_generator=agora.single_task(Kind()),
             num_active_tasks=1,
-            algorithm_config=LearningProgressConfig(slow_ema=mode, sample_threshold=1),  # type: ignore[arg-type]
+            algorithm_config=LearningProgressConfig(slow_ema=mode, lp_timescales=2, sample_threshold=1),  # type: ignore[arg-type]
         ).make()
         task = curriculum.get_task()
         for score in [0.0] * 30 + [1.0] * 30:
             curriculum.update_task_performance(task.task_id, score)
-        results.append(float(curriculum.pool.array("p_slow")[0]))
+        results.append(float(curriculum.pool.array("p_ema")[0, 1]))
     assert results[0] != pytest.approx(results[1])
 
 

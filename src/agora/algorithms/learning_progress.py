@@ -71,10 +71,12 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         default=None, gt=0, description="Must equal CurriculumConfig.num_active_tasks if set."
     )
     rand_task_rate: float = Field(default=0.01, ge=0, le=1, description="Probability mass spread uniformly.")
-    lp_timescales: Literal[2, 3] = Field(
-        default=3,
-        description="EMAs of the success rate at rates a, a*f (and a*f^2 with 3): LP is the larger noise-"
-        "discounted difference of neighbours, so both quick and slow progress show (2: the paper).",
+    lp_timescales: int = Field(
+        default=4,
+        ge=2,
+        le=8,
+        description="EMAs of the success rate, at rates a * f**i: LP is the largest noise-discounted "
+        "difference of neighbours (slower pairs see slower progress; 2: the paper's fast and slow EMAs).",
     )
     noise_discount: float = Field(
         default=2.0,
@@ -121,8 +123,8 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
     def _baseline_needs_normalization(self) -> LearningProgressConfig:
         if self.baseline_value is not None and not self.use_baseline_normalization:
             raise ValueError("baseline_value is set but use_baseline_normalization is False")
-        if self.lp_timescales == 3 and self.slow_ema == "of_fast":
-            raise ValueError("lp_timescales=3 needs slow_ema='of_rate'")
+        if self.lp_timescales != 2 and self.slow_ema == "of_fast":
+            raise ValueError(f"slow_ema='of_fast' needs lp_timescales=2, not {self.lp_timescales}")
         if self.rand_task_rate + self.staleness_rate > 1:
             raise ValueError(
                 f"rand_task_rate ({self.rand_task_rate}) + staleness_rate ({self.staleness_rate}) exceeds 1"
@@ -143,7 +145,7 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
 
     def pool_fields(self) -> tuple[SlotField, ...]:
         scorer = BidirectionalLPScorer if self.use_bidirectional else BasicLPScorer
-        return (*TaskTracker.fields(self.memory), *scorer.fields, ("last_seen", "q", 1))
+        return (*TaskTracker.fields(self.memory), *scorer.columns(self.lp_timescales), ("last_seen", "q", 1))
 
     def create(self, pool: TaskPool) -> LearningProgressAlgorithm:
         if self.num_active_tasks is not None and self.num_active_tasks != pool.capacity:

@@ -6,6 +6,7 @@ LP for many tasks at once with numpy (:meth:`scores`) at distribution refreshes.
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
@@ -52,7 +53,10 @@ def ema_difference_noise(fast_rate: float, slow_rate: float, memory: int, slow_o
 class LPScorer(ABC):
     """Computes learning progress from pool columns."""
 
-    fields: tuple[SlotField, ...] = ()
+    @staticmethod
+    def columns(levels: int) -> tuple[SlotField, ...]:
+        """Pool columns the scorer needs (``levels``: the config's ``lp_timescales``)."""
+        return ()
 
     def __init__(self, config: LearningProgressConfig, pool: TaskPool) -> None:
         self.config = config
@@ -81,47 +85,46 @@ def reweight(p: npt.NDArray[np.float64], theta: float) -> npt.NDArray[np.float64
 
 
 class BidirectionalLPScorer(LPScorer):
-    """LP = |r(p_fast) - r(p_slow)| (+ performance bonus) from two EMAs of the success rate.
+    """LP from a ladder of EMAs of the success rate: |r(p_fast) - r(p_slow)| for two of them
+    (the paper), the largest noise-discounted difference of neighbouring EMAs for more.
 
     The absolute value makes it bidirectional: a task being forgotten (fast below slow)
-    attracts samples just like one being learned.
+    attracts samples just like one being learned. EMA ``i`` runs at rate
+    ``ema_timescale * slow_timescale_factor ** i``; its values live in row ``i`` of the pool
+    column ``p_ema`` (0 is the fastest).
     """
 
-    fields = (("p_fast", "f", 1), ("p_slow", "f", 1), ("p_slower", "f", 1), ("baseline", "f", 1))
+    @staticmethod
+    def columns(levels: int) -> tuple[SlotField, ...]:
+        return (("p_ema", "f", levels), ("baseline", "f", 1))
 
     def __init__(self, config: LearningProgressConfig, pool: TaskPool) -> None:
         super().__init__(config, pool)
         self._completions = pool.view("completions")
-        self._fast = pool.view("p_fast")
-        self._slow = pool.view("p_slow")
-        self._slower = pool.view("p_slower")
+        self._ema = pool.view("p_ema")
         self._baseline = pool.view("baseline")
-        self._a = config.ema_timescale
-        self._a_slow = config.ema_timescale * config.slow_timescale_factor
-        # A third EMA, slower again by the same factor (lp_timescales=3): the (slow, slower)
-        # pair sees trends too slow to stand out of the (fast, slow) pair's noise.
-        self._a_slower = self._a_slow * config.slow_timescale_factor if config.lp_timescales == 3 else 0.0
+        self._levels = levels = config.lp_timescales
         self._slow_of_fast = config.slow_ema == "of_fast"
+        # of_fast: p_slow is an EMA of p_fast at the fast rate (two levels only)
+        factor = 1.0 if self._slow_of_fast else config.slow_timescale_factor
+        self._rates = [config.ema_timescale * factor**i for i in range(levels)]
         self._normalize = config.use_baseline_normalization
         self._fixed_baseline = config.baseline_value
         measuring_baseline = self._normalize and self._fixed_baseline is None
         self._warmup = config.memory if measuring_baseline else config.sample_threshold
-        # Standard deviations of sampling noise discounted from |p_fast - p_slow|, per sqrt(p(1-p)).
-        self._noise = config.noise_discount * ema_difference_noise(
-            self._a, self._a_slow, config.memory, self._slow_of_fast
-        )
-        # On a steady trend a pair of EMAs differs by slope * (1/slow rate - 1/fast rate): the
-        # slower pair is scaled to the faster pair's span, so both measure the same slope.
-        self._long_weight = (
-            (1.0 / self._a_slow - 1.0 / self._a) / (1.0 / self._a_slower - 1.0 / self._a_slow)
-            if self._a_slower
-            else 0.0
-        )
-        self._noise_slower = (
-            config.noise_discount * ema_difference_noise(self._a_slow, self._a_slower, config.memory, False)
-            if self._a_slower
-            else 0.0
-        )
+        # Per neighbouring pair: noise_discount standard deviations of the difference that outcome
+        # noise alone gives (per sqrt(p(1-p))), and a weight that puts every pair on the fastest
+        # pair's scale. On a steady trend two EMAs differ by slope * (1/slow rate - 1/fast rate), so
+        # scaled this way every pair measures the same slope, and slower pairs, which see slower
+        # trends, do not outweigh the fast pair on a task whose progress has just ended.
+        spans = [1.0 / slow - 1.0 / fast for fast, slow in itertools.pairwise(self._rates)]
+        self._pairs = [
+            (
+                config.noise_discount * ema_difference_noise(fast, slow, config.memory, self._slow_of_fast),
+                spans[0] / span if i else 1.0,
+            )
+            for i, ((fast, slow), span) in enumerate(zip(itertools.pairwise(self._rates), spans, strict=True))
+        ]
 
     def update(self, slot: int, score: float, rate: float) -> None:
         n = self._completions[slot]
@@ -133,22 +136,20 @@ class BidirectionalLPScorer(LPScorer):
             else:
                 b = self._baseline[slot]
             rate = max(rate - b, 0.0) / (1.0 - b)
+        ema, row = self._ema, slot * self._levels
         if n <= self._warmup:
-            # Start both EMAs from the windowed rate, not from one noisy outcome: starting
+            # Start the EMAs from the windowed rate, not from one noisy outcome: starting
             # at a single 0 or 1 makes a stationary task look like it is improving.
-            self._fast[slot] = rate
-            self._slow[slot] = rate
-            self._slower[slot] = rate
+            for i in range(row, row + self._levels):
+                ema[i] = rate
             return
-        a = self._a
-        fast = a * rate + (1.0 - a) * self._fast[slot]
-        self._fast[slot] = fast
-        if self._slow_of_fast:
-            self._slow[slot] = a * fast + (1.0 - a) * self._slow[slot]
-        else:
-            self._slow[slot] = self._a_slow * rate + (1.0 - self._a_slow) * self._slow[slot]
-        if self._a_slower:
-            self._slower[slot] = self._a_slower * rate + (1.0 - self._a_slower) * self._slower[slot]
+        if self._slow_of_fast:  # two levels: p_slow follows p_fast at the same rate
+            a = self._rates[0]
+            fast = ema[row] = a * rate + (1.0 - a) * ema[row]
+            ema[row + 1] = a * fast + (1.0 - a) * ema[row + 1]
+            return
+        for i, a in enumerate(self._rates, row):
+            ema[i] = a * rate + (1.0 - a) * ema[i]
 
     def update_many(
         self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64], rate: npt.NDArray[np.float64]
@@ -165,45 +166,44 @@ class BidirectionalLPScorer(LPScorer):
                 stored[slots[measuring]] = measured[measuring]
                 b = np.where(measuring, measured, stored[slots].astype(np.float64))
             rate = np.maximum(rate - b, 0.0) / (1.0 - b)
-        fast_column, slow_column = pool.array("p_fast"), pool.array("p_slow")
-        a = self._a
+        column = pool.array("p_ema")
         # Same operations as update(), with few numpy calls (see TaskTracker.update_many).
-        fast = np.multiply(fast_column[slots], 1.0 - a, dtype=np.float64)
-        fast += a * rate
+        rates = np.array(self._rates)
+        ema = np.multiply(column[slots], 1.0 - rates, dtype=np.float64)
         if self._slow_of_fast:
-            slow = np.multiply(slow_column[slots], 1.0 - a, dtype=np.float64)
-            slow += a * fast
+            a = rates[0]
+            ema[:, 0] += a * rate
+            ema[:, 1] += a * ema[:, 0]
         else:
-            slow = np.multiply(slow_column[slots], 1.0 - self._a_slow, dtype=np.float64)
-            slow += self._a_slow * rate
+            ema += rates * rate[:, None]
         warm = n <= self._warmup
         if warm.any():
-            np.copyto(fast, rate, where=warm)
-            np.copyto(slow, rate, where=warm)
-        fast_column[slots] = fast
-        slow_column[slots] = slow
-        if self._a_slower:
-            slower_column = pool.array("p_slower")
-            slower = np.multiply(slower_column[slots], 1.0 - self._a_slower, dtype=np.float64)
-            slower += self._a_slower * rate
-            if warm.any():
-                np.copyto(slower, rate, where=warm)
-            slower_column[slots] = slower
+            ema[warm] = rate[warm, None]
+        column[slots] = ema
 
     def scores(self, slots: npt.NDArray[np.intp], rate: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         theta = self.config.progress_smoothing
-        fast = self.pool.gather("p_fast", slots).astype(np.float64)
-        slow = self.pool.gather("p_slow", slots).astype(np.float64)
-        lp = np.abs(reweight(fast, theta) - reweight(slow, theta))
-        if self._noise:
-            lp *= self._beyond_noise(slots, fast, slow, self._noise)
-        if self._a_slower:
-            slower = self.pool.gather("p_slower", slots).astype(np.float64)
-            long_term = np.abs(reweight(slow, theta) - reweight(slower, theta))
-            if self._noise_slower:
-                long_term *= self._beyond_noise(slots, slow, slower, self._noise_slower)
-            long_term *= self._long_weight
-            np.maximum(lp, long_term, out=lp)
+        ema = self.pool.gather("p_ema", slots).astype(np.float64)
+        lp = np.zeros(len(slots))
+        cap = None
+        for level, (noise, weight) in enumerate(self._pairs):
+            fast, slow = ema[:, level], ema[:, level + 1]
+            pair = np.abs(reweight(fast, theta) - reweight(slow, theta))
+            if noise:
+                beyond, bound = self._beyond_noise(slots, fast, slow, noise)
+                pair *= beyond
+            if weight != 1.0:
+                pair *= weight
+            if cap is not None:
+                np.minimum(pair, cap, out=pair)
+            np.maximum(lp, pair, out=lp)
+            if noise and level + 1 < len(self._pairs):
+                # A slower pair cannot claim more progress than the faster pairs allow: their
+                # difference plus the noise margin bounds the recent slope. Without this a task
+                # whose progress just ended keeps the slow pairs' LP for hundreds of outcomes.
+                bound += np.abs(fast - slow)
+                bound *= weight
+                cap = bound if cap is None else np.minimum(cap, bound, out=cap)
         if self.config.performance_bonus_weight:
             lp += self.config.performance_bonus_weight * np.maximum(rate, 0.0)
         return lp
@@ -214,9 +214,9 @@ class BidirectionalLPScorer(LPScorer):
         fast: npt.NDArray[np.float64],
         slow: npt.NDArray[np.float64],
         noise_scale: float,
-    ) -> npt.NDArray[np.float64]:
-        """The share of each task's |p_fast - p_slow| beyond ``noise_discount`` standard
-        deviations of what a task without progress gives at its rate: (1 - noise / change)+.
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The share of each task's |fast - slow| beyond ``noise_scale * sqrt(p (1 - p))``, the
+        noise a task without progress gives at its rate p, (1 - noise / change)+; and that noise.
 
         A coin-flip task's EMAs differ by about K * 0.5 at all times; discounting that noise
         leaves it an LP near 0, where the raw difference would rank it with real progress.
@@ -239,7 +239,7 @@ class BidirectionalLPScorer(LPScorer):
         share = np.divide(noise, change, out=np.ones_like(change), where=change > 0)
         np.subtract(1.0, share, out=share)
         np.maximum(share, 0.0, out=share)
-        return share
+        return share, noise
 
 
 class BasicLPScorer(LPScorer):
