@@ -84,11 +84,16 @@ def test_bench_quick_prints_tables_and_records(tmp_path: Path) -> None:
     assert "| pool size |" in text
 
 
-def test_bench_quick_runs_every_benchmark() -> None:
+def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
     from agora.bench import BENCHMARKS
 
-    proc = agora("bench", "--quick")
+    proc = agora("bench", "--quick", "--plots", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
+    if "skipped students" not in proc.stderr:
+        _optional("matplotlib")
+        pngs = list(tmp_path.glob("*.png"))
+        assert len(pngs) == 7, "one plot per student"
+        assert all(p.read_bytes().startswith(PNG_SIGNATURE) for p in pngs)
     skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
     if os.environ.get("AGORA_REQUIRE_OPTIONAL") == "1":
         assert not skipped
@@ -106,6 +111,13 @@ def test_bench_quick_runs_every_benchmark() -> None:
         assert title in proc.stdout or f"skipped {name}" in proc.stderr, name
     tables = [line for line in proc.stdout.splitlines() if set(line.strip()) <= {"-", " "} and "--" in line]
     assert len(tables) + len(skipped) == len(BENCHMARKS), "one table per benchmark"
+
+
+def test_bench_plots_rejects_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    bad = agora("bench", "students", "--plots", str(tmp_path / "file"))
+    assert bad.returncode == 1
+    assert "is not a folder" in bad.stderr
 
 
 def test_bench_lists_and_rejects_unknown_names() -> None:

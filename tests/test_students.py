@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,9 +219,8 @@ def test_compare_summarises_seeds_and_marks_capped_runs() -> None:
         compare({"uniform": DiscreteRandomConfig()}, students=[kinds], seeds=0)
 
 
-def test_bench_quick_table_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    require("matplotlib")
-    monkeypatch.setenv("AGORA_BENCH_PLOTS", str(tmp_path))
+def test_bench_quick_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGORA_BENCH_PLOTS", raising=False)  # plots: tests/test_cli.py
     result = run(quick=True)
     assert isinstance(result, BenchResult)
     students = suite(quick=True)
@@ -230,10 +228,8 @@ def test_bench_quick_table_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert {row[0] for row in result.rows} == {s.name for s in students}
     assert all(len(row) == len(result.columns) for row in result.rows)
     assert result.columns[3:5] == ["uniform", "agora LP"]
-    plots = list(tmp_path.glob("*.png"))
-    assert len(plots) == len(students)
-    assert all(p.stat().st_size > 10_000 for p in plots)
-    assert f"Plots: {tmp_path}" in " ".join(result.notes)
+    assert all(isinstance(row[3], str) and "±" in row[3] for row in result.rows)
+    assert any("wall time" in note for note in result.notes)
 
 
 def test_curriculum_config_takes_any_algorithm() -> None:

@@ -176,6 +176,8 @@ def _bench(args: argparse.Namespace) -> int:
         )
         return 2
     if args.plots is not None:
+        if args.plots.exists() and not args.plots.is_dir():
+            return _fail(f"--plots {args.plots} exists and is not a folder")
         os.environ["AGORA_BENCH_PLOTS"] = str(args.plots)  # read by the benchmarks that plot
     results = {}
     skipped = False

@@ -70,7 +70,6 @@ class Tally:
 
     kinds: Sequence[str]
     warmup: int
-    window: int
     episodes: int = 0
     after_warmup: int = 0
     learnable_after_warmup: int = 0

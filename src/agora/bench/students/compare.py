@@ -59,7 +59,7 @@ def compare(
     ``arms``: name -> an agora algorithm config (``agora.LearningProgressConfig(...)``) or a
     :class:`~agora.bench.students.SyllabusArm`. ``students``: default the whole suite (short
     runs with ``quick``). ``workers`` > 1 runs the (student, arm, seed) jobs in that many
-    processes.
+    spawned processes (a script calling it then needs the ``if __name__ == "__main__":`` guard).
     """
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
@@ -114,7 +114,10 @@ class Comparison:
 
     def _ratio_text(self, student: str, arm: str, baseline: str, measure: str) -> str:
         """The ratio, marked '>' or '<' when a capped run makes it a bound (or '?' when both are)."""
-        ratio = f"{self.ratio(student, arm, baseline, measure):.2f}x"
+        value = self.ratio(student, arm, baseline, measure)
+        if not math.isfinite(value):
+            return "-"
+        ratio = f"{value:.2f}x"
         if measure != self.student(student).measures[0].name:
             return ratio
         capped, base_capped = self.summary(student, arm).capped, self.summary(student, baseline).capped

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agora.bench.students.base import Student
+from agora.bench.students.runner import StudentRun
 
 if TYPE_CHECKING:
     from agora.bench.students.compare import Comparison
@@ -17,44 +18,61 @@ _STYLES = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3))]
 
 
 def plot_shares(comparison: Comparison, student: Student, folder: Path) -> Path:
-    """Write ``folder/<student>.png``: per kind, the share of each window's episodes (mean over seeds,
-    runs that stopped early count until they stopped); colour per kind, line style per arm."""
+    """Write ``folder/<student>.png``: a panel per kind (and for the tasks learnable right then) with
+    the share of each window's episodes, mean over seeds (runs that stopped early count until they
+    stopped), a line style per arm."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import EngFormatter
     except ImportError as exc:
         raise ImportError("the students' plots need matplotlib: pip install 'agora-rl[demo]'") from exc
 
-    fig, ax = plt.subplots(figsize=(9, 5))
     series = [*student.kinds, "learnable now"]
-    colors: dict[str, Any] = {name: f"C{i}" for i, name in enumerate(series)}
-    colors["learnable now"] = "black"
-    for a, arm in enumerate(comparison.arms):
-        runs = comparison.runs[(student.name, arm)]
-        longest = max(runs, key=lambda run: len(run.window_ends))
-        for name in series:
-            means = []
-            for w in range(len(longest.window_ends)):
-                values = [run.shares[name][w] for run in runs if w < len(run.shares[name])]
-                means.append(sum(values) / len(values))
+    cols = min(4, len(series))
+    rows = -(-len(series) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False, sharex=True)
+    for ax, name in zip(axes.flat, series, strict=False):
+        for a, arm in enumerate(comparison.arms):
+            runs = comparison.runs[(student.name, arm)]
+            longest = max(runs, key=lambda run: len(run.window_ends))
+            ends, means = [], []
+            for w, end in enumerate(longest.window_ends):
+                values = [run.shares[name][w] for run in runs if _full(run, w, student.window)]
+                if values:
+                    ends.append(end)
+                    means.append(sum(values) / len(values))
             ax.plot(
-                longest.window_ends,
+                ends,
                 means,
-                color=colors[name],
+                color=f"C{a}",
                 linestyle=_STYLES[a % len(_STYLES)],
-                linewidth=2.2 if name == "learnable now" else 1.4,
-                label=f"{name} ({arm})",
+                linewidth=1.4,
+                label=arm,
             )
-    ax.set_xlabel("episodes")
-    ax.set_ylabel("share of episodes")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{student.name}: episodes per kind of task")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+        ax.set_title(name, fontsize="medium")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(series) :]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("episodes")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of episodes")
+    axes.flat[0].legend(fontsize="small")
+    fig.suptitle(f"{student.name}: share of episodes per kind of task (mean over seeds)")
     fig.tight_layout()
     out = folder / f"{re.sub(r'[^a-z0-9]+', '-', student.name.lower()).strip('-')}.png"
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def _full(run: StudentRun, w: int, window: int) -> bool:
+    """Whether ``run`` has window ``w`` and it is not a short last one (a run that stopped early)."""
+    if w >= len(run.window_ends):
+        return False
+    return run.window_ends[w] - (run.window_ends[w - 1] if w else 0) >= window // 2

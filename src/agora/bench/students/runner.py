@@ -47,7 +47,9 @@ SYLLABUS_NOTES = (
     "`syllabus.curricula` sets `np.seterr(all='raise')` for the whole process, which the adapter undoes "
     "right after the import; Syllabus imports matplotlib without declaring it (the `compare` extra "
     "installs it); it counts an outcome as a success only when the score is 1 (students report 0 or 1). "
-    "Each episode calls `update_task_progress` and `update_on_episode`.",
+    "Each episode calls `update_task_progress` and `update_on_episode`. Importing Syllabus also creates a "
+    "shared-memory list (`GymnasiumEvaluationWrapper.env_count`) that it never frees: Python's resource "
+    "tracker removes it at exit with a 'leaked shared_memory objects' warning.",
 )
 
 
@@ -141,7 +143,7 @@ def run_student(student: Student, arm: Arm, seed: int, name: str = "") -> Studen
     driver = _Syllabus(student, arm, seed) if isinstance(arm, SyllabusArm) else _Agora(student, arm, seed)
     sample, report = driver.sample, driver.report
     kind, learnable, play, finished = student.kind, student.learnable, student.play, student.finished
-    tally = Tally(student.kinds, student.warmup, student.window)
+    tally = Tally(student.kinds, student.warmup)
     kinds = len(student.kinds)
     warmup, window = student.warmup, student.window
     in_window, learnable_in_window, ends = [0] * kinds, 0, []
