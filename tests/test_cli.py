@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -193,6 +194,15 @@ def test_help_on_every_command(command: list[str]) -> None:
     proc = agora(*command, "--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: agora")
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from agora import __version__
+
+    proc = agora("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"agora-rl {__version__}"
+    assert __version__ == importlib.metadata.version("agora-rl")
 
 
 @pytest.mark.parametrize(

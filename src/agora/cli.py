@@ -34,7 +34,10 @@ def _positive(text: str) -> int:
 
 
 def _parser() -> _Parser:
+    from agora import __version__
+
     parser = _Parser(prog="agora", description="Curriculum learning for RL: demo, benchmarks, checkpoints.")
+    parser.add_argument("--version", action="version", version=f"agora-rl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser(
