@@ -77,6 +77,12 @@ def test_bench_quick_prints_tables_and_records(tmp_path: Path) -> None:
     proc = agora("bench", "--quick", "get_task_update", "--record", str(record))
     assert proc.returncode == 0, proc.stderr
     assert "µs / episode" in proc.stdout
+    progress = proc.stderr.splitlines()
+    assert (
+        progress[0]
+        == "[1/1] get_task_update: Per-episode cost of the curriculum API with uniform sampling, by pool size."
+    )
+    assert "  pool size 10,000: 5,000 episodes" in progress, "each phase is announced on stderr"
     assert "10,000" in proc.stdout
     text = record.read_text()
     assert text.startswith("# Results")
@@ -106,12 +112,22 @@ def test_bench_quick_runs_every_benchmark() -> None:
         assert title in proc.stdout or f"skipped {name}" in proc.stderr, name
     tables = [line for line in proc.stdout.splitlines() if set(line.strip()) <= {"-", " "} and "--" in line]
     assert len(tables) + len(skipped) == len(BENCHMARKS), "one table per benchmark"
+    for name in BENCHMARKS:
+        assert f"] {name}: " in proc.stderr, f"{name} announces itself while it runs"
+    for noise in ("Started a local Ray instance", " INFO ", " WARNING "):
+        assert noise not in proc.stdout + proc.stderr, "Ray's logs stay out of the bench output"
 
 
 def test_bench_lists_and_rejects_unknown_names() -> None:
+    from agora.bench import BENCHMARKS
+
     listed = agora("bench", "--list")
     assert listed.returncode == 0
-    assert "get_task_update" in listed.stdout.split()
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(BENCHMARKS)
+    assert all(len(line.split()) > 3 for line in lines), "every benchmark has a description"
+    assert "Per-episode cost of the curriculum API with uniform sampling, by pool size." in listed.stdout
+    assert "`" not in listed.stdout, "descriptions are plain text"
     bad = agora("bench", "--quick", "no_such_bench")
     assert bad.returncode == 2
     assert "no_such_bench" in bad.stderr

@@ -144,10 +144,11 @@ def _verdict(comparison: dict[str, Any]) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from agora.bench import BENCHMARKS, get_benchmark, record
+    from agora.bench import BENCHMARKS, describe, get_benchmark, record
 
     if args.list:
-        print("\n".join(sorted(BENCHMARKS)))
+        width = max(map(len, BENCHMARKS))
+        print("\n".join(f"{name:<{width}}  {describe(name)}" for name in sorted(BENCHMARKS)))
         return 0
     names = args.names or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
@@ -159,7 +160,8 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     results = {}
     skipped = False
-    for name in names:
+    for number, name in enumerate(names, 1):
+        print(f"[{number}/{len(names)}] {name}: {describe(name)}", file=sys.stderr, flush=True)
         try:
             result = get_benchmark(name)(args.quick)
         except ImportError as exc:  # an optional dependency of this benchmark is missing
