@@ -72,16 +72,16 @@ def test_demo_quick_writes_table_summary_and_plot(tmp_path: Path) -> None:
 
 
 def test_bench_quick_prints_tables_and_records(tmp_path: Path) -> None:
+    from agora.bench import describe
+
     record = tmp_path / "bench.md"
     record.write_text("# Results\n\n<!-- bench:get_task_update -->\nold\n<!-- /bench:get_task_update -->\n")
     proc = agora("bench", "--quick", "get_task_update", "--record", str(record))
     assert proc.returncode == 0, proc.stderr
     assert "µs / episode" in proc.stdout
     progress = proc.stderr.splitlines()
-    assert (
-        progress[0]
-        == "[1/1] get_task_update: Per-episode cost of the curriculum API with uniform sampling, by pool size."
-    )
+    assert progress[0] == "[1/1] get_task_update: " + describe("get_task_update")
+    assert describe("get_task_update").startswith("Per-episode cost of the curriculum API")
     assert "  pool size 10,000: 5,000 episodes" in progress, "each phase is announced on stderr"
     assert "10,000" in proc.stdout
     text = record.read_text()
