@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import os
+import reprlib
 import tempfile
 import uuid
 import warnings
@@ -112,11 +113,12 @@ class TaskSource(Protocol[TConfig]):
 class TaskHandle(Generic[TConfig]):
     """A task handed out by a curriculum: its id, its config (built on demand) and its report."""
 
-    __slots__ = ("_source", "task_id")
+    __slots__ = ("_completed", "_source", "task_id")
 
     def __init__(self, source: TaskSource[TConfig], task_id: int) -> None:
         self._source = source
         self.task_id = task_id
+        self._completed = False
 
     def get_env_cfg(self) -> TConfig:
         """The environment config of this task (generated on first use, then cached).
@@ -136,8 +138,23 @@ class TaskHandle(Generic[TConfig]):
         return self._source.generated(self.task_id).label
 
     def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``)."""
+        """Report this task's episode score (same as ``update_task_performance``), once.
+
+        A handle stands for one episode: a second ``complete`` raises ``RuntimeError`` instead of
+        counting an episode that was never played (a rejected score does not count as the call).
+        """
+        if self._completed:
+            raise RuntimeError(
+                f"task {self.task_id} was already completed: complete() reports one episode per "
+                "get_task(); call update_task_performance(task_id, score) to report more episodes"
+            )
+        if not isinstance(score, int | float) and np.ndim(score) != 0:
+            raise TypeError(
+                f"score for task {self.task_id} must be one number, got {type(score).__name__} "
+                f"{reprlib.repr(score)}"
+            )
         self._source.update_task_performance(self.task_id, score)
+        self._completed = True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(task_id={self.task_id}, label={self.get_label()!r})"
@@ -156,6 +173,7 @@ class CurriculumTask(TaskHandle[TConfig]):
         self._source = curriculum
         self._slot = slot
         self.task_id = task_id
+        self._completed = False
 
     def _count(self, field: str) -> float:
         pool = self._source.pool
