@@ -45,6 +45,7 @@ __all__ = [
     "CurriculumTask",
     "TaskHandle",
     "TaskSource",
+    "check_checkpoint_folder",
     "decode_array",
     "read_checkpoint",
     "write_checkpoint",
@@ -786,8 +787,34 @@ class Curriculum(Generic[TConfig]):
         write_checkpoint(path, self.get_state())
 
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
-        """Load a checkpoint written by :meth:`save`; a damaged file raises :class:`CheckpointError`."""
+        """Load a checkpoint written by :meth:`save` into this curriculum (built from the same config).
+
+        A damaged file raises :class:`CheckpointError`. Without the config at hand, use
+        :meth:`from_checkpoint`.
+        """
         self.load_state(read_checkpoint(path), strict=strict)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str]) -> Curriculum[Any]:
+        """A curriculum built from the config stored in checkpoint ``path``, continuing from its state.
+
+        The config's generator and env config classes must be importable here (they are stored
+        by import path); if they are not, or the file is damaged, :class:`CheckpointError` says why.
+        """
+        state = read_checkpoint(path)
+        try:
+            config = CurriculumConfig.model_validate(state["config"])
+        except Exception as exc:  # a missing key, a class not importable here, an invalid field
+            raise CheckpointError(
+                f"cannot rebuild the curriculum config stored in {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+        curriculum: Curriculum[Any] = cls(config)
+        try:
+            curriculum.load_state(state)
+        except BaseException:
+            curriculum.close()
+            raise
+        return curriculum
 
     # -- shared pools (see docs/shared-memory.md) ---------------------------------------------
     #
@@ -1185,8 +1212,20 @@ def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curr
     return curriculum
 
 
+def check_checkpoint_folder(path: str | os.PathLike[str]) -> None:
+    """Raise ``FileNotFoundError`` naming the folder if ``path``'s folder does not exist.
+
+    Checked before writing, so the error names the folder rather than the temporary file.
+    """
+    folder = Path(path).absolute().parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot save checkpoint {path}: the folder {folder} {problem}")
+
+
 def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write a :meth:`Curriculum.get_state` (extra keys allowed) atomically, with a checksum."""
+    check_checkpoint_folder(path)
     payload = json.dumps(state, sort_keys=True)
     document = json.dumps(
         {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
