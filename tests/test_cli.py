@@ -50,6 +50,8 @@ def test_demo_quick_writes_table_summary_and_plot(tmp_path: Path) -> None:
     assert "training" in proc.stderr, "the progress bar goes to stderr"
 
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["agora_version"]
+    assert f"({summary['wall_time_s']:.0f} s with 2 worker processes on" in proc.stdout
     steps = summary["env_steps"]
     assert steps[0] == 0
     assert steps == sorted(steps)

@@ -115,6 +115,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(result.table())
     print()
     print(_verdict(summary["comparison"]))
+    cores = summary["cpu_count"]
+    print(f"({summary['wall_time_s']:.0f} s with {config.workers} worker processes on {cores} cores)")
     try:
         from agora.demo.plot import plot_demo
 
