@@ -105,6 +105,7 @@ def test_bench_quick_runs_every_benchmark() -> None:
         "get_task_update": "get_task + update_task_performance, uniform sampling",
         "episode_cost": "Learning-progress curriculum: cost per episode",
         "task_kinds": "Episodes per task by kind",
+        "students": "Simulated students",
         "wrapper_overhead": "Wrapper overhead",
         "shared_memory": "Shared-memory curriculum",
         "distributed": "Curriculum shared over Ray",
@@ -207,7 +208,7 @@ def test_inspect_missing_file(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"], ["migrate"]])
 def test_help_on_every_command(command: list[str]) -> None:
     proc = agora(*command, "--help")
     assert proc.returncode == 0
@@ -232,6 +233,7 @@ def test_version_is_the_installed_distributions() -> None:
         (["demo", "--seeds", "many"], "'many'"),
         (["demo", "--bogus"], "--bogus"),
         (["inspect"], "path"),
+        (["migrate"], "path"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: list[str], needle: str) -> None:

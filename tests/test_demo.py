@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agora.algorithms import DiscreteRandomConfig
+from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
 from agora.demo import (
     ACTIONS,
     DemoConfig,
@@ -16,7 +16,6 @@ from agora.demo import (
     GridTaskGenerator,
     GridWorld,
     QLearningAgent,
-    learning_progress_config,
     maze,
     run_demo,
 )
@@ -157,7 +156,7 @@ def test_demo_pool_holds_every_task_once_and_never_evicts() -> None:
     config = DemoConfig(
         family=GridTaskGenerator.Config(sizes=[5], mazes=1, start_distances=[1, 2, 30], step_factors=[0.5, 2])
     )
-    curriculum = config.curriculum_config(learning_progress_config(), seed=0).make()
+    curriculum = config.curriculum_config(LearningProgressConfig(), seed=0).make()
     assert sorted(curriculum.active_task_ids()) == list(range(6))
     for _ in range(500):
         task = curriculum.get_task()

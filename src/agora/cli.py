@@ -1,9 +1,10 @@
-"""The ``agora`` command: ``demo``, ``bench`` and ``inspect``."""
+"""The ``agora`` command: ``demo``, ``bench``, ``inspect`` and ``migrate``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +67,9 @@ def _parser() -> _Parser:
     bench.add_argument(
         "--record", type=Path, metavar="PATH", help="also write the tables into this markdown file"
     )
+    bench.add_argument(
+        "--plots", type=Path, metavar="DIR", help="benchmarks that plot (students) write their PNGs here"
+    )
 
     inspect = sub.add_parser(
         "inspect",
@@ -74,13 +78,30 @@ def _parser() -> _Parser:
     )
     inspect.add_argument("path", type=Path, help="checkpoint written by Curriculum.save")
     inspect.add_argument("--top", type=_positive, default=10, help="tasks to list (default 10)")
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="rewrite code and configs from metta.cogworks.curriculum to agora",
+        description="Rewrite the imports, attribute uses and renamed names of metta.cogworks.curriculum in "
+        "Python files, and its paths in the `type` strings of YAML/JSON configs, under PATH. Prints a "
+        "unified diff (or writes with --write) and lists, as file:line, what it could not rewrite; exits 1 "
+        "if there was any.",
+    )
+    migrate.add_argument("path", type=Path, help="a file or folder to migrate")
+    migrate.add_argument("--write", action="store_true", help="write the changes instead of printing a diff")
+    migrate.add_argument(
+        "--shim",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/metta/cogworks/curriculum: deprecated modules re-exporting agora's names",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agora`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    command = {"demo": _demo, "bench": _bench, "inspect": _inspect}[args.command]
+    command = {"demo": _demo, "bench": _bench, "inspect": _inspect, "migrate": _migrate}[args.command]
     return command(args)
 
 
@@ -160,6 +181,8 @@ def _bench(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.plots is not None:
+        os.environ["AGORA_BENCH_PLOTS"] = str(args.plots)  # read by the benchmarks that plot
     results = {}
     skipped = False
     for number, name in enumerate(names, 1):
@@ -187,6 +210,33 @@ def _inspect(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         return _fail(str(exc))
     return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from agora.migrate import migrate_tree
+    from agora.migrate.shim import write_shim
+
+    changed = problems = 0
+    try:
+        for result in migrate_tree(args.path):
+            for problem in result.problems:
+                print(f"{result.path}:{problem.line}: {problem.message}", file=sys.stderr)
+            problems += len(result.problems)
+            if not result.changed:
+                continue
+            changed += 1
+            if args.write:
+                result.path.write_text(result.after, encoding="utf-8")
+            else:
+                print(result.diff(), end="")
+    except (ImportError, OSError) as exc:
+        return _fail(str(exc))
+    verb = "rewrote" if args.write else "would rewrite"
+    print(f"agora migrate: {verb} {changed} files; {problems} places left as they were", file=sys.stderr)
+    if args.shim is not None:
+        files = write_shim(args.shim)
+        print(f"agora migrate: wrote the shim, {len(files)} modules under {files[0].parent}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _describe(state: dict[str, Any], path: Path, top: int) -> str:

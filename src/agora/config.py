@@ -7,6 +7,7 @@ config only needs to copy, dump and validate itself. Any ``pydantic.BaseModel`` 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
@@ -35,7 +36,13 @@ def import_path(obj: type) -> str:
 
 
 def load_symbol(path: str) -> Any:
-    """Import ``package.module.Name`` (nested qualnames such as ``Gen.Config`` allowed)."""
+    """Import ``package.module.Name`` (nested qualnames such as ``Gen.Config`` allowed).
+
+    Metta's ``metta.cogworks.curriculum...`` paths, found in configs saved by the seed
+    system, load agora's class in their place with a ``DeprecationWarning``.
+    """
+    if path.startswith("metta.cogworks.curriculum."):
+        path = _agora_path(path)
     parts = path.split(".")
     for split in range(len(parts) - 1, 0, -1):
         module = ".".join(parts[:split])
@@ -52,6 +59,23 @@ def load_symbol(path: str) -> Any:
             break
         return obj
     raise ImportError(f"cannot import {path!r}: no importable module/attribute with that path")
+
+
+def _agora_path(path: str) -> str:
+    from agora.migrate.names import new_path
+
+    new = new_path(path)
+    if new is None:
+        raise ImportError(
+            f"cannot import {path!r}: Metta's curriculum module had it, agora has no equivalent"
+        )
+    warnings.warn(
+        f"{path!r} is a metta.cogworks.curriculum path: loading agora's {new!r} instead "
+        "(save the config again, or run `agora migrate` on it, to store the new path)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return new
 
 
 def apply_overrides(config: TConfig, overrides: dict[str, Any]) -> TConfig:

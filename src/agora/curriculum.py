@@ -577,6 +577,7 @@ class Curriculum(Generic[TConfig]):
 
     def _refresh(self) -> None:
         """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots."""
+        self.algorithm.on_refresh()
         self._evict()
         self._draw()
 
@@ -1046,6 +1047,7 @@ class Curriculum(Generic[TConfig]):
         # replacements, and drawing samples. Under the lock only the planned tasks that are
         # still in their slots are swapped out.
         assert self._shared is not None
+        self.algorithm.on_refresh()
         plan = self._eviction_plan()
         planned_ids = prepared = None
         if plan is not None and len(plan):

@@ -113,6 +113,9 @@ class CurriculumAlgorithm(ABC):
         for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
             self.update(slot, score)
 
+    def on_refresh(self) -> None:  # noqa: B027 - optional hook
+        """A refresh of the sampling distribution begins (before eviction and weights)."""
+
     def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
         """New tasks occupy ``slots`` (their columns are already zeroed)."""
 

@@ -43,9 +43,9 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
     use_bidirectional: bool = Field(
         default=True, description="Bidirectional fast/slow-EMA LP (True) or score-variance LP (False)."
     )
-    ema_timescale: float = Field(default=0.03, gt=0, le=1, description="Rate a of the fast EMA.")
+    ema_timescale: float = Field(default=0.15, gt=0, le=1, description="Rate a of the fast EMA.")
     slow_timescale_factor: float = Field(
-        default=0.2, gt=0, le=1, description="Slow EMA rate is a * factor (slow_ema='of_rate')."
+        default=0.3, gt=0, le=1, description="Slow EMA rate is a * factor (slow_ema='of_rate')."
     )
     slow_ema: Literal["of_rate", "of_fast"] = Field(
         default="of_rate",
@@ -71,6 +71,35 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         default=None, gt=0, description="Must equal CurriculumConfig.num_active_tasks if set."
     )
     rand_task_rate: float = Field(default=0.01, ge=0, le=1, description="Probability mass spread uniformly.")
+    lp_timescales: Literal[2, 3] = Field(
+        default=3,
+        description="EMAs of the success rate at rates a, a*f (and a*f^2 with 3): LP is the larger noise-"
+        "discounted difference of neighbours, so both quick and slow progress show (2: the paper).",
+    )
+    noise_discount: float = Field(
+        default=2.0,
+        ge=0,
+        description="LP keeps only the part of |p_fast - p_slow| beyond this many standard deviations of "
+        "what outcome noise alone gives at the task's rate (0: the paper's raw LP).",
+    )
+    lp_transform: Literal["proportional", "zscore_sigmoid"] = Field(
+        default="proportional",
+        description="'proportional': sample in proportion to LP; 'zscore_sigmoid': sigmoid of LP's z-score "
+        "over tasks (the paper; weight ratios stay within a few x).",
+    )
+    staleness_rate: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Probability mass spread in proportion to episodes since a task's last outcome times "
+        "(1 - success rate)^staleness_unsolved_power, so that unsolved tasks are retried (one may have "
+        "become learnable).",
+    )
+    staleness_unsolved_power: float = Field(
+        default=3.0,
+        ge=0,
+        description="How strongly retries favour unsolved tasks (0: by staleness alone).",
+    )
     sample_threshold: int = Field(default=10, ge=1, description="Outcomes a task needs before LP counts.")
     memory: int = Field(default=25, ge=1, le=4096, description="Recent outcomes kept per task.")
     eviction_threshold_percentile: float = Field(
@@ -92,11 +121,29 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
     def _baseline_needs_normalization(self) -> LearningProgressConfig:
         if self.baseline_value is not None and not self.use_baseline_normalization:
             raise ValueError("baseline_value is set but use_baseline_normalization is False")
+        if self.lp_timescales == 3 and self.slow_ema == "of_fast":
+            raise ValueError("lp_timescales=3 needs slow_ema='of_rate'")
+        if self.rand_task_rate + self.staleness_rate > 1:
+            raise ValueError(
+                f"rand_task_rate ({self.rand_task_rate}) + staleness_rate ({self.staleness_rate}) exceeds 1"
+            )
         return self
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> LearningProgressConfig:
+        """The algorithm of Kanitscheider et al. as agora shipped it before noise discounting:
+        raw |p_fast - p_slow|, z-score and sigmoid, no staleness (for comparisons)."""
+        settings: dict[str, Any] = {
+            "lp_timescales": 2,
+            "noise_discount": 0.0,
+            "lp_transform": "zscore_sigmoid",
+            "staleness_rate": 0.0,
+        }
+        return cls(**{**settings, **overrides})
 
     def pool_fields(self) -> tuple[SlotField, ...]:
         scorer = BidirectionalLPScorer if self.use_bidirectional else BasicLPScorer
-        return (*TaskTracker.fields(self.memory), *scorer.fields)
+        return (*TaskTracker.fields(self.memory), *scorer.fields, ("last_seen", "q", 1))
 
     def create(self, pool: TaskPool) -> LearningProgressAlgorithm:
         if self.num_active_tasks is not None and self.num_active_tasks != pool.capacity:
@@ -134,12 +181,19 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         self._lp = np.zeros(pool.capacity)
         self._rate = np.zeros(pool.capacity)
         self._computed_at: tuple[int, int, int] | None = None
+        # Staleness clock: the pool's episode count at the last distribution refresh. A task's
+        # last_seen is this clock at its latest outcome (refresh granularity keeps update_many
+        # equal to repeated update, and the clock is checkpointed with get_state).
+        self._last_seen = pool.view("last_seen")
+        self._clock = 0
 
     def update(self, slot: int, score: float) -> None:
         self._scorer_update(slot, score, self._tracker_update(slot, score))
+        self._last_seen[slot] = self._clock
 
     def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
         self.scorer.update_many(slots, scores, self.tracker.update_many(slots, scores))
+        self.pool.array("last_seen")[slots] = self._clock
 
     def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:
         completed, created, version = self._counters()
@@ -153,8 +207,15 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         pool = self.pool
         return pool.counter("num_completed"), pool.counter("num_created"), pool.counter("version")
 
+    def on_refresh(self) -> None:
+        self._clock = self.pool.counter("num_completed")
+
+    def get_state(self) -> dict[str, Any]:
+        return {"clock": self._clock}
+
     def load_state(self, state: dict[str, Any]) -> None:
         self._computed_at = None  # the pool's columns were replaced
+        self._clock = int(state.get("clock", 0))
 
     def _lp_and_rate(
         self, slots: npt.NDArray[np.intp]
@@ -180,36 +241,70 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         scored = self.pool.gather("completions", slots) >= cfg.sample_threshold
         if not scored.any():
             weights = np.full(len(slots), cfg.exploration_bonus)
-        elif cfg.use_bidirectional:
-            progressing = np.maximum(lp, rate) > 0  # both are >= 0
-            progressing &= scored
-            if not progressing.any():
-                progressing = scored
-            everyone = progressing.all()  # the usual case: no masked copies
-            z = lp if everyone else lp[progressing]
-            # sigmoid((z - mean) / std), in place on one temporary
-            sigmoid = z - z.mean()
-            # Not np.dot: it calls a multithreaded BLAS on large pools, whose threads then spin
-            # on other processes' cores.
-            std = math.sqrt(np.square(sigmoid).mean())
-            np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
-            np.exp(sigmoid, out=sigmoid)
-            sigmoid += 1.0
-            np.reciprocal(sigmoid, out=sigmoid)
-            if everyone:
-                weights = sigmoid
-            else:
-                weights = np.where(scored, 0.0, cfg.exploration_bonus)
-                weights[progressing] = sigmoid
-        else:
+        elif not cfg.use_bidirectional:
             weights = np.where(scored, lp, cfg.exploration_bonus)
-        total = weights.sum()
-        if total > 0:
-            probs = weights * ((1.0 - cfg.rand_task_rate) / total)
-            probs += cfg.rand_task_rate / len(slots)
+        elif cfg.lp_transform == "proportional":
+            weights = self._proportional(lp, scored)
         else:
-            probs = np.full(len(slots), 1.0 / len(slots))
+            weights = self._zscore_sigmoid(lp, rate, scored)
+        total = weights.sum()
+        uniform = cfg.rand_task_rate
+        if total <= 0:
+            weights, total = np.ones(len(slots)), float(len(slots))
+        probs = weights * ((1.0 - uniform - cfg.staleness_rate) / total)
+        probs += uniform / len(slots)
+        if cfg.staleness_rate:
+            staleness = (self._clock - self.pool.gather("last_seen", slots)) * (
+                1.0 - rate
+            ) ** cfg.staleness_unsolved_power
+            stale_total = float(staleness.sum())
+            if stale_total > 0:
+                probs += staleness * (cfg.staleness_rate / stale_total)
+            else:
+                probs += cfg.staleness_rate / len(slots)
         return lp, probs, scored
+
+    def _proportional(
+        self, lp: npt.NDArray[np.float64], scored: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float64]:
+        """Weights in proportion to LP, scaled so the progressing tasks' mean weight is 0.5 (the
+        sigmoid's centre), which keeps ``exploration_bonus`` meaning the same in both transforms.
+        Scored tasks all get 0.5 when none is progressing."""
+        progressing = lp > 0
+        progressing &= scored
+        count = int(progressing.sum())
+        if not count:
+            return np.where(scored, 0.5, self.config.exploration_bonus)
+        weights = lp * (0.5 * count / float(lp[progressing].sum()))
+        if not scored.all():
+            weights[~scored] = self.config.exploration_bonus
+        return weights
+
+    def _zscore_sigmoid(
+        self, lp: npt.NDArray[np.float64], rate: npt.NDArray[np.float64], scored: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float64]:
+        """sigmoid((LP - mean) / std) over the tasks with LP or success (the paper's transform)."""
+        cfg = self.config
+        progressing = np.maximum(lp, rate) > 0  # both are >= 0
+        progressing &= scored
+        if not progressing.any():
+            progressing = scored
+        everyone = progressing.all()  # the usual case: no masked copies
+        z = lp if everyone else lp[progressing]
+        # sigmoid((z - mean) / std), in place on one temporary
+        sigmoid = z - z.mean()
+        # Not np.dot: it calls a multithreaded BLAS on large pools, whose threads then spin
+        # on other processes' cores.
+        std = math.sqrt(np.square(sigmoid).mean())
+        np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
+        np.exp(sigmoid, out=sigmoid)
+        sigmoid += 1.0
+        np.reciprocal(sigmoid, out=sigmoid)
+        if everyone:
+            return sigmoid
+        weights = np.where(scored, 0.0, cfg.exploration_bonus)
+        weights[progressing] = sigmoid
+        return weights
 
     def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         return self._distribution(slots)[1]  # no side effects: inspecting it changes nothing

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "get_task_update": "agora.bench.get_task_update:run",
     "episode_cost": "agora.bench.episode_cost:run",
     "task_kinds": "agora.bench.task_kinds:run",
+    "students": "agora.bench.students:run",
     "wrapper_overhead": "agora.bench.wrapper_overhead:run",
     "shared_memory": "agora.bench.shared_memory:run",
     "distributed": "agora.bench.distributed:run",

@@ -88,7 +88,7 @@ CANDIDATES: dict[str, CurriculumAlgorithmConfig] = {
     "LP, agora defaults (a=0.03)": LearningProgressConfig(),
     "LP, seed-era a=0.1": LearningProgressConfig(ema_timescale=0.1),
     "LP, a=0.01": LearningProgressConfig(ema_timescale=0.01),
-    "LP, paper slow EMA (of_fast)": LearningProgressConfig(slow_ema="of_fast"),
+    "LP, paper slow EMA (of_fast)": LearningProgressConfig(slow_ema="of_fast", lp_timescales=2),
     "LP, rand_task_rate=0.25": LearningProgressConfig(rand_task_rate=0.25),
     "LP, progress_smoothing=0.1": LearningProgressConfig(progress_smoothing=0.1),
 }

@@ -7,7 +7,6 @@ from agora.demo.run import (
     DemoResult,
     RunResult,
     default_curricula,
-    learning_progress_config,
     run_demo,
 )
 
@@ -22,7 +21,6 @@ __all__ = [
     "QLearningAgent",
     "RunResult",
     "default_curricula",
-    "learning_progress_config",
     "maze",
     "run_demo",
 ]

@@ -33,7 +33,6 @@ __all__ = [
     "DemoResult",
     "RunResult",
     "default_curricula",
-    "learning_progress_config",
     "run_demo",
 ]
 
@@ -89,16 +88,9 @@ class DemoConfig(BaseModel):
         return [round(i * self.env_steps / self.num_evals) for i in range(self.num_evals + 1)]
 
 
-def learning_progress_config(**overrides: Any) -> LearningProgressConfig:
-    """The learning-progress curriculum used by the demo: library defaults, except that a quarter
-    of the samples are uniform (``rand_task_rate=0.25``), as in the original system's later
-    defaults; with the library's 0.01, tasks nobody has solved yet are almost never retried."""
-    return LearningProgressConfig(**{"rand_task_rate": 0.25, **overrides})
-
-
 def default_curricula() -> dict[str, CurriculumAlgorithmConfig]:
     """The two arms of the demo: learning progress and uniform sampling."""
-    return {"learning_progress": learning_progress_config(), "uniform": DiscreteRandomConfig()}
+    return {"learning_progress": LearningProgressConfig(), "uniform": DiscreteRandomConfig()}
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pydantic import (
 from agora.config import TConfig, apply_overrides, import_path, load_symbol
 from agora.generators.invariants import AnyInvariantRule
 from agora.generators.rng import TaskRandom
+from agora.migrate.names import METTAGRID_CONFIG, OLD_PACKAGE
 
 if TYPE_CHECKING:
     from agora.curriculum import CurriculumConfig
@@ -203,7 +204,10 @@ def _validate_any_generator(value: Any, handler: ValidatorFunctionWrapHandler | 
         cls = cls.Config
     if not (isinstance(cls, type) and issubclass(cls, TaskGeneratorConfig)):
         raise TypeError(f"'type' {target!r} is neither a TaskGenerator nor a TaskGeneratorConfig")
-    return cls.model_validate({k: v for k, v in value.items() if k != "type"})
+    data = {k: v for k, v in value.items() if k != "type"}
+    if isinstance(target, str) and target.startswith(f"{OLD_PACKAGE}.") and isinstance(data.get("env"), dict):
+        data.setdefault("env_type", METTAGRID_CONFIG)  # Metta's single-task configs held MettaGridConfigs
+    return cls.model_validate(data)
 
 
 AnyTaskGeneratorConfig = SerializeAsAny[
