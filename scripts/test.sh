@@ -15,8 +15,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if [ ! -f .venv/.agora-deps ] || [ pyproject.toml -nt .venv/.agora-deps ] || [ "$0" -nt .venv/.agora-deps ]; then
     # pufferlib-core pins torch==2.9.0, a multi-GB CUDA build. The CPU build of torch 2.13
-    # works with it, so install that first and pufferlib-core without its pins.
-    python -m pip install -q "torch==2.13.0"
+    # works with it, so install that first and pufferlib-core without its pins. Where pip's
+    # index serves torch as a CUDA build (PyPI on Linux), set
+    # TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to take it from PyTorch's CPU index.
+    python -m pip install -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
     python -m pip install -q -e ".[gymnasium,pettingzoo,mettagrid,ray,demo,compare,migrate,test]"
     python -m pip install -q --no-deps "pufferlib-core==3.0.23"
     python -m pip install -q psutil rich

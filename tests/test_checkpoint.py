@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agora import CheckpointError, Curriculum, CurriculumConfig, bucketed, merge
-from agora.curriculum import CHECKPOINT_FORMAT, read_checkpoint
+from agora.curriculum import CHECKPOINT_FORMAT, read_checkpoint, write_checkpoint
 from core_models import EvictPlayedConfig, MazeConfig
 
 TESTS = Path(__file__).parent
@@ -132,6 +132,40 @@ def test_failed_rename_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):  # noqa: PT011 - the errno differs between platforms
         curriculum.save(tmp_path / "taken")
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+@pytest.mark.parametrize("folder", ["missing", "a_file"])
+def test_save_into_a_missing_folder_names_the_folder(tmp_path: Path, folder: str) -> None:
+    (tmp_path / "a_file").write_text("")
+    curriculum = curriculum_config().make()
+    with pytest.raises(
+        FileNotFoundError, match=rf"the folder {tmp_path / folder} (does not exist|is not a folder)"
+    ):
+        curriculum.save(tmp_path / folder / "ckpt.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
+
+
+def test_from_checkpoint_rebuilds_the_curriculum_from_its_stored_config(tmp_path: Path) -> None:
+    original = curriculum_config().make()
+    play(original, 57)
+    original.save(tmp_path / "ckpt.json")
+    restored = Curriculum.from_checkpoint(tmp_path / "ckpt.json")
+    assert restored.config == original.config
+    assert_same_future(original, restored)
+
+
+def test_from_checkpoint_names_what_cannot_be_rebuilt(tmp_path: Path) -> None:
+    state = curriculum_config().make().get_state()
+    state["config"]["task_generator"]["task_generators"][0]["child_generator_config"]["env_type"] = (
+        "no_such_module.MazeConfig"
+    )
+    write_checkpoint(tmp_path / "ckpt.json", state)
+    with pytest.raises(
+        CheckpointError, match=r"cannot rebuild the curriculum config stored in .*no_such_module"
+    ):
+        Curriculum.from_checkpoint(tmp_path / "ckpt.json")
+    with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*nope\.json"):
+        Curriculum.from_checkpoint(tmp_path / "nope.json")
 
 
 def test_write_error_keeps_the_existing_checkpoint(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -49,6 +50,8 @@ def test_demo_quick_writes_table_summary_and_plot(tmp_path: Path) -> None:
     assert "training" in proc.stderr, "the progress bar goes to stderr"
 
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["agora_version"]
+    assert f"({summary['wall_time_s']:.0f} s with 2 worker processes on" in proc.stdout
     steps = summary["env_steps"]
     assert steps[0] == 0
     assert steps == sorted(steps)
@@ -71,11 +74,17 @@ def test_demo_quick_writes_table_summary_and_plot(tmp_path: Path) -> None:
 
 
 def test_bench_quick_prints_tables_and_records(tmp_path: Path) -> None:
+    from agora.bench import describe
+
     record = tmp_path / "bench.md"
     record.write_text("# Results\n\n<!-- bench:get_task_update -->\nold\n<!-- /bench:get_task_update -->\n")
     proc = agora("bench", "--quick", "get_task_update", "--record", str(record))
     assert proc.returncode == 0, proc.stderr
     assert "µs / episode" in proc.stdout
+    progress = proc.stderr.splitlines()
+    assert progress[0] == "[1/1] get_task_update: " + describe("get_task_update")
+    assert describe("get_task_update").startswith("Per-episode cost of the curriculum API")
+    assert "  pool size 10,000: 5,000 episodes" in progress, "each phase is announced on stderr"
     assert "10,000" in proc.stdout
     text = record.read_text()
     assert text.startswith("# Results")
@@ -111,6 +120,10 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
         assert title in proc.stdout or f"skipped {name}" in proc.stderr, name
     tables = [line for line in proc.stdout.splitlines() if set(line.strip()) <= {"-", " "} and "--" in line]
     assert len(tables) + len(skipped) == len(BENCHMARKS), "one table per benchmark"
+    for name in BENCHMARKS:
+        assert f"] {name}: " in proc.stderr, f"{name} announces itself while it runs"
+    for noise in ("Started a local Ray instance", " INFO ", " WARNING "):
+        assert noise not in proc.stdout + proc.stderr, "Ray's logs stay out of the bench output"
 
 
 def test_bench_plots_rejects_a_file(tmp_path: Path) -> None:
@@ -121,9 +134,15 @@ def test_bench_plots_rejects_a_file(tmp_path: Path) -> None:
 
 
 def test_bench_lists_and_rejects_unknown_names() -> None:
+    from agora.bench import BENCHMARKS
+
     listed = agora("bench", "--list")
     assert listed.returncode == 0
-    assert "get_task_update" in listed.stdout.split()
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(BENCHMARKS)
+    assert all(len(line.split()) > 3 for line in lines), "every benchmark has a description"
+    assert "Per-episode cost of the curriculum API with uniform sampling, by pool size." in listed.stdout
+    assert "`" not in listed.stdout, "descriptions are plain text"
     bad = agora("bench", "--quick", "no_such_bench")
     assert bad.returncode == 2
     assert "no_such_bench" in bad.stderr
@@ -206,6 +225,15 @@ def test_help_on_every_command(command: list[str]) -> None:
     proc = agora(*command, "--help")
     assert proc.returncode == 0
     assert proc.stdout.startswith("usage: agora")
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from agora import __version__
+
+    proc = agora("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"agora-rl {__version__}"
+    assert __version__ == importlib.metadata.version("agora-rl")
 
 
 @pytest.mark.parametrize(

@@ -371,7 +371,7 @@ def test_update_for_an_evicted_task_is_counted_and_ignored() -> None:
     curriculum.get_task()
     before = curriculum.stats()
     curriculum.update_task_performance(task.task_id, 1.0)
-    task.complete(1.0)
+    curriculum.update_task_performance(task.task_id, 0.0)
     after = curriculum.stats()
     assert after.pop("num_stale_updates") == before.pop("num_stale_updates") + 2
     # The episodes were played (num_completed counts every reported episode, so that workers
@@ -390,6 +390,29 @@ def test_non_finite_scores_name_the_task(score: float) -> None:
         task.complete(score)
     assert curriculum.stats()["num_completed"] == 0
     assert task.num_completions == 0
+
+
+def test_a_task_completes_once() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    task = curriculum.get_task()
+    with pytest.raises(ValueError, match="finite"):
+        task.complete(math.nan)  # a rejected score is not the task's one completion
+    task.complete(1.0)
+    with pytest.raises(RuntimeError, match=rf"task {task.task_id} was already completed"):
+        task.complete(0.0)
+    assert (task.num_completions, task.mean_score) == (1, 1.0)
+    assert curriculum.stats()["num_completed"] == 1
+
+
+@pytest.mark.parametrize("score", [np.array([0.5, 1.0]), np.array([1.0]), [0.5]])
+def test_complete_takes_one_number(score: Any) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    task = curriculum.get_task()
+    with pytest.raises((TypeError, ValueError), match=rf"score for task {task.task_id}"):
+        task.complete(score)
+    assert curriculum.stats()["num_completed"] == 0
+    task.complete(np.float32(0.5))  # numpy scalars are numbers
+    assert task.mean_score == 0.5
 
 
 @pytest.mark.parametrize("task_id", [-1, -2, 10**6, 2**70])

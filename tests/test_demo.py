@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from agora.demo import (
 )
 from agora.demo.env import step_limit
 from agora.demo.run import evaluate, evaluation_set
+from optional_deps import require
 
 
 def _shortest_path(world: GridWorld, start: int) -> list[int]:
@@ -242,3 +244,49 @@ def test_comparison_interpolates_between_evaluations() -> None:
     assert comparison["baseline_steps_to_final"] == pytest.approx(200)
     assert comparison["candidate_steps_to_baseline_final"] == pytest.approx(50)
     assert comparison["step_ratio"] == pytest.approx(0.25)
+
+
+def test_plot_marks_uniform_final_success_and_colours_every_curve(tmp_path: Path) -> None:
+    require("matplotlib")
+    from agora.demo.plot import demo_figure, plot_demo
+    from agora.demo.run import DemoResult, RunResult
+
+    def run(name: str, success: list[float]) -> RunResult:
+        return RunResult(name, 0, success, [{1: 3}, {1: 2, 4: 1}], 10, 0.0)
+
+    config = DemoConfig(env_steps=200, num_evals=2, seeds=1)
+    result = DemoResult(
+        config,
+        [
+            run("learning_progress", [0.0, 0.8, 0.9]),
+            run("uniform", [0.0, 0.2, 0.4]),
+            run("third", [0.0, 0.1, 0.2]),
+        ],
+    )
+    ax = demo_figure(result).axes[0]
+    curves = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]
+    assert len({line.get_color() for line in curves}) == 3, "each curriculum has its own colour"
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "uniform's final success (0.400)" in legend
+    assert "learning_progress (mean of 1), dotted line after 50 steps" in legend
+    assert "third (mean of 1)" in legend, "a curve that never reaches it gets no mark"
+    marks = [
+        (line.get_xdata()[0], line.get_ydata()[0]) for line in ax.get_lines() if line.get_marker() == "o"
+    ]
+    assert sorted((round(x), round(y, 9)) for x, y in marks) == [(50, 0.4), (200, 0.4)]
+    assert plot_demo(result, tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_carries_version_and_wall_time() -> None:
+    from agora import __version__
+
+    config = DemoConfig(
+        family=GridTaskGenerator.Config(sizes=[6], mazes=1, start_distances=[1, 4], step_factors=[2]),
+        env_steps=500,
+        num_evals=1,
+        seeds=1,
+        workers=1,
+    )
+    summary = run_demo(config, {"uniform": DiscreteRandomConfig()}, progress=False).summary()
+    assert summary["agora_version"] == __version__
+    assert summary["wall_time_s"] > 0

@@ -248,8 +248,7 @@ def test_save_and_resume_from_checkpoint(cluster: None, tmp_path: Path) -> None:
         first.save(tmp_path / "copy.json")
     finally:
         ray.kill(first.actor)
-    local: Curriculum[Any] = Curriculum(first.config)
-    local.load(tmp_path / "copy.json")
+    local = Curriculum.from_checkpoint(tmp_path / "copy.json")
     assert local.stats()["num_completed"] == 7
     second = RayCurriculum.start(corridor_config(), checkpoint_path=path, resume=True)
     try:
@@ -257,6 +256,20 @@ def test_save_and_resume_from_checkpoint(cluster: None, tmp_path: Path) -> None:
         assert set(second.active_task_ids()) == set(local.active_task_ids())
     finally:
         ray.kill(second.actor)
+
+
+def test_checkpoint_into_a_missing_folder_is_a_clear_error(cluster: None, tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    with pytest.raises(FileNotFoundError, match=rf"the folder {missing} does not exist"):
+        RayCurriculum.start(corridor_config(), checkpoint_path=missing / "run.json")
+    curriculum = RayCurriculum.start(corridor_config())
+    try:
+        with pytest.raises(FileNotFoundError, match=rf"the folder {missing} does not exist"):
+            curriculum.save(missing / "copy.json")
+        curriculum.save(tmp_path / "copy.json")  # the actor is unharmed
+    finally:
+        ray.kill(curriculum.actor)
+    assert Curriculum.from_checkpoint(tmp_path / "copy.json").config == curriculum.config
 
 
 def test_client_rejects_bad_input(cluster: None) -> None:

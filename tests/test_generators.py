@@ -154,6 +154,20 @@ def test_label_is_optional_and_composes_from_leaf_to_root() -> None:
     assert unlabelled.generate(0).label is None
 
 
+def test_helpers_take_a_label() -> None:
+    maze = bucketed(MazeConfig(), label="maze").add_bucket("size", [1, 2])
+    game = single_task(GameConfig(), label="game")
+    everything = merge([maze, game], label="all")
+    assert (maze.label, game.label, everything.label) == ("maze", "game", "all")
+    labels = {everything.create().generate(task_id).label for task_id in range(50)}
+    assert labels == {"maze|all", "game|all"}
+    curriculum = CurriculumConfig(task_generator=everything, num_active_tasks=8).make()
+    assert {key for key in curriculum.stats() if key.startswith("label/")} >= {
+        "label/maze|all/num_active",
+        "label/game|all/num_active",
+    }
+
+
 def test_overrides_apply_to_every_task() -> None:
     config = single_task(GameConfig())
     config.overrides = {"agent.speed": 3.0, "rewards.heart": 0.5, "objects.mine.hp": 7}

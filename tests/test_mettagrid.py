@@ -74,6 +74,12 @@ def test_helpers_attach_the_rule_once_and_survive_serialisation() -> None:
     assert type(curriculum.task_generator.invariants[0]) is mg.MettaGridInvariants
 
 
+def test_helpers_take_a_label() -> None:
+    arena = mg.bucketed(small_arena(), label="arena").add_bucket("game.max_steps", [5, 50])
+    merged = mg.merge([arena, mg.single_task(small_arena(), label="fixed")], label="mg")
+    assert {merged.create().generate(task_id).label for task_id in range(20)} == {"arena|mg", "fixed|mg"}
+
+
 def test_the_rule_names_the_wrong_config_type() -> None:
     from pydantic import BaseModel
 

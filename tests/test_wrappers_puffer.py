@@ -308,6 +308,9 @@ def test_missing_dependency_names_the_extra(module: str, blocked: str, extra: st
     assert result.returncode != 0
     assert f"pip install 'agora-rl[{extra}]'" in result.stderr
     assert "ImportError" in result.stderr
+    if extra == "puffer":  # the plain extra pulls CUDA torch: the CPU route comes with it
+        assert "pip install --index-url https://download.pytorch.org/whl/cpu torch==" in result.stderr
+        assert "pip install --no-deps pufferlib-core" in result.stderr
 
 
 def test_wrappers_package_exports_each_wrapper_lazily() -> None:

@@ -35,7 +35,10 @@ def _positive(text: str) -> int:
 
 
 def _parser() -> _Parser:
+    from agora import __version__
+
     parser = _Parser(prog="agora", description="Curriculum learning for RL: demo, benchmarks, checkpoints.")
+    parser.add_argument("--version", action="version", version=f"agora-rl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser(
@@ -133,6 +136,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(result.table())
     print()
     print(_verdict(summary["comparison"]))
+    cores = summary["cpu_count"]
+    print(f"({summary['wall_time_s']:.0f} s with {config.workers} worker processes on {cores} cores)")
     try:
         from agora.demo.plot import plot_demo
 
@@ -162,10 +167,11 @@ def _verdict(comparison: dict[str, Any]) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from agora.bench import BENCHMARKS, get_benchmark, record
+    from agora.bench import BENCHMARKS, describe, get_benchmark, record
 
     if args.list:
-        print("\n".join(sorted(BENCHMARKS)))
+        width = max(map(len, BENCHMARKS))
+        print("\n".join(f"{name:<{width}}  {describe(name)}" for name in sorted(BENCHMARKS)))
         return 0
     names = args.names or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
@@ -181,7 +187,8 @@ def _bench(args: argparse.Namespace) -> int:
         os.environ["AGORA_BENCH_PLOTS"] = str(args.plots)  # read by the benchmarks that plot
     results = {}
     skipped = False
-    for name in names:
+    for number, name in enumerate(names, 1):
+        print(f"[{number}/{len(names)}] {name}: {describe(name)}", file=sys.stderr, flush=True)
         try:
             result = get_benchmark(name)(args.quick)
         except ImportError as exc:  # an optional dependency of this benchmark is missing

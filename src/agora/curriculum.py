@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import os
+import reprlib
 import tempfile
 import uuid
 import warnings
@@ -44,6 +45,7 @@ __all__ = [
     "CurriculumTask",
     "TaskHandle",
     "TaskSource",
+    "check_checkpoint_folder",
     "decode_array",
     "read_checkpoint",
     "write_checkpoint",
@@ -112,11 +114,12 @@ class TaskSource(Protocol[TConfig]):
 class TaskHandle(Generic[TConfig]):
     """A task handed out by a curriculum: its id, its config (built on demand) and its report."""
 
-    __slots__ = ("_source", "task_id")
+    __slots__ = ("_completed", "_source", "task_id")
 
     def __init__(self, source: TaskSource[TConfig], task_id: int) -> None:
         self._source = source
         self.task_id = task_id
+        self._completed = False
 
     def get_env_cfg(self) -> TConfig:
         """The environment config of this task (generated on first use, then cached).
@@ -136,8 +139,23 @@ class TaskHandle(Generic[TConfig]):
         return self._source.generated(self.task_id).label
 
     def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``)."""
+        """Report this task's episode score (same as ``update_task_performance``), once.
+
+        A handle stands for one episode: a second ``complete`` raises ``RuntimeError`` instead of
+        counting an episode that was never played (a rejected score does not count as the call).
+        """
+        if self._completed:
+            raise RuntimeError(
+                f"task {self.task_id} was already completed: complete() reports one episode per "
+                "get_task(); call update_task_performance(task_id, score) to report more episodes"
+            )
+        if not isinstance(score, int | float) and np.ndim(score) != 0:
+            raise TypeError(
+                f"score for task {self.task_id} must be one number, got {type(score).__name__} "
+                f"{reprlib.repr(score)}"
+            )
         self._source.update_task_performance(self.task_id, score)
+        self._completed = True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(task_id={self.task_id}, label={self.get_label()!r})"
@@ -156,6 +174,7 @@ class CurriculumTask(TaskHandle[TConfig]):
         self._source = curriculum
         self._slot = slot
         self.task_id = task_id
+        self._completed = False
 
     def _count(self, field: str) -> float:
         pool = self._source.pool
@@ -769,8 +788,34 @@ class Curriculum(Generic[TConfig]):
         write_checkpoint(path, self.get_state())
 
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
-        """Load a checkpoint written by :meth:`save`; a damaged file raises :class:`CheckpointError`."""
+        """Load a checkpoint written by :meth:`save` into this curriculum (built from the same config).
+
+        A damaged file raises :class:`CheckpointError`. Without the config at hand, use
+        :meth:`from_checkpoint`.
+        """
         self.load_state(read_checkpoint(path), strict=strict)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str]) -> Curriculum[Any]:
+        """A curriculum built from the config stored in checkpoint ``path``, continuing from its state.
+
+        The config's generator and env config classes must be importable here (they are stored
+        by import path); if they are not, or the file is damaged, :class:`CheckpointError` says why.
+        """
+        state = read_checkpoint(path)
+        try:
+            config = CurriculumConfig.model_validate(state["config"])
+        except Exception as exc:  # a missing key, a class not importable here, an invalid field
+            raise CheckpointError(
+                f"cannot rebuild the curriculum config stored in {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+        curriculum: Curriculum[Any] = cls(config)
+        try:
+            curriculum.load_state(state)
+        except BaseException:
+            curriculum.close()
+            raise
+        return curriculum
 
     # -- shared pools (see docs/shared-memory.md) ---------------------------------------------
     #
@@ -1169,8 +1214,20 @@ def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curr
     return curriculum
 
 
+def check_checkpoint_folder(path: str | os.PathLike[str]) -> None:
+    """Raise ``FileNotFoundError`` naming the folder if ``path``'s folder does not exist.
+
+    Checked before writing, so the error names the folder rather than the temporary file.
+    """
+    folder = Path(path).absolute().parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot save checkpoint {path}: the folder {folder} {problem}")
+
+
 def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write a :meth:`Curriculum.get_state` (extra keys allowed) atomically, with a checksum."""
+    check_checkpoint_folder(path)
     payload = json.dumps(state, sort_keys=True)
     document = json.dumps(
         {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True

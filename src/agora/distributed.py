@@ -43,7 +43,14 @@ from typing import TYPE_CHECKING, Any, Generic
 from pydantic import BaseModel, ConfigDict, Field
 
 from agora.config import TConfig
-from agora.curriculum import Curriculum, CurriculumConfig, TaskHandle, read_checkpoint, write_checkpoint
+from agora.curriculum import (
+    Curriculum,
+    CurriculumConfig,
+    TaskHandle,
+    check_checkpoint_folder,
+    read_checkpoint,
+    write_checkpoint,
+)
 from agora.generators.base import GeneratedTask, TaskGenerator
 
 if TYPE_CHECKING:
@@ -270,6 +277,8 @@ class RayCurriculum:
             )
         if path is None and resume:
             raise ValueError("resume=True needs a checkpoint_path to resume from")
+        if path is not None:  # here, not as a dead actor's traceback: the actor writes it first thing
+            check_checkpoint_folder(path)
         options: dict[str, Any] = {"num_cpus": 0, **(actor_options or {})}
         options.update(max_restarts=max_restarts, max_task_retries=max_task_retries)
         if name is not None:
@@ -300,7 +309,11 @@ class RayCurriculum:
         return self._get(self.actor.stats.remote())  # type: ignore[no-any-return]
 
     def save(self, path: str | Path) -> None:
-        """Checkpoint the shared curriculum to ``path`` (loadable by :meth:`Curriculum.load`)."""
+        """Checkpoint the shared curriculum to ``path`` (read it with :meth:`Curriculum.from_checkpoint`).
+
+        A missing folder raises ``FileNotFoundError`` here, before the actor is asked.
+        """
+        check_checkpoint_folder(path)
         self._get(self.actor.save.remote(str(Path(path).absolute())))
 
     def active_task_ids(self) -> list[int]:

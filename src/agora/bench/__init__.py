@@ -2,13 +2,19 @@
 
 A benchmark is a function ``run(quick: bool) -> BenchResult`` in a module of this package,
 listed in :data:`BENCHMARKS` by name. Modules are imported only when their benchmark runs,
-so one that needs an optional dependency (ray, shared memory) costs nothing otherwise.
+so one that needs an optional dependency (ray, shared memory) costs nothing otherwise; the
+first line of a module's docstring is the benchmark's description in ``agora bench --list``.
+While it runs, a benchmark reports each phase with :func:`progress` (on stderr, so the tables
+on stdout stay clean).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +22,7 @@ from typing import Any
 
 from agora._table import format_table
 
-__all__ = ["BENCHMARKS", "BenchResult", "get_benchmark", "record", "run_benchmarks"]
+__all__ = ["BENCHMARKS", "BenchResult", "describe", "get_benchmark", "progress", "record", "run_benchmarks"]
 
 BENCHMARKS: dict[str, str] = {
     "get_task_update": "agora.bench.get_task_update:run",
@@ -52,6 +58,23 @@ class BenchResult:
         notes = "".join(f"\n{note}\n" for note in self.notes)
         body = f"### {self.title}\n\n{self.table(markdown=True)}\n{notes}"
         return f"<!-- bench:{name} -->\n{body}<!-- /bench:{name} -->"
+
+
+def describe(name: str) -> str:
+    """The first line of benchmark ``name``'s module docstring, read without importing the module."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+    spec = importlib.util.find_spec(BENCHMARKS[name].partition(":")[0])
+    if spec is None or spec.origin is None:
+        return ""
+    docstring = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))) or ""
+    line = docstring.strip().split("\n", 1)[0]
+    return re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`]+)`", r"\1", line).replace("``", "")  # plain text, no RST
+
+
+def progress(message: str) -> None:
+    """Report a benchmark phase on stderr as it starts (benchmarks take seconds to minutes)."""
+    print(f"  {message}", file=sys.stderr, flush=True)
 
 
 def get_benchmark(name: str) -> Callable[[bool], BenchResult]:

@@ -11,12 +11,14 @@ actor share, so read it together with the machine's core count.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 from pydantic import BaseModel
 
+from agora.bench import progress
 from agora.curriculum import CurriculumConfig
 from agora.distributed import ClientOptions, RayCurriculum, _ray
 from agora.helpers import bucketed
@@ -99,8 +101,15 @@ def run(quick: bool = False) -> dict[str, Any]:
     ray = _ray()
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=False)
+        # Ray's start-up banner and its workers' logs would mix with the tables.
+        ray.init(
+            num_cpus=max(2, os.cpu_count() or 2),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
     try:
+        progress("per-episode cost in a worker")
         curriculum = RayCurriculum.start(make_config(1_000))
         episodes = 5_000 if quick else 200_000
         local = make_config(1_000).make()
@@ -131,6 +140,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             ],
         ]
         for clients in (1, 2, 4):
+            progress(f"actor throughput with {clients} client{'s' if clients > 1 else ''}")
             rate = throughput(ray, curriculum, clients, episodes // clients)
             rows.append(
                 ["actor throughput, clients playing flat out", str(clients), "-", "-", f"{rate:,.0f}"]

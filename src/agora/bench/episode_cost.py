@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from agora.algorithms.learning_progress import LearningProgressConfig
+from agora.bench import progress
 from agora.curriculum import Curriculum, CurriculumConfig
 from agora.helpers import bucketed
 
@@ -144,12 +145,14 @@ def batch_cost(
 
 def run(quick: bool = False) -> dict[str, Any]:
     block, rounds = (5_000, 3) if quick else (25_000, 9)
+    progress("batch API against single calls at 10,000 tasks")
     batch = batch_cost(10_000, k=256, episodes=block, rounds=rounds)
     calls = batch_cost(10_000, k=256, episodes=block, rounds=rounds, refresh=False)
     sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
     windows = 5 if quick else 9
     rows = []
     for size in sizes:
+        progress(f"{size:,} active tasks: defaults, then max eviction")
         default = episode_cost(size, windows=windows, warmup_windows=40, churn=False)
         churn = episode_cost(size, windows=windows, warmup_windows=40, churn=True)
         rows.append(

@@ -11,7 +11,7 @@ import random
 import time
 
 from agora.algorithms import DiscreteRandomConfig
-from agora.bench import BenchResult
+from agora.bench import BenchResult, progress
 from agora.curriculum import CurriculumConfig
 from agora.demo.env import GridTask
 from agora.generators import SingleTaskGenerator
@@ -24,6 +24,7 @@ def run(quick: bool) -> BenchResult:
     episodes = 5_000 if quick else 50_000
     rows: list[list[object]] = []
     for size in sizes:
+        progress(f"pool size {size:,}: {episodes:,} episodes")
         config = CurriculumConfig(
             task_generator=SingleTaskGenerator.Config(env=GridTask()),
             num_active_tasks=size,

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from agora.algorithms.base import CurriculumAlgorithmConfig, DiscreteRandomConfig
 from agora.algorithms.learning_progress import LearningProgressConfig
+from agora.bench import progress
 from agora.curriculum import Curriculum, CurriculumConfig
 from agora.helpers import bucketed
 
@@ -136,6 +137,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ("learning progress", LearningProgressConfig()),
         ("uniform", DiscreteRandomConfig()),
     ]:
+        progress(f"{name}: per-episode cost, local and shared pool")
         local, shared = episode_costs(
             [make_config(algorithm), make_config(_shared(algorithm))], windows, warmup
         )
@@ -147,6 +149,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         ("uniform", DiscreteRandomConfig()),
         ("learning progress", LearningProgressConfig()),
     ]:
+        progress(f"{name}: throughput of 1, 2 and 4 processes sharing the pool")
         runs: dict[int, list[dict[str, float]]] = {1: [], 2: [], 4: []}
         for _ in range(repeats):  # interleaved, so a busy spell of the machine hits every count
             for n, done in runs.items():

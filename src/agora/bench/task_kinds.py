@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from agora.algorithms.base import CurriculumAlgorithmConfig, DiscreteRandomConfig
 from agora.algorithms.learning_progress import LearningProgressConfig
+from agora.bench import progress
 from agora.curriculum import Curriculum, CurriculumConfig
 from agora.helpers import bucketed
 
@@ -98,6 +99,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     names = list(CANDIDATES)[:3] if quick else list(CANDIDATES)
     rows = []
     for name in names:
+        progress(f"{name}: {seeds} seeds")
         stationary = mean_samples(CANDIDATES[name], ("learnable", "impossible", "mastered", "noisy"), seeds)
         drifting = mean_samples(CANDIDATES[name], ("forgetting", "mastered", "noisy"), seeds)
         edge = stationary["learnable"] / max(

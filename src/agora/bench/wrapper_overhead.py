@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from agora.bench import progress
+
 __all__ = ["run"]
 
 
@@ -91,6 +93,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     envs: dict[str, Any] = {"plain": plain, "wrapped": wrapped}
     for env in envs.values():
         env.reset(seed=0)
+    progress(f"{steps:,} steps of a {num_agents}-agent arena, with and without the wrapper")
     for index, offset in enumerate(range(0, steps, chunk)):
         for name in sorted(envs, reverse=index % 2 == 1):  # alternate which env goes first
             env = envs[name]
@@ -104,6 +107,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     plain.close()
     wrapped.close()
     episodes = wrapped.num_episodes
+    progress("curriculum work per episode")
     work_ms = _episode_work_ms(curriculum, 100 if quick else 500)
     sps = {name: steps / seconds for name, seconds in elapsed.items()}
     overhead = 100.0 * (elapsed["wrapped"] - elapsed["plain"]) / elapsed["plain"]

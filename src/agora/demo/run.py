@@ -10,7 +10,9 @@ for different curricula and seeds are independent, so they are spread over worke
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -20,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from agora import __version__
 from agora.algorithms import CurriculumAlgorithmConfig, DiscreteRandomConfig, LearningProgressConfig
 from agora.curriculum import CurriculumConfig
 from agora.demo.agent import QLearningAgent
@@ -192,6 +195,8 @@ class DemoResult:
 
     config: DemoConfig
     runs: list[RunResult] = field(default_factory=list)
+    wall_time_s: float | None = None
+    """Seconds :func:`run_demo` took for all runs (None for results put together by hand)."""
 
     @property
     def curricula(self) -> list[str]:
@@ -268,6 +273,9 @@ class DemoResult:
                 "runs": [asdict(run) for run in runs],
             }
         out: dict[str, Any] = {
+            "agora_version": __version__,
+            "wall_time_s": self.wall_time_s,
+            "cpu_count": os.cpu_count(),
             "config": self.config.model_dump(mode="json"),
             "env_steps": self.config.eval_steps,
             "curricula": curricula,
@@ -308,6 +316,7 @@ def run_demo(
     on_run: Callable[[RunResult], None] | None = None,
 ) -> DemoResult:
     """Train ``config.seeds`` agents under each curriculum (default: learning progress and uniform)."""
+    start = time.perf_counter()
     config = config or DemoConfig()
     curricula = dict(curricula or default_curricula())
     jobs = [(config, name, algo, seed) for seed in range(config.seeds) for name, algo in curricula.items()]
@@ -332,4 +341,5 @@ def run_demo(
             pool.shutdown(cancel_futures=True)
     order = {name: i for i, name in enumerate(curricula)}
     result.runs.sort(key=lambda run: (order[run.curriculum], run.seed))
+    result.wall_time_s = time.perf_counter() - start
     return result

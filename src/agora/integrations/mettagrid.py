@@ -70,21 +70,24 @@ def _guarded(generator: TaskGeneratorConfig[Any]) -> TaskGeneratorConfig[Any]:
     return generator
 
 
-def single_task(config: MettaGridConfig) -> SingleTaskGenerator.Config:
+def single_task(config: MettaGridConfig, *, label: str | None = None) -> SingleTaskGenerator.Config:
     """A generator that always returns ``config``."""
-    return _guarded(helpers.single_task(config))  # type: ignore[return-value]
+    return _guarded(helpers.single_task(config, label=label))  # type: ignore[return-value]
 
 
-def bucketed(config: MettaGridConfig) -> BucketedTaskGenerator.Config:
+def bucketed(config: MettaGridConfig, *, label: str | None = None) -> BucketedTaskGenerator.Config:
     """A bucketed generator over ``config``; add buckets with ``.add_bucket(path, values)``."""
-    return _guarded(helpers.bucketed(config))  # type: ignore[return-value]
+    return _guarded(helpers.bucketed(config, label=label))  # type: ignore[return-value]
 
 
 def merge(
-    generators: Sequence[TaskGeneratorConfig[Any]], weights: Sequence[float] | None = None
+    generators: Sequence[TaskGeneratorConfig[Any]],
+    weights: Sequence[float] | None = None,
+    *,
+    label: str | None = None,
 ) -> TaskGeneratorSet.Config:
     """A weighted set of generators whose tasks must all share the invariants."""
-    return _guarded(helpers.merge(generators, weights))  # type: ignore[return-value]
+    return _guarded(helpers.merge(generators, weights, label=label))  # type: ignore[return-value]
 
 
 def env_curriculum(config: MettaGridConfig, **kwargs: Any) -> CurriculumConfig:

@@ -35,11 +35,23 @@ ApplyConfig = Callable[[Any, Any], None]
 """``apply_config(env, config)``: make ``env`` play ``config`` from its next episode on."""
 
 
+_CPU_ROUTES = {
+    "puffer": (
+        "on a CPU-only machine that would pull the multi-GB CUDA build of torch which pufferlib-core "
+        "pins, so install the CPU build of torch first and pufferlib-core without its pins: "
+        "pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 && "
+        "pip install --no-deps pufferlib-core && pip install gymnasium psutil rich (see docs/integrations.md)"
+    ),
+}
+"""Extras whose plain install is wrong on CPU-only machines (PyPI's Linux torch is a CUDA build)."""
+
+
 def missing_extra(package: str, extra: str, exc: ImportError) -> ImportError:
-    """An ImportError that tells the user which extra of agora-rl to install."""
+    """An ImportError that tells the user which extra of agora-rl to install, and how on a CPU."""
+    cpu = f" with a GPU; {_CPU_ROUTES[extra]}" if extra in _CPU_ROUTES else ""
     return ImportError(
         f"{package} could not be imported ({exc}); agora's {extra} support needs it: "
-        f"pip install 'agora-rl[{extra}]'"
+        f"pip install 'agora-rl[{extra}]'{cpu}"
     )
 
 
