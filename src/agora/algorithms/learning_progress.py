@@ -294,7 +294,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         everyone = progressing.all()  # the usual case: no masked copies
         z = lp if everyone else lp[progressing]
         # sigmoid((z - mean) / std), in place on one temporary
-        sigmoid = z - z.mean()
+        sigmoid: npt.NDArray[np.float64] = z - z.mean()
         # Not np.dot: it calls a multithreaded BLAS on large pools, whose threads then spin
         # on other processes' cores.
         std = math.sqrt(np.square(sigmoid).mean())

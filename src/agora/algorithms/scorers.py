@@ -224,7 +224,7 @@ class BidirectionalLPScorer(LPScorer):
         change = np.abs(fast - slow)
         p = fast + slow
         p *= 0.5
-        scale = 1.0
+        scale: float | npt.NDArray[np.float64] = 1.0
         if self._normalize:  # the EMAs hold (p - b) / (1 - b): map back to the outcome scale
             b = self._fixed_baseline
             baseline = np.full(len(slots), b) if b is not None else self.pool.gather("baseline", slots)
