@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
 from typing import Any
@@ -28,7 +27,7 @@ from agora.tracking.shared import (
     segment_name,
     unlink_session,
 )
-from conftest import agora_segments
+from conftest import leftover_sessions, new_session, segment_exists, sessions_created, track_session
 
 START_METHODS = ["spawn", "fork"]
 EPISODES = 5_000
@@ -61,10 +60,6 @@ def random_config(session: str | None, num_tasks: int = 64) -> agora.CurriculumC
         num_active_tasks=num_tasks,
         algorithm_config=DiscreteRandomConfig(use_shared_memory=True, session_id=session),
     )
-
-
-def new_session() -> str:
-    return f"test-{uuid.uuid4().hex}"
 
 
 def score_of(task_id: int, rng: np.random.Generator) -> float:
@@ -196,10 +191,10 @@ def _hold_lock_and_die(config: agora.CurriculumConfig, ready: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_new_segments() -> Iterator[None]:
-    """Every test here removes what it created."""
-    before = agora_segments()
+    """Every test here removes the sessions it created."""
+    before = sessions_created()
     yield
-    assert agora_segments() - before == set()
+    assert leftover_sessions(sessions_created() - before) == []
 
 
 def run_all(processes: list[Any]) -> None:
@@ -374,13 +369,13 @@ def test_context_manager_owner_unlinks_attachers_keep_working() -> None:
     config = random_config(session)
     owner = config.make()
     attached = config.make()
-    assert segment_name(session) in agora_segments()
+    assert segment_exists(session)
     attached.close()  # a non-owner closing leaves the pool in place
-    assert segment_name(session) in agora_segments()
+    assert segment_exists(session)
     other = config.make()
     with owner:
         task = owner.get_task()
-    assert segment_name(session) not in agora_segments()
+    assert not segment_exists(session)
     other.update_task_performance(task.task_id, 1.0)  # its mapping stays valid
     other.flush()
     assert other.stats()["num_completed"] == 1
@@ -412,7 +407,7 @@ def test_attacher_exit_does_not_unlink(tmp_path: Any) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert "leaked" not in done.stderr
-        assert segment_name(session) in agora_segments()
+        assert segment_exists(session)
         assert owner.stats()["num_completed"] == 1
 
 
@@ -447,6 +442,7 @@ def test_session_without_id_travels_with_the_object() -> None:
     ctx = mp.get_context("spawn")
     with random_config(None).make() as owner:
         assert owner.session_id is not None
+        track_session(owner.session_id)
         queue = ctx.Queue()
         process = ctx.Process(target=_report_session, args=(owner, queue))
         process.start()
@@ -670,13 +666,13 @@ def test_creator_killed_while_initialising_is_taken_over() -> None:
     process.start()
     process.join(TIMEOUT)
     assert process.exitcode == -signal.SIGKILL
-    assert segment_name(config.algorithm_config.session_id or "") in agora_segments()
+    assert segment_exists(config.algorithm_config.session_id)
     with config.make() as curriculum:  # finds it unready, initialises it and owns it
         assert curriculum.pool.backend.created
         assert curriculum.stats()["num_active_tasks"] == 64
         task = curriculum.get_task()
         curriculum.update_task_performance(task.task_id, 1.0)
-    assert segment_name(config.algorithm_config.session_id or "") not in agora_segments()
+    assert not segment_exists(config.algorithm_config.session_id)
 
 
 def test_benchmark_measures_cost_and_throughput() -> None:
@@ -711,8 +707,17 @@ def test_unlink_session_removes_a_pool_by_name() -> None:
     config = random_config(session)
     curriculum = config.make()
     assert unlink_session(session)  # e.g. after its owner was killed
-    assert segment_name(session) not in agora_segments()
+    assert not segment_exists(session)
     task = curriculum.get_task()  # still attached: keeps working
     curriculum.update_task_performance(task.task_id, 1.0)
     curriculum.close()  # the owner finds it already gone
     assert not unlink_session(session)
+
+
+def test_the_suite_checks_only_the_sessions_it_created() -> None:
+    # Another agora job on the machine may have segments open while the suite runs.
+    foreign = f"another-job-{os.getpid()}"
+    with random_config(foreign).make(), random_config(new_session()).make() as ours:
+        assert segment_exists(foreign)
+        assert leftover_sessions() == [ours.session_id]
+    assert leftover_sessions() == []
