@@ -721,3 +721,64 @@ def test_the_suite_checks_only_the_sessions_it_created() -> None:
         assert segment_exists(foreign)
         assert leftover_sessions() == [ours.session_id]
     assert leftover_sessions() == []
+
+
+# -- bad input never reaches the shared buffer (issue 14) ------------------------------------
+
+
+def local_twin(config: agora.CurriculumConfig) -> agora.Curriculum[Any]:
+    algorithm = config.algorithm_config.model_copy(update={"use_shared_memory": False, "session_id": None})
+    return config.model_copy(update={"algorithm_config": algorithm}).make()
+
+
+BAD_IDS: list[tuple[Any, type[Exception], str]] = [
+    (2**63, ValueError, r"unknown task id 9223372036854775808\b"),
+    ("5", TypeError, r"got '5' \(str\)"),
+    (5.0, TypeError, r"got 5\.0 \(float\)"),
+    (None, TypeError, r"got None \(NoneType\)"),
+    (True, TypeError, r"got True \(bool\)"),
+]
+
+
+@pytest.mark.parametrize(("task_id", "error", "message"), BAD_IDS)
+def test_a_bad_task_id_is_rejected_like_a_local_curriculum_and_poisons_nothing(
+    task_id: Any, error: type[Exception], message: str
+) -> None:
+    config = random_config(new_session())
+    local = local_twin(config)
+    with pytest.raises(error, match=message):
+        local.update_task_performance(task_id, 1.0)
+    with config.make() as curriculum:
+        task = curriculum.get_task()
+        curriculum.update_task_performance(task.task_id, 1.0)  # buffered before the bad call
+        with pytest.raises(error, match=message):
+            curriculum.update_task_performance(task_id, 1.0)
+        for _ in range(300):  # every later call works, flushes included
+            curriculum.get_task().complete(0.5)
+        assert curriculum.stats()["num_completed"] == 301
+    assert not segment_exists(config.algorithm_config.session_id)  # close() removed the pool
+
+
+def test_an_unknown_id_keeps_the_other_buffered_scores() -> None:
+    config = random_config(new_session()).model_copy(update={"refresh_interval": 1000})  # no flushes
+    with config.make() as curriculum:
+        for _ in range(31):  # the vectorised minimum once the unknown one is added
+            curriculum.get_task().complete(1.0)
+        with pytest.raises(ValueError, match="unknown task id 123456789"):
+            curriculum.update_task_performance(123456789, 1.0)
+        assert curriculum.stats()["num_completed"] == 31
+        curriculum.get_task().complete(1.0)
+        assert curriculum.stats()["num_completed"] == 32
+
+
+def test_a_batch_longer_than_the_journal_is_all_or_nothing() -> None:
+    config = random_config(new_session(), num_tasks=8)  # journal chunks of 16 scores
+    with config.make() as curriculum:
+        ids = curriculum.get_tasks(98).task_ids.tolist()
+        before = pool_snapshot(curriculum)
+        with pytest.raises(ValueError, match="unknown task id 123456789"):
+            curriculum.update_task_performance_many([*ids, 123456789], [1.0] * 99)
+        assert curriculum.stats()["num_completed"] == 0
+        assert pool_snapshot(curriculum) == before
+        curriculum.update_task_performance_many(ids, [1.0] * 98)
+        assert curriculum.stats()["num_completed"] == 98

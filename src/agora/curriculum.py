@@ -15,7 +15,6 @@ import functools
 import hashlib
 import itertools
 import json
-import math
 import os
 import tempfile
 import uuid
@@ -355,16 +354,15 @@ class Curriculum(Generic[TConfig]):
         but changes no task statistics: in a shared pool another worker may evict a task while
         it is being played.
         """
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        task_id = checked_task_id(task_id)
+        score = checked_score(task_id, score)
         slot = self.pool.slot_of(task_id)
         if slot is None:
             if self.pool.was_evicted(task_id):
                 self.pool.add_to_counter("num_stale")
                 self._header[self._h_completed] += 1  # the episode was played: num_completed counts it
                 return
-            raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
+            raise ValueError(_unknown(task_id))
         self._completions[slot] += 1
         self._score_sum[slot] += score
         self._last_score[slot] = score
@@ -373,6 +371,9 @@ class Curriculum(Generic[TConfig]):
 
     def get_tasks(self, k: int) -> TaskBatch[TConfig]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"get_tasks takes a number of tasks (an int), got {k!r} ({type(k).__name__})")
+        k = int(k)
         if k < 0:
             raise ValueError(f"cannot get {k} tasks")
         slots: list[npt.NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
@@ -412,7 +413,16 @@ class Curriculum(Generic[TConfig]):
         """
         ids, values = _score_batch(task_ids, scores)
         slots = self._slots_of(ids, task_ids)
+        self._check_known(ids, slots)
         self._apply_scores(ids, values, slots, _first_occurrences(slots))
+
+    def _check_known(self, ids: npt.NDArray[np.int64], slots: npt.NDArray[np.intp]) -> None:
+        """Raise for the first id that is neither in the pool (``slots`` -1) nor recently evicted."""
+        missing = slots < 0
+        if missing.any():
+            for task_id in ids[missing].tolist():
+                if not self.pool.was_evicted(task_id):
+                    raise ValueError(_unknown(task_id))
 
     def _slots_of(self, ids: npt.NDArray[np.int64], source: TaskIds | None) -> npt.NDArray[np.intp]:
         """Each id's slot (-1: not in the pool); a batch of ours only has its slots checked."""
@@ -437,15 +447,12 @@ class Curriculum(Generic[TConfig]):
         slots: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
     ) -> None:
-        """Apply validated scores; ``slots`` holds each id's slot (-1: not in the pool) and
-        ``first`` marks each slot's first occurrence (:func:`_first_occurrences`)."""
+        """Apply validated scores; ``slots`` holds each id's slot (-1: not in the pool: counted
+        as stale, see :meth:`_check_known`) and ``first`` marks each slot's first occurrence
+        (:func:`_first_occurrences`)."""
         missing = slots < 0
-        if missing.any():
-            for task_id in ids[missing].tolist():
-                if not self.pool.was_evicted(task_id):
-                    raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
-            self.pool.add_to_counter("num_stale", int(missing.sum()))
-            self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
+        stale = int(missing.sum())
+        if stale:
             present = ~missing
             values, slots, first = values[present], slots[present], first[present]
         if first.all():  # no task twice
@@ -460,7 +467,10 @@ class Curriculum(Generic[TConfig]):
                 for r in range(int(rank.max()) + 1):
                     in_round = later[rank == r]
                     self._apply_distinct(slots[in_round], values[in_round])
-        self._header[self._h_completed] += len(slots)
+        if stale:  # played, as in the single path
+            self.pool.add_to_counter("num_stale", stale)
+        # Last, stale episodes included: a shared pool's crash journal relies on it.
+        self._header[self._h_completed] += len(slots) + stale
 
     def _apply_distinct(self, slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]) -> None:
         """One score for each of ``slots`` (all different), vectorised."""
@@ -863,20 +873,31 @@ class Curriculum(Generic[TConfig]):
         return CurriculumTask(self, task_id, slot)
 
     def _update_shared(self, task_id: int, score: float) -> None:
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        # Checked before buffering: a bad entry in the buffer would fail every later flush.
+        task_id = checked_task_id(task_id)
+        score = checked_score(task_id, score)
+        # The id just handed out (the usual case) needs no look-up.
+        if task_id != self._last_handed and self.pool.slot_of(task_id) is None:
+            self._update_unseen(task_id, score)
+            return
         self._pending_updates.append((task_id, score))
-        # An id that is not in the (lock-free read of the) map is rare: decide at once, under
-        # the lock, so that an unknown id raises here and not in some later call. The id just
-        # handed out (the usual case) needs no look-up.
-        if len(self._pending_updates) >= self._batch or (
-            task_id != self._last_handed and self.pool.slot_of(task_id) is None
-        ):
+        if len(self._pending_updates) >= self._batch:
             # Converting and looking up the batch before taking the lock keeps the lock short.
             buffered = self._buffered(full=False)
             with self._shared:  # type: ignore[union-attr]
                 self._sync(full=False, buffered=buffered)
+
+    def _update_unseen(self, task_id: int, score: float) -> None:
+        """A score for an id not in the (lock-free read of the) map: rare, so decided at once,
+        under the lock. An unknown id raises here, not in some later call, and is never buffered."""
+        assert self._shared is not None
+        buffered = self._buffered()
+        with self._shared:
+            self._sync(buffered=buffered)
+            if self.pool.slot_of(task_id) is None and not self.pool.was_evicted(task_id):
+                raise ValueError(_unknown(task_id))
+            self._pending_updates.append((task_id, score))
+            self._sync()
 
     def _take_shared(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
         # Under the lock: the hand-out counts, and ids no eviction is changing. Refreshes
@@ -892,7 +913,7 @@ class Curriculum(Generic[TConfig]):
         buffered = self._buffered()
         with self._shared:
             self._sync(buffered=buffered)  # this process's earlier single scores go first
-            self._apply_batch(*prepared)
+            self._apply_batch(*prepared, check=True)
 
     def _prepared_updates(self) -> _PreparedScores:
         """This process's buffered scores, prepared by :meth:`_prepare`."""
@@ -912,8 +933,12 @@ class Curriculum(Generic[TConfig]):
         values: npt.NDArray[np.float64],
         guess: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
+        check: bool = False,
     ) -> None:
         """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
+
+        ``check``: raise for an unknown id before the first chunk (all or nothing); without
+        it, ids missing from the pool count as stale (buffered ids were checked when reported).
 
         ``guess`` holds the slots found before the lock was taken and ``first`` their first
         occurrences (together most of the work): only ids whose slot another process has
@@ -924,6 +949,8 @@ class Curriculum(Generic[TConfig]):
         slots = self._checked_slots(ids, guess)
         if slots is not guess:
             first = _first_occurrences(slots)
+        if check:
+            self._check_known(ids, slots)
         control, journal = self._shared.control, self._shared.scratch
         chunk = len(journal)
         for begin in range(0, len(ids), chunk):
@@ -1213,24 +1240,93 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return state
 
 
+MAX_SCORE = 1e15
+"""Largest score magnitude accepted: sums of up to 2**32 scores per task stay far from overflow,
+so statistics stay finite. Larger or non-finite scores raise ``ValueError``."""
+_NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64, np.int32}
+"""Types of scores in a Python sequence that need no check one by one."""
+_ID_LIMIT = 2**63
+"""Task ids are int64 in the pool (and below ``max_task_id``, at most 2**62)."""
+
+
+def _unknown(task_id: int) -> str:
+    return f"unknown task id {task_id!r}: not in the pool and not recently evicted"
+
+
+def checked_task_id(task_id: object) -> int:
+    """``task_id`` as an int, or the error naming it (raised before anything is buffered or changed)."""
+    if type(task_id) is not int:
+        if isinstance(task_id, bool | np.bool_) or not isinstance(task_id, int | np.integer):
+            raise TypeError(f"task ids are ints, got {task_id!r} ({type(task_id).__name__})")
+        task_id = int(task_id)
+    if not 0 <= task_id < _ID_LIMIT:
+        raise ValueError(_unknown(task_id))
+    return task_id
+
+
+def checked_score(task_id: int, score: object) -> float:
+    """``score`` as a float: any number (not text, not a bool) of magnitude at most :data:`MAX_SCORE`."""
+    if type(score) is not float:
+        if isinstance(score, str | bytes | bytearray | bool | np.bool_):
+            raise TypeError(
+                f"score for task {task_id} is {score!r} ({type(score).__name__}): scores are numbers"
+            )
+        try:
+            score = float(score)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"score for task {task_id} is {score!r} ({type(score).__name__}): scores are numbers"
+            ) from None
+    if not -MAX_SCORE <= score <= MAX_SCORE:  # also False for NaN
+        raise ValueError(
+            f"score for task {task_id} is {score!r}: scores must be finite numbers of magnitude "
+            f"<= {MAX_SCORE:g}"
+        )
+    return score
+
+
 def _score_batch(
     task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Ids and scores of a batch as arrays, or the error that names the first bad entry."""
-    ids = np.asarray(task_ids.task_ids if isinstance(task_ids, TaskBatch) else task_ids).reshape(-1)
-    if len(ids) and ids.dtype.kind not in "iu":
-        raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
-    ids = ids.astype(np.int64, copy=False)
-    values = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(ids) != len(values):
-        raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
-    bad = ~np.isfinite(values)
+    given_ids = task_ids.task_ids if isinstance(task_ids, TaskBatch) else task_ids
+    raw = np.asarray(given_ids)
+    if raw.ndim != 1:
+        raise ValueError(f"task ids must be a 1-D sequence, got shape {raw.shape}: {_short(raw)}")
+    if raw.dtype.kind == "O" or (raw.dtype.kind not in "iu" and not isinstance(given_ids, np.ndarray)):
+        # Python objects (e.g. an int beyond int64 made the list float or object): check each.
+        items = raw.tolist() if isinstance(given_ids, np.ndarray) else list(given_ids)
+        ids = np.asarray([checked_task_id(task_id) for task_id in items], dtype=np.int64)
+    elif len(raw) and raw.dtype.kind not in "iu":
+        raise TypeError(f"task ids must be integers, got {raw.dtype} values such as {raw[0]!r}")
+    elif raw.dtype.kind == "u" and len(raw) and raw.max() >= _ID_LIMIT:
+        raise ValueError(_unknown(int(raw.max())))
+    else:
+        ids = raw.astype(np.int64, copy=False)
+    given = np.asarray(scores)
+    if given.ndim != 1:
+        raise ValueError(
+            f"scores must be a 1-D sequence like the task ids, got shape {given.shape}: {_short(given)}"
+        )
+    if len(given) != len(ids):
+        raise ValueError(f"{len(ids)} task ids but {len(given)} scores")
+    # A Python sequence converts text to str arrays but bools silently to numbers: check its types.
+    plain = not isinstance(scores, np.ndarray) and not {type(v) for v in scores} <= _NUMBER_TYPES  # type: ignore[union-attr]
+    if given.dtype.kind not in "iuf" or plain:
+        items = given.tolist() if isinstance(scores, np.ndarray) else list(scores)  # type: ignore[arg-type]
+        for task_id, score in zip(ids.tolist(), items, strict=True):
+            checked_score(task_id, score)  # raises for the first bad one
+    values = given.astype(np.float64)
+    bad = ~(np.abs(values) <= MAX_SCORE)
     if bad.any():
         first = int(np.argmax(bad))
-        raise ValueError(
-            f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
-        )
+        checked_score(int(ids[first]), float(values[first]))
     return ids, values
+
+
+def _short(array: npt.NDArray[Any]) -> str:
+    text = np.array2string(array, threshold=8, max_line_width=200)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _count_into(counts: npt.NDArray[np.unsignedinteger[Any]], slots: npt.NDArray[np.intp]) -> None:
