@@ -782,3 +782,60 @@ def test_a_batch_longer_than_the_journal_is_all_or_nothing() -> None:
         assert pool_snapshot(curriculum) == before
         curriculum.update_task_performance_many(ids, [1.0] * 98)
         assert curriculum.stats()["num_completed"] == 98
+
+
+# -- a process that exits without close() still delivers its scores (issue 14) --------------
+
+EXIT_EPISODES = 1_500
+
+
+def _return_without_close(config: agora.CurriculumConfig, passed: agora.Curriculum[Any] | None) -> None:
+    curriculum = passed if passed is not None else config.make()
+    for _ in range(EXIT_EPISODES):
+        curriculum.get_task().complete(1.0)
+    # returns with up to shared_update_batch - 1 scores buffered, and no close()
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_workers_that_return_without_close_deliver_every_score(method: str) -> None:
+    ctx = mp.get_context(method)
+    config = random_config(new_session()).model_copy(update={"refresh_interval": 10_000})  # no flushes
+    with config.make() as owner:
+        # Two build from the config, two get the owner's object (pickled, or inherited by fork).
+        run_all(
+            [
+                ctx.Process(target=_return_without_close, args=(config, owner if i >= 2 else None))
+                for i in range(4)
+            ]
+        )
+        assert owner.stats()["num_completed"] == 4 * EXIT_EPISODES
+
+
+def test_an_interpreter_that_exits_without_close_delivers_its_scores(tmp_path: Any) -> None:
+    config = random_config(new_session())
+    (tmp_path / "config.json").write_text(config.model_dump_json())
+    script = (
+        "import sys, agora\n"
+        "c = agora.CurriculumConfig.model_validate_json(open(sys.argv[1]).read()).make()\n"
+        "for _ in range(100): c.get_task().complete(1.0)\n"
+    )
+    with config.make() as owner:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "config.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert done.returncode == 0, done.stderr
+        assert owner.stats()["num_completed"] == 100
+
+
+def test_a_closed_curriculum_flushes_nothing_and_cannot_be_read() -> None:
+    curriculum = random_config(new_session()).make()
+    curriculum.get_task().complete(1.0)
+    curriculum.close()
+    curriculum.flush()  # a no-op: close() delivered everything (and a wrapper may flush after)
+    with pytest.raises(ValueError, match="was closed"):
+        curriculum.stats()

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
+import multiprocessing.util
 import os
 import tempfile
 import uuid
@@ -258,6 +259,8 @@ def _flushed(
 
     @functools.wraps(method)
     def wrapper(self: Curriculum[Any], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self._shared is not None and self._shared.closed:
+            raise ValueError(f"the shared pool of session {self.session_id!r} was closed in this process")
         self.flush()
         return method(self, *args, **kwargs)
 
@@ -271,6 +274,9 @@ class Curriculum(Generic[TConfig]):
     process that builds a curriculum with the same ``session_id`` (or unpickles this one)
     shares it; see docs/shared-memory.md. ``session_id`` overrides the config's.
     """
+
+    _exit_flush: multiprocessing.util.Finalize[None] | None
+    """A shared pool's flush at process exit (:meth:`_flush_at_exit`), until :meth:`close`."""
 
     def __init__(
         self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
@@ -797,6 +803,9 @@ class Curriculum(Generic[TConfig]):
         with backend:
             self._sync()
         backend.close()
+        if self._exit_flush is not None:
+            self._exit_flush.cancel()
+            self._exit_flush = None
 
     def __enter__(self) -> Curriculum[TConfig]:
         return self
@@ -834,12 +843,25 @@ class Curriculum(Generic[TConfig]):
         else:
             self._rng = np.random.default_rng([self.config.seed, backend.next_attach_index()])
         shared.on_fork(self._after_fork)
+        self._flush_at_exit()
+        # multiprocessing children drop the finalizers they inherited (or unpickled) before
+        # running their target: register again there.
+        multiprocessing.util.register_after_fork(self, Curriculum._flush_at_exit)
         # Shared versions of the hot-path methods, bound per instance so the local ones stay lean.
         self.get_task = self._get_task_shared  # type: ignore[method-assign]
         self.update_task_performance = self._update_shared  # type: ignore[method-assign]
         self._take = self._take_shared  # type: ignore[method-assign]
         self.update_task_performance_many = self._update_many_shared  # type: ignore[method-assign]
         self._refresh = self._refresh_shared  # type: ignore[method-assign]
+
+    def _flush_at_exit(self) -> None:
+        """Deliver this process's buffered scores when it exits without :meth:`close`.
+
+        A ``multiprocessing`` finalizer runs both at interpreter exit (``atexit``) and when a
+        ``multiprocessing`` child returns from its target (children skip ``atexit``). It holds
+        the curriculum, so an unclosed shared curriculum lives until exit or ``close()``.
+        """
+        self._exit_flush = multiprocessing.util.Finalize(None, _exit_flush, args=(self,), exitpriority=10)
 
     def _after_fork(self) -> None:
         """In a forked child: draw our own samples with our own seed; the parent's pending counts stay its."""
@@ -969,9 +991,10 @@ class Curriculum(Generic[TConfig]):
         """Apply this process's buffered scores and hand-out counts to a shared pool now.
 
         Called automatically every ``shared_update_batch`` scores, at refreshes, by
-        :meth:`stats`, :meth:`get_state` and :meth:`close`. A no-op for a local pool.
+        :meth:`stats`, :meth:`get_state`, :meth:`close` and at process exit. A no-op for a
+        local pool or a closed one.
         """
-        if self._shared is not None:
+        if self._shared is not None and not self._shared.closed:
             buffered = self._buffered()
             with self._shared:
                 self._sync(buffered=buffered)
@@ -1182,6 +1205,16 @@ _SCALAR_REPEATS_MAX = 32
 """Repeated tasks in a batch up to which the repeats are applied one by one, not as more rounds."""
 _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
+
+
+def _exit_flush(curriculum: Curriculum[Any]) -> None:
+    """At process exit: deliver an unclosed shared curriculum's buffered scores (never raises)."""
+    try:
+        curriculum.flush()
+    except Exception as exc:  # at exit there is no caller left to handle it
+        warnings.warn(
+            f"agora: buffered scores of session {curriculum.session_id!r} not delivered: {exc}", stacklevel=1
+        )
 
 
 def _attach_curriculum(config: CurriculumConfig, session_id: str) -> Curriculum[Any]:
