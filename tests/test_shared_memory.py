@@ -839,3 +839,44 @@ def test_a_closed_curriculum_flushes_nothing_and_cannot_be_read() -> None:
     curriculum.flush()  # a no-op: close() delivered everything (and a wrapper may flush after)
     with pytest.raises(ValueError, match="was closed"):
         curriculum.stats()
+
+
+# -- sessions never silently mix two curricula (issue 14) ------------------------------------
+
+
+def test_an_empty_session_id_is_rejected() -> None:
+    with pytest.raises(ValueError, match="session_id is ''"):
+        random_config("")
+    with pytest.raises(ValueError, match="session_id is ''"):
+        agora.Curriculum(random_config(None), session_id="")
+
+
+def test_a_session_id_collision_with_another_config_names_the_fields() -> None:
+    session = new_session()
+    config = lp_config(session, num_tasks=20)
+    other_generator = agora.CurriculumConfig(
+        **{
+            **config.model_dump(),
+            "task_generator": agora.bucketed(Maze(size=7)).add_bucket("variant", [1, 2]),
+        }
+    )
+    with config.make() as owner:
+        with pytest.raises(LayoutMismatchError, match=r"different config \(differs in: seed\)"):
+            config.model_copy(update={"seed": 1}).make()
+        with pytest.raises(LayoutMismatchError, match=r"differs in: task_generator\)"):
+            other_generator.make()
+        changed = config.algorithm_config.model_copy(update={"task_tracker_ema_alpha": 0.5})
+        with pytest.raises(
+            LayoutMismatchError, match=r"differs in: algorithm_config\.task_tracker_ema_alpha\)"
+        ):
+            config.model_copy(update={"algorithm_config": changed}).make()
+        # How each process runs is not part of what the pool is: these attach.
+        deployment = config.algorithm_config.model_copy(update={"shared_update_batch": 1})
+        with config.model_copy(
+            update={"algorithm_config": deployment, "config_cache_size": 0}
+        ).make() as same:
+            same.get_task().complete(1.0)
+        elsewhere = config.algorithm_config.model_copy(update={"session_id": "elsewhere"})
+        with agora.Curriculum(config.model_copy(update={"algorithm_config": elsewhere}), session_id=session):
+            pass
+        assert owner.stats()["num_completed"] == 1

@@ -82,6 +82,15 @@ class CurriculumConfig(BaseModel):
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
 
     @model_validator(mode="after")
+    def _session_named(self) -> CurriculumConfig:
+        if self.algorithm_config.session_id == "":
+            raise ValueError(
+                "session_id is '': name the session (processes that build from the config find it by "
+                "name) or leave it None for a new random session"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _pool_fits_id_space(self) -> CurriculumConfig:
         if self.num_active_tasks > self.max_task_id:
             raise ValueError(
@@ -292,12 +301,15 @@ class Curriculum(Generic[TConfig]):
         fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         self._shared: shared.SharedMemoryBackend | None = None
         if algorithm_config.use_shared_memory:
+            if session_id == "":
+                raise ValueError("session_id is '': name the session or leave it None")
             session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
             factory = functools.partial(
                 shared.SharedMemoryBackend,
                 session_id=session,
                 scratch_length=2 * config.num_active_tasks,
                 create=not _attach,
+                fingerprint=_fingerprint(config),
             )
             self.pool = TaskPool(config.num_active_tasks, fields, factory)
             self._shared = self.pool.backend  # type: ignore[assignment]
@@ -1205,6 +1217,32 @@ _SCALAR_REPEATS_MAX = 32
 """Repeated tasks in a batch up to which the repeats are applied one by one, not as more rounds."""
 _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
+
+
+_DEPLOYMENT_FIELDS = ("config_cache_size",)
+_ALGORITHM_DEPLOYMENT_FIELDS = ("use_shared_memory", "session_id", "shared_update_batch")
+"""Config fields that say how a curriculum runs, not what it is: left out of the comparisons
+behind checkpoint loading and joining a shared session."""
+
+
+def _defining_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A ``CurriculumConfig.model_dump(mode="json")`` without its deployment fields."""
+    out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
+    algorithm = out.get("algorithm_config")
+    if isinstance(algorithm, dict):
+        out["algorithm_config"] = {k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS}
+    return out
+
+
+def _fingerprint(config: CurriculumConfig) -> dict[str, str]:
+    """A digest per defining field (the algorithm's fields one by one), to name what differs."""
+    fields = _defining_config(config.model_dump(mode="json"))
+    flat = {k: v for k, v in fields.items() if k != "algorithm_config"}
+    flat.update({f"algorithm_config.{k}": v for k, v in fields["algorithm_config"].items()})
+    return {
+        name: hashlib.blake2b(json.dumps(value, sort_keys=True).encode(), digest_size=6).hexdigest()
+        for name, value in flat.items()
+    }
 
 
 def _exit_flush(curriculum: Curriculum[Any]) -> None:

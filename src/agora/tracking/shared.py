@@ -46,10 +46,19 @@ __all__ = [
 ]
 
 _MAGIC = int.from_bytes(b"agorapl1", "little")
-_FORMAT = 1
+_FORMAT = 2  # 2: a config fingerprint after the layout descriptor
 _INIT, _READY = 0, 1
 _DESCRIPTOR_BYTES = 4096
-_CONTROL = ("magic", "format", "state", "data_size", "descriptor_len", "owner_pid", "attach_count")
+_CONTROL = (
+    "magic",
+    "format",
+    "state",
+    "data_size",
+    "descriptor_len",
+    "owner_pid",
+    "attach_count",
+    "fingerprint_len",
+)
 _CONTROL_WORDS = 16  # room for the journal words a curriculum keeps here (see ``journal``)
 _MAX_STRINGS = 4096
 _STRING_BYTES = 256 * 1024
@@ -58,7 +67,7 @@ _ATTACH_TIMEOUT = 10.0
 
 
 class LayoutMismatchError(ValueError):
-    """The session exists with a different pool layout (pool size or algorithm fields)."""
+    """The session exists with a different pool layout (pool size or algorithm fields) or config."""
 
 
 def segment_name(session_id: str) -> str:
@@ -94,9 +103,14 @@ class SharedMemoryBackend(TaskMemoryBackend):
         scratch_length: int = 0,
         create: bool = True,
         attach_timeout: float = _ATTACH_TIMEOUT,
+        fingerprint: dict[str, str] | None = None,
     ) -> None:
+        """``fingerprint``: ``{field: digest}`` of what defines the pool beyond its layout (a
+        curriculum's config); attaching with a different one raises :class:`LayoutMismatchError`
+        naming the fields that differ."""
         if not session_id:
             raise ValueError("session_id must be a non-empty string")
+        self._fingerprint = ",".join(f"{k}={v}" for k, v in sorted((fingerprint or {}).items()))
         self.session_id = session_id
         self.name = segment_name(session_id)
         self._scratch_spec = ArraySpec("journal", "q", scratch_length)
@@ -190,11 +204,12 @@ class SharedMemoryBackend(TaskMemoryBackend):
                 self._fail(f"shared memory {self.name!r} is not an agora pool ({size} bytes)")
             self._mmap = mmap.mmap(self._fd, size)
             control = memoryview(self._mmap)[: _CONTROL_WORDS * 8].cast("q")
-            magic, fmt, state, descriptor_len = (
+            magic, fmt, state, descriptor_len, fingerprint_len = (
                 control[0],
                 control[1],
                 control[2],
                 control[_CONTROL.index("descriptor_len")],
+                control[_CONTROL.index("fingerprint_len")],
             )
             control.release()
             if magic == _MAGIC and fmt != _FORMAT:
@@ -203,6 +218,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
                 )
             if magic == _MAGIC and state == _READY:
                 self._check_layout(descriptor_len, size)
+                self._check_fingerprint(descriptor_len, fingerprint_len)
                 return
             # We hold the lock yet the pool was never marked ready: its creator died while
             # initialising it. Take over if it has our size.
@@ -223,16 +239,19 @@ class SharedMemoryBackend(TaskMemoryBackend):
 
     def _write_control(self) -> None:
         control = self.control
-        encoded = self._descriptor.encode()
-        if len(encoded) > _DESCRIPTOR_BYTES:
-            raise ValueError(f"pool layout descriptor too long ({len(encoded)} bytes)")
-        self._raw[_CONTROL_WORDS * 8 : _CONTROL_WORDS * 8 + len(encoded)] = encoded
+        encoded, fingerprint = self._descriptor.encode(), self._fingerprint.encode()
+        if len(encoded) + len(fingerprint) > _DESCRIPTOR_BYTES:
+            raise ValueError(f"pool layout descriptor too long ({len(encoded) + len(fingerprint)} bytes)")
+        start = _CONTROL_WORDS * 8
+        self._raw[start : start + len(encoded)] = encoded
+        self._raw[start + len(encoded) : start + len(encoded) + len(fingerprint)] = fingerprint
         for i in range(_CONTROL_WORDS):
             control[i] = 0
         control[_CONTROL.index("magic")] = _MAGIC
         control[_CONTROL.index("format")] = _FORMAT
         control[_CONTROL.index("data_size")] = self._data_size
         control[_CONTROL.index("descriptor_len")] = len(encoded)
+        control[_CONTROL.index("fingerprint_len")] = len(fingerprint)
         control[_CONTROL.index("owner_pid")] = os.getpid()
         control[_CONTROL.index("state")] = _INIT
         self._string_index[0] = self._string_index[1] = 0
@@ -256,6 +275,24 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._fail(
             f"cannot attach to shared pool of session {self.session_id!r}: {pool_size}"
             f"layouts differ ({'; '.join(diffs) or f'{size} vs {self._total} bytes'})",
+            LayoutMismatchError,
+        )
+
+    def _check_fingerprint(self, descriptor_len: int, length: int) -> None:
+        assert self._mmap is not None
+        start = _CONTROL_WORDS * 8 + descriptor_len
+        theirs = self._mmap[start : start + length].decode()
+        if theirs == self._fingerprint:
+            return
+        their_fields = dict(item.split("=", 1) for item in theirs.split(",") if item)
+        my_fields = dict(item.split("=", 1) for item in self._fingerprint.split(",") if item)
+        differ = sorted(
+            k for k in their_fields.keys() | my_fields.keys() if their_fields.get(k) != my_fields.get(k)
+        )
+        self._fail(
+            f"cannot attach to shared pool of session {self.session_id!r}: it was created with a "
+            f"different config (differs in: {', '.join(differ)}); use another session_id for another "
+            "curriculum",
             LayoutMismatchError,
         )
 
