@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import glob
 import hashlib
 import itertools
 import json
@@ -725,8 +726,11 @@ class Curriculum(Generic[TConfig]):
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
         """Restore :meth:`get_state` output. All or nothing: on error nothing changes.
 
-        A config that differs from this curriculum's raises :class:`CheckpointError`; with
-        ``strict=False`` it only warns (the pool layout must still match).
+        The state is checked before anything is applied (format, pool layout, a consistent id
+        map and free stack, label indices, a queue of active slots). A config that differs
+        from this curriculum's raises :class:`CheckpointError`; with ``strict=False`` it only
+        warns (the pool layout must still match). Deployment fields (``use_shared_memory``,
+        ``session_id``, ``shared_update_batch``, ``config_cache_size``) are not compared.
         """
         backup = self.get_state()
         try:
@@ -741,15 +745,18 @@ class Curriculum(Generic[TConfig]):
         if not isinstance(state, dict):
             raise CheckpointError(f"curriculum state must be a dict, got {type(state).__name__}")
         version = state.get("format_version")
-        if version != CHECKPOINT_FORMAT:
+        if type(version) is not int or version != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"unsupported checkpoint format_version {version!r} (expected {CHECKPOINT_FORMAT})"
             )
-        mine = self.config.model_dump(mode="json")
-        if state["config"] != mine:
-            diff = sorted(
-                k for k in mine.keys() | state["config"].keys() if mine.get(k) != state["config"].get(k)
-            )
+        # Deployment fields (shared or not, session, batching) may differ: resuming a shared run
+        # under a new session, or a local checkpoint in a shared pool, is the same curriculum.
+        mine, theirs = (
+            _defining_config(self.config.model_dump(mode="json")),
+            _defining_config(state["config"]),
+        )
+        if theirs != mine:
+            diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
             message = (
                 f"checkpoint was saved with a different CurriculumConfig (differs in: {', '.join(diff)})"
             )
@@ -772,8 +779,10 @@ class Curriculum(Generic[TConfig]):
             decoded[spec.name] = array
         rng = np.random.default_rng()
         rng.bit_generator.state = state["rng"]
-        queue = [int(s) for s in state["queue"]]
-        labels = [str(label) for label in state["labels"]]
+        queue, labels = state["queue"], state["labels"]
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise CheckpointError("checkpoint labels must be a list of strings")
+        self._check_pool(decoded, queue, len(labels))
         # Validation done: apply.
         for name, array in decoded.items():
             self.pool.backend.array(name)[:] = array
@@ -791,8 +800,33 @@ class Curriculum(Generic[TConfig]):
         if self._shared is not None:
             self._loaded_shared()
 
+    def _check_pool(self, arrays: dict[str, npt.NDArray[Any]], queue: object, num_labels: int) -> None:
+        """A checkpoint's pool and queue must be consistent before any of it is applied."""
+        ids, capacity = arrays["ids"], self.pool.capacity
+        active = ids[ids >= 0]
+        unique, counts = np.unique(active, return_counts=True)
+        if (counts > 1).any():
+            raise CheckpointError(
+                f"checkpoint pool holds task id {int(unique[counts > 1][0])} more than once"
+            )
+        num_free = int(arrays["header"][HEADER.index("num_free")])
+        empty = np.flatnonzero(ids < 0)
+        if num_free != len(empty) or not np.array_equal(np.sort(arrays["free"][:num_free]), empty):
+            raise CheckpointError("checkpoint pool's free-slot stack does not match its task ids")
+        labels = arrays["label"]
+        if len(labels) and (labels.min() < -1 or labels.max() >= num_labels):
+            raise CheckpointError(f"checkpoint pool has label indices outside its {num_labels} labels")
+        if not isinstance(queue, list) or not all(type(slot) is int for slot in queue):
+            raise CheckpointError("checkpoint queue must be a list of slot numbers")
+        bad = [slot for slot in queue if not 0 <= slot < capacity or ids[slot] < 0]
+        if bad:
+            raise CheckpointError(
+                f"checkpoint queue holds slot {bad[0]}, not an active slot of this pool of {capacity}"
+            )
+
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
+        """Write a checkpoint atomically (temp file, fsync, rename) with a checksum; temp files
+        of earlier saves of ``path`` killed midway are removed."""
         write_checkpoint(path, self.get_state())
 
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
@@ -1230,7 +1264,9 @@ def _defining_config(config: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
     algorithm = out.get("algorithm_config")
     if isinstance(algorithm, dict):
-        out["algorithm_config"] = {k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS}
+        out["algorithm_config"] = {
+            k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS
+        }
     return out
 
 
@@ -1272,7 +1308,7 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Non
         {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
     )
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(document)
@@ -1287,6 +1323,32 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _remove_stale_temp_files(target)
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """Remove temp files of ``target`` left by writers killed mid-save (named ``.<name>.<pid>.*.tmp``).
+
+    A file whose writer is still running (another process saving the same path) is kept; so
+    is this process's own (another thread may be saving).
+    """
+    prefix = f".{target.name}."
+    for candidate in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid == os.getpid() or (pid is not None and _process_alive(pid)):
+            continue
+        candidate.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -1303,6 +1365,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{path} is truncated or not JSON ({exc.msg} at char {exc.pos})") from exc
     if not isinstance(document, dict) or "agora_checkpoint" not in document:
         raise CheckpointError(f"{path} is not an agora checkpoint")
+    marker = document["agora_checkpoint"]
+    if type(marker) is not int or marker != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} has checkpoint format {marker!r}; this agora reads format {CHECKPOINT_FORMAT}"
+        )
     state = document.get("state")
     if _sha256(json.dumps(state, sort_keys=True)) != document.get("sha256"):
         raise CheckpointError(f"{path} is corrupted: its checksum does not match its contents")
