@@ -492,3 +492,9 @@ def test_batch_ids_must_be_one_dimensional_ints_in_range() -> None:
     with pytest.raises(TypeError, match=r"task ids must be integers, got bool"):
         curriculum.update_task_performance_many(np.array([True]), [1.0])
     assert curriculum.stats()["num_completed"] == 0
+
+
+def test_a_bucket_path_that_does_not_exist_fails_at_make() -> None:
+    config = bucketed(MazeConfig()).add_bucket("sise", [3, 5]).to_curriculum(num_active_tasks=4)
+    with pytest.raises(KeyError, match="override path 'sise' does not exist"):
+        config.make()

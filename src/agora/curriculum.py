@@ -293,6 +293,9 @@ class Curriculum(Generic[TConfig]):
     ) -> None:
         self.config = config
         self._generator: TaskGenerator[TConfig] = config.task_generator.create()
+        # Configs are built lazily: build one now, so that e.g. a bucket path that does not
+        # exist fails here, naming the path, rather than at the first get_env_cfg() of a worker.
+        self._generator.generate(0).config  # noqa: B018
         self._track_labels = self._generator.has_labels
         self._labels: list[str] = []
         self._label_index: dict[str, int] = {}
