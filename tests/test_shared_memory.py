@@ -161,6 +161,7 @@ def _crash_mid_update(config: agora.CurriculumConfig, task_id: int) -> None:
     control = backend.control
     control[curriculum._j_arg] = task_id
     control[curriculum._j_target] = curriculum.pool.counter("num_completed") + 1
+    control[curriculum._j_stale] = curriculum.pool.counter("num_stale")
     control[curriculum._j_op] = 1
     slot = curriculum.pool.slot_of(task_id)
     curriculum.pool.view("completions")[slot] += 1  # half an update ...
@@ -633,6 +634,7 @@ def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> Non
     control = backend.control
     control[curriculum._j_arg] = len(task_ids)
     control[curriculum._j_target] = curriculum.pool.counter("num_completed") + len(task_ids)
+    control[curriculum._j_stale] = curriculum.pool.counter("num_stale")
     control[curriculum._j_op] = 3
     curriculum.pool.array("completions")[curriculum.pool.slots_of(np.asarray(task_ids[:1]))] += 1
     os.kill(os.getpid(), signal.SIGKILL)
@@ -880,3 +882,44 @@ def test_a_session_id_collision_with_another_config_names_the_fields() -> None:
         with agora.Curriculum(config.model_copy(update={"algorithm_config": elsewhere}), session_id=session):
             pass
         assert owner.stats()["num_completed"] == 1
+
+
+# -- a batch killed half-way counts fully or not at all, stale scores included (issue 14) ----
+
+
+def _killed_applying(config: agora.CurriculumConfig, task_ids: list[int], where: str) -> None:
+    curriculum = config.make()
+
+    def die(*args: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    # In this child only: die at a chosen point of the journalled batch, after the stale
+    # scores of the chunk were seen and before (or while) its live ones are applied.
+    setattr(curriculum, where, die)
+    curriculum.update_task_performance_many(task_ids, [1.0] * len(task_ids))
+
+
+@pytest.mark.parametrize("where", ["_apply_distinct", "_apply_in_order"])
+def test_a_batch_killed_mid_apply_with_evicted_ids_counts_nothing(where: str) -> None:
+    config = lp_config(new_session(), num_tasks=20)
+    with config.make() as owner:
+        rng = np.random.default_rng(0)
+        while owner.stats()["num_evicted"] < 4:
+            task = owner.get_task()
+            owner.update_task_performance(task.task_id, score_of(task.task_id, rng))
+        evicted = owner.pool.backend.array("evicted")[:4].tolist()
+        live = owner.active_task_ids()[:3]
+        # Repeats of a live task go through _apply_in_order, first occurrences through _apply_distinct.
+        task_ids = [*evicted, *live, live[0]]
+        before = owner.stats()
+        process = mp.get_context("fork").Process(target=_killed_applying, args=(config, task_ids, where))
+        process.start()
+        process.join(TIMEOUT)
+        assert process.exitcode == -signal.SIGKILL
+        after = owner.stats()
+        assert after["num_completed"] == before["num_completed"]
+        assert after["num_stale_updates"] == before["num_stale_updates"]
+        assert owner.shared_stats()["num_recoveries"] == 1
+        check_consistent(owner)
+        owner.update_task_performance_many(task_ids, [1.0] * len(task_ids))  # and then it counts fully
+        assert owner.stats()["num_completed"] == before["num_completed"] + len(task_ids)

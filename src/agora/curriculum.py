@@ -880,6 +880,8 @@ class Curriculum(Generic[TConfig]):
         assert backend is not None
         base = backend.journal_base
         self._j_op, self._j_arg, self._j_target, self._j_recoveries = base, base + 1, base + 2, base + 3
+        self._j_stale = base + 4  # num_stale before the journalled update
+        self._h_stale = HEADER.index("num_stale")
         self._h_version = HEADER.index("version")
         self._pending_slots: list[int] = []  # handed out, not yet in the shared scheduled counts
         self._pending_ids: list[int] = []
@@ -1029,6 +1031,7 @@ class Curriculum(Generic[TConfig]):
             journal[: len(part)] = part
             control[self._j_arg] = len(part)
             control[self._j_target] = self._header[self._h_completed] + len(part)
+            control[self._j_stale] = self._header[self._h_stale]
             control[self._j_op] = _JOURNAL_BATCH
             try:
                 end = begin + chunk
@@ -1088,6 +1091,7 @@ class Curriculum(Generic[TConfig]):
             for task_id, score in updates:
                 control[self._j_arg] = task_id
                 control[self._j_target] = header[self._h_completed] + 1
+                control[self._j_stale] = header[self._h_stale]
                 done += 1
                 Curriculum.update_task_performance(self, task_id, score)
         finally:
@@ -1156,9 +1160,10 @@ class Curriculum(Generic[TConfig]):
     def _recover(self) -> None:
         """Repair the pool if a process died while changing it (called under the lock).
 
-        A half-applied update: its task is evicted (its statistics may be torn), and the
-        pool-wide counters do not include that episode. A half-done eviction: the id map
-        and free stack are rebuilt from ``ids``, the slots being replaced get fresh tasks.
+        A half-applied update or chunk of a batch: its tasks are evicted (their statistics may
+        be torn), and the pool-wide counters (completed, stale) include none of its episodes.
+        A half-done eviction: the id map and free stack are rebuilt from ``ids``, the slots
+        being replaced get fresh tasks.
         """
         assert self._shared is not None
         control, header, pool = self._shared.control, self._header, self.pool
@@ -1168,10 +1173,12 @@ class Curriculum(Generic[TConfig]):
         if not header[self._h_version] & 1:
             header[self._h_version] += 1
         if op == _JOURNAL_UPDATE and header[self._h_completed] != control[self._j_target]:
+            header[self._h_stale] = control[self._j_stale]  # the episode counts nowhere
             slot = pool.slot_of(control[self._j_arg])
             if slot is not None:
                 self._replace(np.asarray([slot], dtype=np.intp))
         elif op == _JOURNAL_BATCH and header[self._h_completed] != control[self._j_target]:
+            header[self._h_stale] = control[self._j_stale]  # no episode of the chunk counts
             slots = pool.slots_of(self._shared.scratch[: control[self._j_arg]])
             self._replace(np.unique(slots[slots >= 0]))
         elif op == _JOURNAL_EVICT:
