@@ -23,6 +23,7 @@ from agora.bench import shared_memory as bench
 from agora.tracking.shared import (
     CentralizedTaskTracker,
     LayoutMismatchError,
+    SessionSplitError,
     SharedMemoryBackend,
     segment_name,
     unlink_session,
@@ -923,3 +924,47 @@ def test_a_batch_killed_mid_apply_with_evicted_ids_counts_nothing(where: str) ->
         check_consistent(owner)
         owner.update_task_performance_many(task_ids, [1.0] * len(task_ids))  # and then it counts fully
         assert owner.stats()["num_completed"] == before["num_completed"] + len(task_ids)
+
+
+# -- an owner killed under attached workers: no silent second pool (issue 14) ----------------
+
+
+def test_a_new_owner_refuses_while_workers_use_the_removed_pool_of_a_killed_owner(tmp_path: Any) -> None:
+    config = random_config(new_session())
+    session = config.algorithm_config.session_id
+    (tmp_path / "config.json").write_text(config.model_dump_json())
+    script = (
+        "import sys, time, agora\n"
+        "c = agora.CurriculumConfig.model_validate_json(open(sys.argv[1]).read()).make()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "config.json")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        assert owner.stdout.readline() == "ready\n"
+        worker = config.make()  # attaches to the owner's pool
+        assert not worker.pool.backend.created
+        owner.kill()  # SIGKILL: its resource tracker then removes the segment
+        owner.wait(TIMEOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while segment_exists(session) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not segment_exists(session)
+        worker.get_task().complete(1.0)  # the worker goes on with the removed pool
+        with pytest.raises(SessionSplitError, match="still attached to an earlier pool of this session"):
+            config.make()
+        assert not segment_exists(session)  # the refused pool was removed again
+        worker.close()
+        with config.make() as fresh:  # once nobody works on the old pool, the name is free
+            assert fresh.pool.backend.created
+    finally:
+        owner.kill()
+        owner.wait(TIMEOUT)

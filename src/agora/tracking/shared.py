@@ -40,6 +40,7 @@ from agora.tracking.tracker import TaskTracker
 __all__ = [
     "CentralizedTaskTracker",
     "LayoutMismatchError",
+    "SessionSplitError",
     "SharedMemoryBackend",
     "segment_name",
     "unlink_session",
@@ -64,6 +65,10 @@ _MAX_STRINGS = 4096
 _STRING_BYTES = 256 * 1024
 _PREFIX = "ag_"
 _ATTACH_TIMEOUT = 10.0
+
+
+class SessionSplitError(RuntimeError):
+    """Creating this session's pool would split it: processes still work on an earlier pool of it."""
 
 
 class LayoutMismatchError(ValueError):
@@ -129,6 +134,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._pid = os.getpid()
         self._fd = -1
         self._lock_fd = -1
+        self._attach_fd = -1
         self._lock_path: Path | None = None
         self._mmap: mmap.mmap | None = None
         self.created = False
@@ -139,6 +145,9 @@ class SharedMemoryBackend(TaskMemoryBackend):
             if self._mmap is not None:
                 self._mmap.close()
                 self._mmap = None
+            if self.owner:  # refused after creating it: remove the segment again
+                unlink_session(session_id)
+                resource_tracker.unregister("/" + self.name, "shared_memory")
             self._close_fds()  # also drops our lock: others must not wait on a failed attach
             raise
         assert self._mmap is not None
@@ -196,9 +205,10 @@ class SharedMemoryBackend(TaskMemoryBackend):
                     self._close_fds()
                     time.sleep(0.005)
                     continue
+                self._become_owner()
+                self._hold_attachment()
                 os.ftruncate(self._fd, self._total)
                 self._mmap = mmap.mmap(self._fd, self._total)
-                self._become_owner()
                 return
             if size < self._control_bytes:
                 self._fail(f"shared memory {self.name!r} is not an agora pool ({size} bytes)")
@@ -219,6 +229,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
             if magic == _MAGIC and state == _READY:
                 self._check_layout(descriptor_len, size)
                 self._check_fingerprint(descriptor_len, fingerprint_len)
+                self._hold_attachment()
                 return
             # We hold the lock yet the pool was never marked ready: its creator died while
             # initialising it. Take over if it has our size.
@@ -229,7 +240,33 @@ class SharedMemoryBackend(TaskMemoryBackend):
                     LayoutMismatchError,
                 )
             self._become_owner()
+            self._hold_attachment()
             return
+
+    def _hold_attachment(self) -> None:
+        """Hold a shared flock on the session's attachment file while attached.
+
+        The kernel drops it when a process dies, so a new owner of the session name can tell
+        whether processes still work on an earlier pool of this session whose segment was
+        removed (its owner closed it, or was killed and its resource tracker unlinked it):
+        creating a second pool then would silently split the session, so it refuses.
+        """
+        self._attach_fd = os.open(self._attach_path(), os.O_RDWR | os.O_CREAT, 0o600)
+        if self.owner:
+            try:
+                fcntl.flock(self._attach_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._fail(
+                    f"session {self.session_id!r}: processes are still attached to an earlier pool of this "
+                    "session whose shared-memory segment was removed (its owner closed it or was killed); "
+                    "a new pool now would split the session between them. Stop those processes first, "
+                    "or use another session_id",
+                    SessionSplitError,
+                )
+        fcntl.flock(self._attach_fd, fcntl.LOCK_SH)
+
+    def _attach_path(self) -> Path:
+        return Path(tempfile.gettempdir()) / f"{self.name}.attached"
 
     def _become_owner(self) -> None:
         self.created = True
@@ -411,10 +448,10 @@ class SharedMemoryBackend(TaskMemoryBackend):
         os.close(old)
 
     def _close_fds(self) -> None:
-        for fd in {self._fd, self._lock_fd}:
+        for fd in {self._fd, self._lock_fd, self._attach_fd}:
             if fd >= 0:
                 os.close(fd)
-        self._fd = self._lock_fd = -1
+        self._fd = self._lock_fd = self._attach_fd = -1
 
     @property
     def closed(self) -> bool:
@@ -441,6 +478,11 @@ class SharedMemoryBackend(TaskMemoryBackend):
             resource_tracker.unregister("/" + self.name, "shared_memory")  # registered when created
             if self._lock_path is not None:
                 self._lock_path.unlink(missing_ok=True)
+            try:  # nobody else attached: the attachment file goes too (else it stays, empty)
+                fcntl.flock(self._attach_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._attach_path().unlink(missing_ok=True)
+            except BlockingIOError:
+                pass
         self._close_fds()
         _LIVE.discard(self)
 
