@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 import agora
 from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
+from agora.bench import faults
 from agora.bench import shared_memory as bench
 from agora.tracking.shared import (
     CentralizedTaskTracker,
@@ -968,3 +969,15 @@ def test_a_new_owner_refuses_while_workers_use_the_removed_pool_of_a_killed_owne
     finally:
         owner.kill()
         owner.wait(TIMEOUT)
+
+
+@pytest.mark.parametrize("scenario", faults.SCENARIOS)
+def test_fault_injection_kills_keep_every_guarantee(scenario: str) -> None:
+    """One run of each scenario of `agora bench faults` (which repeats them with other seeds)."""
+    result = faults.kill_run(scenario, seed=0)
+    assert result["killed"]
+    assert result["ok"]  # repaired to a consistent pool, num_completed within the documented bound
+    assert result["hangs"] == 0
+    assert not result["leaked"]
+    if scenario != "random moment":  # killed inside a journalled operation: the next holder repaired it
+        assert result["repairs"] == 1

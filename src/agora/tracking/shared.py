@@ -43,6 +43,7 @@ __all__ = [
     "SessionSplitError",
     "SharedMemoryBackend",
     "segment_name",
+    "session_exists",
     "unlink_session",
 ]
 
@@ -485,6 +486,16 @@ class SharedMemoryBackend(TaskMemoryBackend):
                 pass
         self._close_fds()
         _LIVE.discard(self)
+
+
+def session_exists(session_id: str) -> bool:
+    """Whether the segment of ``session_id`` exists (looked up by name)."""
+    try:
+        fd = _posixshmem.shm_open("/" + segment_name(session_id), os.O_RDONLY, mode=0o600)
+    except FileNotFoundError:
+        return False
+    os.close(fd)
+    return True
 
 
 def unlink_session(session_id: str) -> bool:
