@@ -376,8 +376,10 @@ class Curriculum(Generic[TConfig]):
         but changes no task statistics: in a shared pool another worker may evict a task while
         it is being played.
         """
-        task_id = checked_task_id(task_id)
-        score = checked_score(task_id, score)
+        if type(task_id) is not int or not 0 <= task_id < _ID_LIMIT:  # inline: the per-episode path
+            task_id = checked_task_id(task_id)
+        if type(score) is not float or not -MAX_SCORE <= score <= MAX_SCORE:
+            score = checked_score(task_id, score)
         slot = self.pool.slot_of(task_id)
         if slot is None:
             if self.pool.was_evicted(task_id):
@@ -947,8 +949,10 @@ class Curriculum(Generic[TConfig]):
 
     def _update_shared(self, task_id: int, score: float) -> None:
         # Checked before buffering: a bad entry in the buffer would fail every later flush.
-        task_id = checked_task_id(task_id)
-        score = checked_score(task_id, score)
+        if type(task_id) is not int or not 0 <= task_id < _ID_LIMIT:  # inline: the per-episode path
+            task_id = checked_task_id(task_id)
+        if type(score) is not float or not -MAX_SCORE <= score <= MAX_SCORE:
+            score = checked_score(task_id, score)
         # The id just handed out (the usual case) needs no look-up.
         if task_id != self._last_handed and self.pool.slot_of(task_id) is None:
             self._update_unseen(task_id, score)
