@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import multiprocessing as mp
 import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy.typing as npt
 import pytest
 
 from agora import CheckpointError, Curriculum, CurriculumConfig, bucketed, merge
-from agora.curriculum import CHECKPOINT_FORMAT, read_checkpoint, write_checkpoint
+from agora.curriculum import CHECKPOINT_FORMAT, decode_array, read_checkpoint, write_checkpoint
+from conftest import new_session
 from core_models import EvictPlayedConfig, MazeConfig
 
 TESTS = Path(__file__).parent
@@ -301,7 +310,30 @@ def corrupt(state: dict[str, Any], change: str) -> dict[str, Any]:
         state["algorithm"] = {"num_updates": "many"}
     elif change == "no_config":
         del state["config"]
+    elif change == "version_bool":
+        state["format_version"] = True
+    elif change == "queue_range":
+        state["queue"][-1] = 10**6
+    elif change == "queue_negative":
+        state["queue"][0] = -1
+    elif change == "queue_type":
+        state["queue"][0] = 1.5
+    elif change == "labels":
+        state["labels"] = [3]
+    elif change == "duplicate_id":
+        state["pool"]["ids"] = _with(state["pool"]["ids"], lambda ids: ids.__setitem__(1, ids[0]))
+    elif change == "free_stack":
+        state["pool"]["header"] = _with(state["pool"]["header"], lambda header: header.__setitem__(0, 2))
+    elif change == "label_index":
+        state["pool"]["label"] = _with(state["pool"]["label"], lambda label: label.__setitem__(0, 99))
     return state
+
+
+def _with(blob: dict[str, Any], change: Callable[[npt.NDArray[Any]], None]) -> dict[str, Any]:
+    """A checkpoint array blob with ``change`` applied to a copy of its array."""
+    array = decode_array(blob).copy()
+    change(array)
+    return {**blob, "data": base64.b64encode(array.tobytes()).decode()}
 
 
 @pytest.mark.parametrize(
@@ -312,6 +344,14 @@ def corrupt(state: dict[str, Any], change: str) -> dict[str, Any]:
         ("rng", "invalid curriculum state: "),
         ("algorithm", "invalid curriculum state: ValueError: invalid literal for int"),
         ("no_config", "invalid curriculum state: KeyError: 'config'"),
+        ("version_bool", "unsupported checkpoint format_version True"),
+        ("queue_range", "checkpoint queue holds slot 1000000, not an active slot of this pool of 12"),
+        ("queue_negative", "checkpoint queue holds slot -1"),
+        ("queue_type", "checkpoint queue must be a list of slot numbers"),
+        ("labels", "checkpoint labels must be a list of strings"),
+        ("duplicate_id", "checkpoint pool holds task id \\d+ more than once"),
+        ("free_stack", "free-slot stack does not match"),
+        ("label_index", "label indices outside its 1 labels"),
     ],
 )
 def test_invalid_states_raise_and_change_nothing(
@@ -329,3 +369,63 @@ def test_non_dict_state(twins: tuple[Curriculum[Any], Curriculum[Any]]) -> None:
     with pytest.raises(CheckpointError, match="curriculum state must be a dict, got list"):
         curriculum.load_state([])  # type: ignore[arg-type]
     assert_same_future(curriculum, twin)
+
+
+@pytest.mark.parametrize("marker", [99, "garbage", True, None])
+def test_an_unknown_outer_format_marker_is_an_error(tmp_path: Path, marker: Any) -> None:
+    state = curriculum_config().make().get_state()
+    payload = json.dumps(state, sort_keys=True)
+    sha = hashlib.sha256(payload.encode()).hexdigest()
+    path = tmp_path / "ckpt.json"
+    path.write_text(json.dumps({"agora_checkpoint": marker, "sha256": sha, "state": state}))
+    with pytest.raises(
+        CheckpointError, match=rf"has checkpoint format {re.escape(repr(marker))}; this agora reads"
+    ):
+        read_checkpoint(path)
+
+
+def test_deployment_fields_are_not_config_differences(tmp_path: Path) -> None:
+    local = curriculum_config(algorithm_config=EvictPlayedConfig(), config_cache_size=3).make()
+    play(local, 40)
+    local.save(tmp_path / "local.json")
+    shared_algorithm = EvictPlayedConfig(
+        use_shared_memory=True, session_id=new_session(), shared_update_batch=8
+    )
+    with curriculum_config(algorithm_config=shared_algorithm).make() as shared:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # strict, and not even a warning
+            shared.load(tmp_path / "local.json")
+        assert shared.stats()["num_completed"] == 40
+        shared.save(tmp_path / "shared.json")
+    resumed = curriculum_config().make()
+    resumed.load(tmp_path / "shared.json")  # a shared run resumed locally (or under a new session)
+    assert resumed.stats() == local.stats()
+    with pytest.raises(CheckpointError, match=r"differs in: seed\)"):
+        curriculum_config(seed=4).make().load(tmp_path / "local.json")
+
+
+def _die_while_saving(path: Path) -> None:
+    def killed(*args: Any) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)  # the temp file is written, the rename never happens
+
+    os.replace = killed  # type: ignore[assignment]  # in this child process only
+    write_checkpoint(path, curriculum_config().make().get_state())
+
+
+def test_temp_files_of_saves_killed_midway_are_removed_by_the_next_save(tmp_path: Path) -> None:
+    path = tmp_path / "ckpt.json"
+    for _ in range(3):
+        process = mp.get_context("fork").Process(target=_die_while_saving, args=(path,))
+        process.start()
+        process.join(60)
+        assert process.exitcode == -signal.SIGKILL
+    assert len(list(tmp_path.glob(".ckpt.json.*.tmp"))) == 3
+    live = tmp_path / f".ckpt.json.{os.getppid()}.abcdefgh.tmp"  # a running process is saving
+    live.write_text("{}")
+    (tmp_path / ".other.json.1.abcdefgh.tmp").write_text("{}")  # another checkpoint's
+    curriculum = curriculum_config().make()
+    curriculum.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["ckpt.json", live.name, ".other.json.1.abcdefgh.tmp"]
+    )
+    assert read_checkpoint(path) == curriculum.get_state()

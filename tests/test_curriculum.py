@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from typing import Any
 
@@ -458,3 +459,65 @@ def test_non_int_task_ids_are_named() -> None:
     task_id = curriculum.active_task_ids()[0]
     curriculum.update_task_performance(np.int64(task_id), np.float32(0.5))  # type: ignore[arg-type]
     assert curriculum.stats()["num_completed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("score", "error", "message"),
+    [
+        ("0.5", TypeError, r"is '0\.5' \(str\): scores are numbers"),
+        (b"1", TypeError, r"is b'1' \(bytes\)"),
+        (True, TypeError, r"is True \(bool\)"),
+        (np.bool_(True), TypeError, r"is (np\.True_|True) \(bool"),
+        (object(), TypeError, r"is <object object at \w+> \(object\)"),
+        (1e308, ValueError, r"is 1e\+308: scores must be finite numbers of magnitude <= 1e\+15"),
+        (-1e16, ValueError, r"is -1e\+16"),
+    ],
+)
+def test_scores_are_numbers_of_bounded_magnitude(score: Any, error: type[Exception], message: str) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    task = curriculum.get_task()
+    with pytest.raises(error, match=rf"score for task {task.task_id} {message}"):
+        curriculum.update_task_performance(task.task_id, score)
+    with pytest.raises(error, match=rf"score for task {task.task_id} {message}"):
+        curriculum.update_task_performance_many([task.task_id, task.task_id], [0.5, score])
+    curriculum.update_task_performance(task.task_id, 1e15)  # the largest accepted magnitude
+    curriculum.update_task_performance_many([task.task_id] * 3, np.array([-1e15, 2, 3], dtype=np.int64))
+    stats = curriculum.stats()
+    assert stats["num_completed"] == 4
+    assert all(math.isfinite(value) for value in stats.values())
+
+
+@pytest.mark.parametrize("k", ["3", None, 2.5, True])
+def test_get_tasks_names_a_count_that_is_not_an_int(k: Any) -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    with pytest.raises(TypeError, match=rf"got {re.escape(repr(k))} \({type(k).__name__}\)"):
+        curriculum.get_tasks(k)
+    assert len(curriculum.get_tasks(np.int64(3))) == 3
+
+
+def test_batch_ids_must_be_one_dimensional_ints_in_range() -> None:
+    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+    ids = curriculum.active_task_ids()
+    with pytest.raises(ValueError, match=r"task ids must be a 1-D sequence, got shape \(2, 2\)"):
+        curriculum.update_task_performance_many(np.array(ids).reshape(2, 2), [1.0] * 4)
+    with pytest.raises(
+        ValueError, match=r"scores must be a 1-D sequence like the task ids, got shape \(4, 1\)"
+    ):
+        curriculum.update_task_performance_many(ids, np.ones((4, 1)))
+    with pytest.raises(ValueError, match=r"unknown task id 18446744073709551615\b"):
+        curriculum.update_task_performance_many(np.array([ids[0], 2**64 - 1], dtype=np.uint64), [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"unknown task id 9223372036854775808\b"):
+        curriculum.update_task_performance_many([ids[0], 2**63], [1.0, 1.0])
+    with pytest.raises(TypeError, match=r"got '5' \(str\)"):
+        curriculum.update_task_performance_many(np.array([ids[0], "5"], dtype=object), [1.0, 1.0])
+    with pytest.raises(TypeError, match=r"got True \(bool\)"):
+        curriculum.update_task_performance_many([True], [1.0])
+    with pytest.raises(TypeError, match=r"task ids must be integers, got bool"):
+        curriculum.update_task_performance_many(np.array([True]), [1.0])
+    assert curriculum.stats()["num_completed"] == 0
+
+
+def test_a_bucket_path_that_does_not_exist_fails_at_make() -> None:
+    config = bucketed(MazeConfig()).add_bucket("sise", [3, 5]).to_curriculum(num_active_tasks=4)
+    with pytest.raises(KeyError, match="override path 'sise' does not exist"):
+        config.make()

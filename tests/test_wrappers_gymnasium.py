@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 import agora
+from conftest import new_session
 from optional_deps import require
 
 gymnasium = require("gymnasium")
@@ -194,3 +195,21 @@ def test_works_with_a_builtin_gymnasium_env() -> None:
             env.reset()
     env.close()
     assert curriculum.stats()["num_completed"] == 3
+
+
+def test_close_delivers_the_scores_a_shared_curriculum_buffers() -> None:
+    config = corridor_curriculum()
+    algorithm = agora.DiscreteRandomConfig(use_shared_memory=True, session_id=new_session())
+    config = config.model_copy(update={"algorithm_config": algorithm, "refresh_interval": 1000})
+    with config.make() as owner, config.make() as passed:
+        env = make_env(passed)  # the wrapper does not own it: close() must still deliver its scores
+        env.reset(seed=0)
+        episodes = 0
+        while episodes < 10:
+            *_, terminated, truncated, _ = env.step(np.int64(1))
+            if terminated or truncated:
+                episodes += 1
+                env.reset()
+        assert owner.stats()["num_completed"] == 0  # still buffered in `passed`
+        env.close()
+        assert owner.stats()["num_completed"] == 10

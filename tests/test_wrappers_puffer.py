@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 
 import agora
 from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
+from conftest import new_session
 from mettagrid_envs import small_arena
 from optional_deps import require
 
@@ -125,7 +125,7 @@ def test_multiprocessing_workers_share_one_curriculum() -> None:
     ``config.make()`` attaches to it. Scores are applied to the shared pool at once
     (``shared_update_batch=1``), so the count read here is exact after the last step.
     """
-    session = f"agora-test-{uuid.uuid4().hex[:8]}"
+    session = new_session()
     algorithm = DiscreteRandomConfig(use_shared_memory=True, session_id=session, shared_update_batch=1)
     tasks = bucketed_arena(game__max_steps=[3, 5])
     config = tasks.to_curriculum(num_active_tasks=8, algorithm_config=algorithm)

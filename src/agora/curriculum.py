@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import glob
 import hashlib
 import itertools
 import json
-import math
+import multiprocessing.util
 import os
 import reprlib
 import tempfile
@@ -82,6 +83,15 @@ class CurriculumConfig(BaseModel):
         "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
+
+    @model_validator(mode="after")
+    def _session_named(self) -> CurriculumConfig:
+        if self.algorithm_config.session_id == "":
+            raise ValueError(
+                "session_id is '': name the session (processes that build from the config find it by "
+                "name) or leave it None for a new random session"
+            )
+        return self
 
     @model_validator(mode="after")
     def _pool_fits_id_space(self) -> CurriculumConfig:
@@ -278,6 +288,8 @@ def _flushed(
 
     @functools.wraps(method)
     def wrapper(self: Curriculum[Any], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self._shared is not None and self._shared.closed:
+            raise ValueError(f"the shared pool of session {self.session_id!r} was closed in this process")
         self.flush()
         return method(self, *args, **kwargs)
 
@@ -292,11 +304,17 @@ class Curriculum(Generic[TConfig]):
     shares it; see docs/shared-memory.md. ``session_id`` overrides the config's.
     """
 
+    _exit_flush: multiprocessing.util.Finalize[None] | None
+    """A shared pool's flush at process exit (:meth:`_flush_at_exit`), until :meth:`close`."""
+
     def __init__(
         self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
     ) -> None:
         self.config = config
         self._generator: TaskGenerator[TConfig] = config.task_generator.create()
+        # Configs are built lazily: build one now, so that e.g. a bucket path that does not
+        # exist fails here, naming the path, rather than at the first get_env_cfg() of a worker.
+        self._generator.generate(0).config  # noqa: B018
         self._track_labels = self._generator.has_labels
         self._labels: list[str] = []
         self._label_index: dict[str, int] = {}
@@ -306,12 +324,15 @@ class Curriculum(Generic[TConfig]):
         fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         self._shared: shared.SharedMemoryBackend | None = None
         if algorithm_config.use_shared_memory:
+            if session_id == "":
+                raise ValueError("session_id is '': name the session or leave it None")
             session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
             factory = functools.partial(
                 shared.SharedMemoryBackend,
                 session_id=session,
                 scratch_length=2 * config.num_active_tasks,
                 create=not _attach,
+                fingerprint=_fingerprint(config),
             )
             self.pool = TaskPool(config.num_active_tasks, fields, factory)
             self._shared = self.pool.backend  # type: ignore[assignment]
@@ -374,16 +395,17 @@ class Curriculum(Generic[TConfig]):
         but changes no task statistics: in a shared pool another worker may evict a task while
         it is being played.
         """
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        if type(task_id) is not int or not 0 <= task_id < _ID_LIMIT:  # inline: the per-episode path
+            task_id = checked_task_id(task_id)
+        if type(score) is not float or not -MAX_SCORE <= score <= MAX_SCORE:
+            score = checked_score(task_id, score)
         slot = self.pool.slot_of(task_id)
         if slot is None:
             if self.pool.was_evicted(task_id):
                 self.pool.add_to_counter("num_stale")
                 self._header[self._h_completed] += 1  # the episode was played: num_completed counts it
                 return
-            raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
+            raise ValueError(_unknown(task_id))
         self._completions[slot] += 1
         self._score_sum[slot] += score
         self._last_score[slot] = score
@@ -392,6 +414,9 @@ class Curriculum(Generic[TConfig]):
 
     def get_tasks(self, k: int) -> TaskBatch[TConfig]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise TypeError(f"get_tasks takes a number of tasks (an int), got {k!r} ({type(k).__name__})")
+        k = int(k)
         if k < 0:
             raise ValueError(f"cannot get {k} tasks")
         slots: list[npt.NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
@@ -431,7 +456,16 @@ class Curriculum(Generic[TConfig]):
         """
         ids, values = _score_batch(task_ids, scores)
         slots = self._slots_of(ids, task_ids)
+        self._check_known(ids, slots)
         self._apply_scores(ids, values, slots, _first_occurrences(slots))
+
+    def _check_known(self, ids: npt.NDArray[np.int64], slots: npt.NDArray[np.intp]) -> None:
+        """Raise for the first id that is neither in the pool (``slots`` -1) nor recently evicted."""
+        missing = slots < 0
+        if missing.any():
+            for task_id in ids[missing].tolist():
+                if not self.pool.was_evicted(task_id):
+                    raise ValueError(_unknown(task_id))
 
     def _slots_of(self, ids: npt.NDArray[np.int64], source: TaskIds | None) -> npt.NDArray[np.intp]:
         """Each id's slot (-1: not in the pool); a batch of ours only has its slots checked."""
@@ -456,15 +490,12 @@ class Curriculum(Generic[TConfig]):
         slots: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
     ) -> None:
-        """Apply validated scores; ``slots`` holds each id's slot (-1: not in the pool) and
-        ``first`` marks each slot's first occurrence (:func:`_first_occurrences`)."""
+        """Apply validated scores; ``slots`` holds each id's slot (-1: not in the pool: counted
+        as stale, see :meth:`_check_known`) and ``first`` marks each slot's first occurrence
+        (:func:`_first_occurrences`)."""
         missing = slots < 0
-        if missing.any():
-            for task_id in ids[missing].tolist():
-                if not self.pool.was_evicted(task_id):
-                    raise ValueError(f"unknown task id {task_id!r}: not in the pool and not recently evicted")
-            self.pool.add_to_counter("num_stale", int(missing.sum()))
-            self._header[self._h_completed] += int(missing.sum())  # played, as in the single path
+        stale = int(missing.sum())
+        if stale:
             present = ~missing
             values, slots, first = values[present], slots[present], first[present]
         if first.all():  # no task twice
@@ -479,7 +510,10 @@ class Curriculum(Generic[TConfig]):
                 for r in range(int(rank.max()) + 1):
                     in_round = later[rank == r]
                     self._apply_distinct(slots[in_round], values[in_round])
-        self._header[self._h_completed] += len(slots)
+        if stale:  # played, as in the single path
+            self.pool.add_to_counter("num_stale", stale)
+        # Last, stale episodes included: a shared pool's crash journal relies on it.
+        self._header[self._h_completed] += len(slots) + stale
 
     def _apply_distinct(self, slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]) -> None:
         """One score for each of ``slots`` (all different), vectorised."""
@@ -717,8 +751,11 @@ class Curriculum(Generic[TConfig]):
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
         """Restore :meth:`get_state` output. All or nothing: on error nothing changes.
 
-        A config that differs from this curriculum's raises :class:`CheckpointError`; with
-        ``strict=False`` it only warns (the pool layout must still match).
+        The state is checked before anything is applied (format, pool layout, a consistent id
+        map and free stack, label indices, a queue of active slots). A config that differs
+        from this curriculum's raises :class:`CheckpointError`; with ``strict=False`` it only
+        warns (the pool layout must still match). Deployment fields (``use_shared_memory``,
+        ``session_id``, ``shared_update_batch``, ``config_cache_size``) are not compared.
         """
         backup = self.get_state()
         try:
@@ -733,15 +770,18 @@ class Curriculum(Generic[TConfig]):
         if not isinstance(state, dict):
             raise CheckpointError(f"curriculum state must be a dict, got {type(state).__name__}")
         version = state.get("format_version")
-        if version != CHECKPOINT_FORMAT:
+        if type(version) is not int or version != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"unsupported checkpoint format_version {version!r} (expected {CHECKPOINT_FORMAT})"
             )
-        mine = self.config.model_dump(mode="json")
-        if state["config"] != mine:
-            diff = sorted(
-                k for k in mine.keys() | state["config"].keys() if mine.get(k) != state["config"].get(k)
-            )
+        # Deployment fields (shared or not, session, batching) may differ: resuming a shared run
+        # under a new session, or a local checkpoint in a shared pool, is the same curriculum.
+        mine, theirs = (
+            _defining_config(self.config.model_dump(mode="json")),
+            _defining_config(state["config"]),
+        )
+        if theirs != mine:
+            diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
             message = (
                 f"checkpoint was saved with a different CurriculumConfig (differs in: {', '.join(diff)})"
             )
@@ -764,8 +804,10 @@ class Curriculum(Generic[TConfig]):
             decoded[spec.name] = array
         rng = np.random.default_rng()
         rng.bit_generator.state = state["rng"]
-        queue = [int(s) for s in state["queue"]]
-        labels = [str(label) for label in state["labels"]]
+        queue, labels = state["queue"], state["labels"]
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise CheckpointError("checkpoint labels must be a list of strings")
+        self._check_pool(decoded, queue, len(labels))
         # Validation done: apply.
         for name, array in decoded.items():
             self.pool.backend.array(name)[:] = array
@@ -783,8 +825,33 @@ class Curriculum(Generic[TConfig]):
         if self._shared is not None:
             self._loaded_shared()
 
+    def _check_pool(self, arrays: dict[str, npt.NDArray[Any]], queue: object, num_labels: int) -> None:
+        """A checkpoint's pool and queue must be consistent before any of it is applied."""
+        ids, capacity = arrays["ids"], self.pool.capacity
+        active = ids[ids >= 0]
+        unique, counts = np.unique(active, return_counts=True)
+        if (counts > 1).any():
+            raise CheckpointError(
+                f"checkpoint pool holds task id {int(unique[counts > 1][0])} more than once"
+            )
+        num_free = int(arrays["header"][HEADER.index("num_free")])
+        empty = np.flatnonzero(ids < 0)
+        if num_free != len(empty) or not np.array_equal(np.sort(arrays["free"][:num_free]), empty):
+            raise CheckpointError("checkpoint pool's free-slot stack does not match its task ids")
+        labels = arrays["label"]
+        if len(labels) and (labels.min() < -1 or labels.max() >= num_labels):
+            raise CheckpointError(f"checkpoint pool has label indices outside its {num_labels} labels")
+        if not isinstance(queue, list) or not all(type(slot) is int for slot in queue):
+            raise CheckpointError("checkpoint queue must be a list of slot numbers")
+        bad = [slot for slot in queue if not 0 <= slot < capacity or ids[slot] < 0]
+        if bad:
+            raise CheckpointError(
+                f"checkpoint queue holds slot {bad[0]}, not an active slot of this pool of {capacity}"
+            )
+
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write a checkpoint atomically (temp file, fsync, rename) with a checksum."""
+        """Write a checkpoint atomically (temp file, fsync, rename) with a checksum; temp files
+        of earlier saves of ``path`` killed midway are removed."""
         write_checkpoint(path, self.get_state())
 
     def load(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
@@ -833,6 +900,9 @@ class Curriculum(Generic[TConfig]):
         with backend:
             self._sync()
         backend.close()
+        if self._exit_flush is not None:
+            self._exit_flush.cancel()
+            self._exit_flush = None
 
     def __enter__(self) -> Curriculum[TConfig]:
         return self
@@ -858,6 +928,8 @@ class Curriculum(Generic[TConfig]):
         assert backend is not None
         base = backend.journal_base
         self._j_op, self._j_arg, self._j_target, self._j_recoveries = base, base + 1, base + 2, base + 3
+        self._j_stale = base + 4  # num_stale before the journalled update
+        self._h_stale = HEADER.index("num_stale")
         self._h_version = HEADER.index("version")
         self._pending_slots: list[int] = []  # handed out, not yet in the shared scheduled counts
         self._pending_ids: list[int] = []
@@ -870,12 +942,25 @@ class Curriculum(Generic[TConfig]):
         else:
             self._rng = np.random.default_rng([self.config.seed, backend.next_attach_index()])
         shared.on_fork(self._after_fork)
+        self._flush_at_exit()
+        # multiprocessing children drop the finalizers they inherited (or unpickled) before
+        # running their target: register again there.
+        multiprocessing.util.register_after_fork(self, Curriculum._flush_at_exit)
         # Shared versions of the hot-path methods, bound per instance so the local ones stay lean.
         self.get_task = self._get_task_shared  # type: ignore[method-assign]
         self.update_task_performance = self._update_shared  # type: ignore[method-assign]
         self._take = self._take_shared  # type: ignore[method-assign]
         self.update_task_performance_many = self._update_many_shared  # type: ignore[method-assign]
         self._refresh = self._refresh_shared  # type: ignore[method-assign]
+
+    def _flush_at_exit(self) -> None:
+        """Deliver this process's buffered scores when it exits without :meth:`close`.
+
+        A ``multiprocessing`` finalizer runs both at interpreter exit (``atexit``) and when a
+        ``multiprocessing`` child returns from its target (children skip ``atexit``). It holds
+        the curriculum, so an unclosed shared curriculum lives until exit or ``close()``.
+        """
+        self._exit_flush = multiprocessing.util.Finalize(None, _exit_flush, args=(self,), exitpriority=10)
 
     def _after_fork(self) -> None:
         """In a forked child: draw our own samples with our own seed; the parent's pending counts stay its."""
@@ -909,20 +994,33 @@ class Curriculum(Generic[TConfig]):
         return CurriculumTask(self, task_id, slot)
 
     def _update_shared(self, task_id: int, score: float) -> None:
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        # Checked before buffering: a bad entry in the buffer would fail every later flush.
+        if type(task_id) is not int or not 0 <= task_id < _ID_LIMIT:  # inline: the per-episode path
+            task_id = checked_task_id(task_id)
+        if type(score) is not float or not -MAX_SCORE <= score <= MAX_SCORE:
+            score = checked_score(task_id, score)
+        # The id just handed out (the usual case) needs no look-up.
+        if task_id != self._last_handed and self.pool.slot_of(task_id) is None:
+            self._update_unseen(task_id, score)
+            return
         self._pending_updates.append((task_id, score))
-        # An id that is not in the (lock-free read of the) map is rare: decide at once, under
-        # the lock, so that an unknown id raises here and not in some later call. The id just
-        # handed out (the usual case) needs no look-up.
-        if len(self._pending_updates) >= self._batch or (
-            task_id != self._last_handed and self.pool.slot_of(task_id) is None
-        ):
+        if len(self._pending_updates) >= self._batch:
             # Converting and looking up the batch before taking the lock keeps the lock short.
             buffered = self._buffered(full=False)
             with self._shared:  # type: ignore[union-attr]
                 self._sync(full=False, buffered=buffered)
+
+    def _update_unseen(self, task_id: int, score: float) -> None:
+        """A score for an id not in the (lock-free read of the) map: rare, so decided at once,
+        under the lock. An unknown id raises here, not in some later call, and is never buffered."""
+        assert self._shared is not None
+        buffered = self._buffered()
+        with self._shared:
+            self._sync(buffered=buffered)
+            if self.pool.slot_of(task_id) is None and not self.pool.was_evicted(task_id):
+                raise ValueError(_unknown(task_id))
+            self._pending_updates.append((task_id, score))
+            self._sync()
 
     def _take_shared(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
         # Under the lock: the hand-out counts, and ids no eviction is changing. Refreshes
@@ -938,7 +1036,7 @@ class Curriculum(Generic[TConfig]):
         buffered = self._buffered()
         with self._shared:
             self._sync(buffered=buffered)  # this process's earlier single scores go first
-            self._apply_batch(*prepared)
+            self._apply_batch(*prepared, check=True)
 
     def _prepared_updates(self) -> _PreparedScores:
         """This process's buffered scores, prepared by :meth:`_prepare`."""
@@ -958,8 +1056,12 @@ class Curriculum(Generic[TConfig]):
         values: npt.NDArray[np.float64],
         guess: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
+        check: bool = False,
     ) -> None:
         """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
+
+        ``check``: raise for an unknown id before the first chunk (all or nothing); without
+        it, ids missing from the pool count as stale (buffered ids were checked when reported).
 
         ``guess`` holds the slots found before the lock was taken and ``first`` their first
         occurrences (together most of the work): only ids whose slot another process has
@@ -970,6 +1072,8 @@ class Curriculum(Generic[TConfig]):
         slots = self._checked_slots(ids, guess)
         if slots is not guess:
             first = _first_occurrences(slots)
+        if check:
+            self._check_known(ids, slots)
         control, journal = self._shared.control, self._shared.scratch
         chunk = len(journal)
         for begin in range(0, len(ids), chunk):
@@ -977,6 +1081,7 @@ class Curriculum(Generic[TConfig]):
             journal[: len(part)] = part
             control[self._j_arg] = len(part)
             control[self._j_target] = self._header[self._h_completed] + len(part)
+            control[self._j_stale] = self._header[self._h_stale]
             control[self._j_op] = _JOURNAL_BATCH
             try:
                 end = begin + chunk
@@ -988,9 +1093,10 @@ class Curriculum(Generic[TConfig]):
         """Apply this process's buffered scores and hand-out counts to a shared pool now.
 
         Called automatically every ``shared_update_batch`` scores, at refreshes, by
-        :meth:`stats`, :meth:`get_state` and :meth:`close`. A no-op for a local pool.
+        :meth:`stats`, :meth:`get_state`, :meth:`close` and at process exit. A no-op for a
+        local pool or a closed one.
         """
-        if self._shared is not None:
+        if self._shared is not None and not self._shared.closed:
             buffered = self._buffered()
             with self._shared:
                 self._sync(buffered=buffered)
@@ -1035,6 +1141,7 @@ class Curriculum(Generic[TConfig]):
             for task_id, score in updates:
                 control[self._j_arg] = task_id
                 control[self._j_target] = header[self._h_completed] + 1
+                control[self._j_stale] = header[self._h_stale]
                 done += 1
                 Curriculum.update_task_performance(self, task_id, score)
         finally:
@@ -1104,9 +1211,10 @@ class Curriculum(Generic[TConfig]):
     def _recover(self) -> None:
         """Repair the pool if a process died while changing it (called under the lock).
 
-        A half-applied update: its task is evicted (its statistics may be torn), and the
-        pool-wide counters do not include that episode. A half-done eviction: the id map
-        and free stack are rebuilt from ``ids``, the slots being replaced get fresh tasks.
+        A half-applied update or chunk of a batch: its tasks are evicted (their statistics may
+        be torn), and the pool-wide counters (completed, stale) include none of its episodes.
+        A half-done eviction: the id map and free stack are rebuilt from ``ids``, the slots
+        being replaced get fresh tasks.
         """
         assert self._shared is not None
         control, header, pool = self._shared.control, self._header, self.pool
@@ -1116,10 +1224,12 @@ class Curriculum(Generic[TConfig]):
         if not header[self._h_version] & 1:
             header[self._h_version] += 1
         if op == _JOURNAL_UPDATE and header[self._h_completed] != control[self._j_target]:
+            header[self._h_stale] = control[self._j_stale]  # the episode counts nowhere
             slot = pool.slot_of(control[self._j_arg])
             if slot is not None:
                 self._replace(np.asarray([slot], dtype=np.intp))
         elif op == _JOURNAL_BATCH and header[self._h_completed] != control[self._j_target]:
+            header[self._h_stale] = control[self._j_stale]  # no episode of the chunk counts
             slots = pool.slots_of(self._shared.scratch[: control[self._j_arg]])
             self._replace(np.unique(slots[slots >= 0]))
         elif op == _JOURNAL_EVICT:
@@ -1204,6 +1314,44 @@ _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
 
 
+_DEPLOYMENT_FIELDS = ("config_cache_size",)
+_ALGORITHM_DEPLOYMENT_FIELDS = ("use_shared_memory", "session_id", "shared_update_batch")
+"""Config fields that say how a curriculum runs, not what it is: left out of the comparisons
+behind checkpoint loading and joining a shared session."""
+
+
+def _defining_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A ``CurriculumConfig.model_dump(mode="json")`` without its deployment fields."""
+    out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
+    algorithm = out.get("algorithm_config")
+    if isinstance(algorithm, dict):
+        out["algorithm_config"] = {
+            k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS
+        }
+    return out
+
+
+def _fingerprint(config: CurriculumConfig) -> dict[str, str]:
+    """A digest per defining field (the algorithm's fields one by one), to name what differs."""
+    fields = _defining_config(config.model_dump(mode="json"))
+    flat = {k: v for k, v in fields.items() if k != "algorithm_config"}
+    flat.update({f"algorithm_config.{k}": v for k, v in fields["algorithm_config"].items()})
+    return {
+        name: hashlib.blake2b(json.dumps(value, sort_keys=True).encode(), digest_size=6).hexdigest()
+        for name, value in flat.items()
+    }
+
+
+def _exit_flush(curriculum: Curriculum[Any]) -> None:
+    """At process exit: deliver an unclosed shared curriculum's buffered scores (never raises)."""
+    try:
+        curriculum.flush()
+    except Exception as exc:  # at exit there is no caller left to handle it
+        warnings.warn(
+            f"agora: buffered scores of session {curriculum.session_id!r} not delivered: {exc}", stacklevel=1
+        )
+
+
 def _attach_curriculum(config: CurriculumConfig, session_id: str) -> Curriculum[Any]:
     return Curriculum(config, session_id=session_id, _attach=True)
 
@@ -1233,7 +1381,7 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Non
         {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
     )
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(document)
@@ -1248,6 +1396,32 @@ def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _remove_stale_temp_files(target)
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """Remove temp files of ``target`` left by writers killed mid-save (named ``.<name>.<pid>.*.tmp``).
+
+    A file whose writer is still running (another process saving the same path) is kept; so
+    is this process's own (another thread may be saving).
+    """
+    prefix = f".{target.name}."
+    for candidate in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid == os.getpid() or (pid is not None and _process_alive(pid)):
+            continue
+        candidate.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -1264,6 +1438,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{path} is truncated or not JSON ({exc.msg} at char {exc.pos})") from exc
     if not isinstance(document, dict) or "agora_checkpoint" not in document:
         raise CheckpointError(f"{path} is not an agora checkpoint")
+    marker = document["agora_checkpoint"]
+    if type(marker) is not int or marker != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} has checkpoint format {marker!r}; this agora reads format {CHECKPOINT_FORMAT}"
+        )
     state = document.get("state")
     if _sha256(json.dumps(state, sort_keys=True)) != document.get("sha256"):
         raise CheckpointError(f"{path} is corrupted: its checksum does not match its contents")
@@ -1272,24 +1451,93 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return state
 
 
+MAX_SCORE = 1e15
+"""Largest score magnitude accepted: sums of up to 2**32 scores per task stay far from overflow,
+so statistics stay finite. Larger or non-finite scores raise ``ValueError``."""
+_NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64, np.int32}
+"""Types of scores in a Python sequence that need no check one by one."""
+_ID_LIMIT = 2**63
+"""Task ids are int64 in the pool (and below ``max_task_id``, at most 2**62)."""
+
+
+def _unknown(task_id: int) -> str:
+    return f"unknown task id {task_id!r}: not in the pool and not recently evicted"
+
+
+def checked_task_id(task_id: object) -> int:
+    """``task_id`` as an int, or the error naming it (raised before anything is buffered or changed)."""
+    if type(task_id) is not int:
+        if isinstance(task_id, bool | np.bool_) or not isinstance(task_id, int | np.integer):
+            raise TypeError(f"task ids are ints, got {task_id!r} ({type(task_id).__name__})")
+        task_id = int(task_id)
+    if not 0 <= task_id < _ID_LIMIT:
+        raise ValueError(_unknown(task_id))
+    return task_id
+
+
+def checked_score(task_id: int, score: object) -> float:
+    """``score`` as a float: any number (not text, not a bool) of magnitude at most :data:`MAX_SCORE`."""
+    if type(score) is not float:
+        if isinstance(score, str | bytes | bytearray | bool | np.bool_):
+            raise TypeError(
+                f"score for task {task_id} is {score!r} ({type(score).__name__}): scores are numbers"
+            )
+        try:
+            score = float(score)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"score for task {task_id} is {score!r} ({type(score).__name__}): scores are numbers"
+            ) from None
+    if not -MAX_SCORE <= score <= MAX_SCORE:  # also False for NaN
+        raise ValueError(
+            f"score for task {task_id} is {score!r}: scores must be finite numbers of magnitude "
+            f"<= {MAX_SCORE:g}"
+        )
+    return score
+
+
 def _score_batch(
     task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Ids and scores of a batch as arrays, or the error that names the first bad entry."""
-    ids = np.asarray(task_ids.task_ids if isinstance(task_ids, TaskBatch) else task_ids).reshape(-1)
-    if len(ids) and ids.dtype.kind not in "iu":
-        raise TypeError(f"task ids must be integers, got {ids.dtype} values such as {ids[0]!r}")
-    ids = ids.astype(np.int64, copy=False)
-    values = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if len(ids) != len(values):
-        raise ValueError(f"{len(ids)} task ids but {len(values)} scores")
-    bad = ~np.isfinite(values)
+    given_ids = task_ids.task_ids if isinstance(task_ids, TaskBatch) else task_ids
+    raw = np.asarray(given_ids)
+    if raw.ndim != 1:
+        raise ValueError(f"task ids must be a 1-D sequence, got shape {raw.shape}: {_short(raw)}")
+    if raw.dtype.kind == "O" or (raw.dtype.kind not in "iu" and not isinstance(given_ids, np.ndarray)):
+        # Python objects (e.g. an int beyond int64 made the list float or object): check each.
+        items = raw.tolist() if isinstance(given_ids, np.ndarray) else list(given_ids)
+        ids = np.asarray([checked_task_id(task_id) for task_id in items], dtype=np.int64)
+    elif len(raw) and raw.dtype.kind not in "iu":
+        raise TypeError(f"task ids must be integers, got {raw.dtype} values such as {raw[0]!r}")
+    elif raw.dtype.kind == "u" and len(raw) and raw.max() >= _ID_LIMIT:
+        raise ValueError(_unknown(int(raw.max())))
+    else:
+        ids = raw.astype(np.int64, copy=False)
+    given = np.asarray(scores)
+    if given.ndim != 1:
+        raise ValueError(
+            f"scores must be a 1-D sequence like the task ids, got shape {given.shape}: {_short(given)}"
+        )
+    if len(given) != len(ids):
+        raise ValueError(f"{len(ids)} task ids but {len(given)} scores")
+    # A Python sequence converts text to str arrays but bools silently to numbers: check its types.
+    plain = not isinstance(scores, np.ndarray) and not {type(v) for v in scores} <= _NUMBER_TYPES  # type: ignore[union-attr]
+    if given.dtype.kind not in "iuf" or plain:
+        items = given.tolist() if isinstance(scores, np.ndarray) else list(scores)  # type: ignore[arg-type]
+        for task_id, score in zip(ids.tolist(), items, strict=True):
+            checked_score(task_id, score)  # raises for the first bad one
+    values = given.astype(np.float64)
+    bad = ~(np.abs(values) <= MAX_SCORE)
     if bad.any():
         first = int(np.argmax(bad))
-        raise ValueError(
-            f"score for task {int(ids[first])} is {float(values[first])!r}: scores must be finite numbers"
-        )
+        checked_score(int(ids[first]), float(values[first]))
     return ids, values
+
+
+def _short(array: npt.NDArray[Any]) -> str:
+    text = np.array2string(array, threshold=8, max_line_width=200)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _count_into(counts: npt.NDArray[np.unsignedinteger[Any]], slots: npt.NDArray[np.intp]) -> None:

@@ -29,7 +29,6 @@ reloaded is counted once as unknown.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -48,6 +47,8 @@ from agora.curriculum import (
     CurriculumConfig,
     TaskHandle,
     check_checkpoint_folder,
+    checked_score,
+    checked_task_id,
     read_checkpoint,
     write_checkpoint,
 )
@@ -403,12 +404,11 @@ class RayCurriculumClient(Generic[TConfig]):
 
     def update_task_performance(self, task_id: int, score: float) -> None:
         """Buffer one episode's score; it reaches the actor with the next flush."""
-        score = float(score)
-        if not math.isfinite(score):
-            raise ValueError(f"score for task {task_id} is {score!r}: scores must be finite numbers")
+        task_id = checked_task_id(task_id)  # before buffering: a bad entry would fail the whole flush
+        score = checked_score(task_id, score)
         with self._lock:
             self._check_open()
-            self._ids.append(int(task_id))
+            self._ids.append(task_id)
             self._scores.append(score)
             full = len(self._ids) >= self.options.flush_every
         if full:

@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "wrapper_overhead": "agora.bench.wrapper_overhead:run",
     "shared_memory": "agora.bench.shared_memory:run",
     "distributed": "agora.bench.distributed:run",
+    "faults": "agora.bench.faults:run",
 }
 """Benchmark name -> ``module:function`` of its ``run(quick)``, which returns a :class:`BenchResult`
 or a dict with the same fields."""

@@ -40,16 +40,27 @@ from agora.tracking.tracker import TaskTracker
 __all__ = [
     "CentralizedTaskTracker",
     "LayoutMismatchError",
+    "SessionSplitError",
     "SharedMemoryBackend",
     "segment_name",
+    "session_exists",
     "unlink_session",
 ]
 
 _MAGIC = int.from_bytes(b"agorapl1", "little")
-_FORMAT = 1
+_FORMAT = 2  # 2: a config fingerprint after the layout descriptor
 _INIT, _READY = 0, 1
 _DESCRIPTOR_BYTES = 4096
-_CONTROL = ("magic", "format", "state", "data_size", "descriptor_len", "owner_pid", "attach_count")
+_CONTROL = (
+    "magic",
+    "format",
+    "state",
+    "data_size",
+    "descriptor_len",
+    "owner_pid",
+    "attach_count",
+    "fingerprint_len",
+)
 _CONTROL_WORDS = 16  # room for the journal words a curriculum keeps here (see ``journal``)
 _MAX_STRINGS = 4096
 _STRING_BYTES = 256 * 1024
@@ -57,8 +68,12 @@ _PREFIX = "ag_"
 _ATTACH_TIMEOUT = 10.0
 
 
+class SessionSplitError(RuntimeError):
+    """Creating this session's pool would split it: processes still work on an earlier pool of it."""
+
+
 class LayoutMismatchError(ValueError):
-    """The session exists with a different pool layout (pool size or algorithm fields)."""
+    """The session exists with a different pool layout (pool size or algorithm fields) or config."""
 
 
 def segment_name(session_id: str) -> str:
@@ -94,9 +109,14 @@ class SharedMemoryBackend(TaskMemoryBackend):
         scratch_length: int = 0,
         create: bool = True,
         attach_timeout: float = _ATTACH_TIMEOUT,
+        fingerprint: dict[str, str] | None = None,
     ) -> None:
+        """``fingerprint``: ``{field: digest}`` of what defines the pool beyond its layout (a
+        curriculum's config); attaching with a different one raises :class:`LayoutMismatchError`
+        naming the fields that differ."""
         if not session_id:
             raise ValueError("session_id must be a non-empty string")
+        self._fingerprint = ",".join(f"{k}={v}" for k, v in sorted((fingerprint or {}).items()))
         self.session_id = session_id
         self.name = segment_name(session_id)
         self._scratch_spec = ArraySpec("journal", "q", scratch_length)
@@ -115,6 +135,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._pid = os.getpid()
         self._fd = -1
         self._lock_fd = -1
+        self._attach_fd = -1
         self._lock_path: Path | None = None
         self._mmap: mmap.mmap | None = None
         self.created = False
@@ -125,6 +146,9 @@ class SharedMemoryBackend(TaskMemoryBackend):
             if self._mmap is not None:
                 self._mmap.close()
                 self._mmap = None
+            if self.owner:  # refused after creating it: remove the segment again
+                unlink_session(session_id)
+                resource_tracker.unregister("/" + self.name, "shared_memory")
             self._close_fds()  # also drops our lock: others must not wait on a failed attach
             raise
         assert self._mmap is not None
@@ -182,19 +206,21 @@ class SharedMemoryBackend(TaskMemoryBackend):
                     self._close_fds()
                     time.sleep(0.005)
                     continue
+                self._become_owner()
+                self._hold_attachment()
                 os.ftruncate(self._fd, self._total)
                 self._mmap = mmap.mmap(self._fd, self._total)
-                self._become_owner()
                 return
             if size < self._control_bytes:
                 self._fail(f"shared memory {self.name!r} is not an agora pool ({size} bytes)")
             self._mmap = mmap.mmap(self._fd, size)
             control = memoryview(self._mmap)[: _CONTROL_WORDS * 8].cast("q")
-            magic, fmt, state, descriptor_len = (
+            magic, fmt, state, descriptor_len, fingerprint_len = (
                 control[0],
                 control[1],
                 control[2],
                 control[_CONTROL.index("descriptor_len")],
+                control[_CONTROL.index("fingerprint_len")],
             )
             control.release()
             if magic == _MAGIC and fmt != _FORMAT:
@@ -203,6 +229,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
                 )
             if magic == _MAGIC and state == _READY:
                 self._check_layout(descriptor_len, size)
+                self._check_fingerprint(descriptor_len, fingerprint_len)
+                self._hold_attachment()
                 return
             # We hold the lock yet the pool was never marked ready: its creator died while
             # initialising it. Take over if it has our size.
@@ -213,7 +241,33 @@ class SharedMemoryBackend(TaskMemoryBackend):
                     LayoutMismatchError,
                 )
             self._become_owner()
+            self._hold_attachment()
             return
+
+    def _hold_attachment(self) -> None:
+        """Hold a shared flock on the session's attachment file while attached.
+
+        The kernel drops it when a process dies, so a new owner of the session name can tell
+        whether processes still work on an earlier pool of this session whose segment was
+        removed (its owner closed it, or was killed and its resource tracker unlinked it):
+        creating a second pool then would silently split the session, so it refuses.
+        """
+        self._attach_fd = os.open(self._attach_path(), os.O_RDWR | os.O_CREAT, 0o600)
+        if self.owner:
+            try:
+                fcntl.flock(self._attach_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._fail(
+                    f"session {self.session_id!r}: processes are still attached to an earlier pool of this "
+                    "session whose shared-memory segment was removed (its owner closed it or was killed); "
+                    "a new pool now would split the session between them. Stop those processes first, "
+                    "or use another session_id",
+                    SessionSplitError,
+                )
+        fcntl.flock(self._attach_fd, fcntl.LOCK_SH)
+
+    def _attach_path(self) -> Path:
+        return Path(tempfile.gettempdir()) / f"{self.name}.attached"
 
     def _become_owner(self) -> None:
         self.created = True
@@ -223,16 +277,19 @@ class SharedMemoryBackend(TaskMemoryBackend):
 
     def _write_control(self) -> None:
         control = self.control
-        encoded = self._descriptor.encode()
-        if len(encoded) > _DESCRIPTOR_BYTES:
-            raise ValueError(f"pool layout descriptor too long ({len(encoded)} bytes)")
-        self._raw[_CONTROL_WORDS * 8 : _CONTROL_WORDS * 8 + len(encoded)] = encoded
+        encoded, fingerprint = self._descriptor.encode(), self._fingerprint.encode()
+        if len(encoded) + len(fingerprint) > _DESCRIPTOR_BYTES:
+            raise ValueError(f"pool layout descriptor too long ({len(encoded) + len(fingerprint)} bytes)")
+        start = _CONTROL_WORDS * 8
+        self._raw[start : start + len(encoded)] = encoded
+        self._raw[start + len(encoded) : start + len(encoded) + len(fingerprint)] = fingerprint
         for i in range(_CONTROL_WORDS):
             control[i] = 0
         control[_CONTROL.index("magic")] = _MAGIC
         control[_CONTROL.index("format")] = _FORMAT
         control[_CONTROL.index("data_size")] = self._data_size
         control[_CONTROL.index("descriptor_len")] = len(encoded)
+        control[_CONTROL.index("fingerprint_len")] = len(fingerprint)
         control[_CONTROL.index("owner_pid")] = os.getpid()
         control[_CONTROL.index("state")] = _INIT
         self._string_index[0] = self._string_index[1] = 0
@@ -256,6 +313,24 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._fail(
             f"cannot attach to shared pool of session {self.session_id!r}: {pool_size}"
             f"layouts differ ({'; '.join(diffs) or f'{size} vs {self._total} bytes'})",
+            LayoutMismatchError,
+        )
+
+    def _check_fingerprint(self, descriptor_len: int, length: int) -> None:
+        assert self._mmap is not None
+        start = _CONTROL_WORDS * 8 + descriptor_len
+        theirs = self._mmap[start : start + length].decode()
+        if theirs == self._fingerprint:
+            return
+        their_fields = dict(item.split("=", 1) for item in theirs.split(",") if item)
+        my_fields = dict(item.split("=", 1) for item in self._fingerprint.split(",") if item)
+        differ = sorted(
+            k for k in their_fields.keys() | my_fields.keys() if their_fields.get(k) != my_fields.get(k)
+        )
+        self._fail(
+            f"cannot attach to shared pool of session {self.session_id!r}: it was created with a "
+            f"different config (differs in: {', '.join(differ)}); use another session_id for another "
+            "curriculum",
             LayoutMismatchError,
         )
 
@@ -374,10 +449,10 @@ class SharedMemoryBackend(TaskMemoryBackend):
         os.close(old)
 
     def _close_fds(self) -> None:
-        for fd in {self._fd, self._lock_fd}:
+        for fd in {self._fd, self._lock_fd, self._attach_fd}:
             if fd >= 0:
                 os.close(fd)
-        self._fd = self._lock_fd = -1
+        self._fd = self._lock_fd = self._attach_fd = -1
 
     @property
     def closed(self) -> bool:
@@ -404,8 +479,23 @@ class SharedMemoryBackend(TaskMemoryBackend):
             resource_tracker.unregister("/" + self.name, "shared_memory")  # registered when created
             if self._lock_path is not None:
                 self._lock_path.unlink(missing_ok=True)
+            try:  # nobody else attached: the attachment file goes too (else it stays, empty)
+                fcntl.flock(self._attach_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._attach_path().unlink(missing_ok=True)
+            except BlockingIOError:
+                pass
         self._close_fds()
         _LIVE.discard(self)
+
+
+def session_exists(session_id: str) -> bool:
+    """Whether the segment of ``session_id`` exists (looked up by name)."""
+    try:
+        fd = _posixshmem.shm_open("/" + segment_name(session_id), os.O_RDONLY, mode=0o600)
+    except FileNotFoundError:
+        return False
+    os.close(fd)
+    return True
 
 
 def unlink_session(session_id: str) -> bool:

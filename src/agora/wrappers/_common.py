@@ -127,10 +127,13 @@ class TaskDriver:
         self.task = None
 
     def close(self) -> None:
-        """Release the curriculum if this driver built it (shared pools detach)."""
+        """Release the curriculum if this driver built it (shared pools detach); otherwise
+        deliver the scores a shared pool still buffers from this process."""
         close = getattr(self.curriculum, "close", None)
         if self._owns_curriculum and close is not None:
             close()
+        elif isinstance(self.curriculum, Curriculum):
+            self.curriculum.flush()
 
     def stats(self) -> dict[str, float]:
         """Curriculum statistics plus this wrapper's per-label episode counts since the last call."""
