@@ -13,6 +13,7 @@ from agora.algorithms import LearningProgressAlgorithm, LearningProgressConfig
 from agora.algorithms.learning_progress import _quantile
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, reweight
 from agora.bench import task_kinds
+from agora.bench.students import Kinds, run_student
 from agora.bench.task_kinds import KINDS, Kind, samples_per_task
 
 
@@ -22,23 +23,21 @@ def kinds_config(
     return task_kinds.kinds_config(LearningProgressConfig(**lp), kinds, num_tasks, seed)  # type: ignore[arg-type]
 
 
-def mean_over_seeds(kinds: tuple[str, ...], seeds: int = 4) -> dict[str, float]:
-    return task_kinds.mean_samples(LearningProgressConfig(), kinds, seeds)
+def kinds_shares(algorithm: agora.CurriculumAlgorithmConfig, seeds: int = 2) -> tuple[float, float]:
+    """Mean share of episodes on learnable-right-now tasks and on noisy ones (the suite's kinds student)."""
+    runs = [run_student(Kinds(), algorithm, seed) for seed in range(seeds)]
+    return (
+        float(np.mean([run.values["learnable share"] for run in runs])),
+        float(np.mean([run.values["noise share"] for run in runs])),
+    )
 
 
-def test_learnable_tasks_get_clearly_more_samples() -> None:
-    # About 1.22x the best other kind (noisy) over 20 seeds (agora bench task_kinds); 8 seeds
-    # keep the estimate well above the margin.
-    per_task = mean_over_seeds(("learnable", "impossible", "mastered", "noisy"), seeds=8)
-    for other in ("impossible", "mastered", "noisy"):
-        assert per_task["learnable"] > 1.15 * per_task[other], per_task
-
-
-def test_forgetting_tasks_get_more_samples_than_stationary_ones() -> None:
-    # About 1.13x the best stationary kind over 20 seeds; 12 seeds keep the estimate above 1.05.
-    per_task = mean_over_seeds(("forgetting", "mastered", "noisy"), seeds=12)
-    assert per_task["forgetting"] > 1.05 * per_task["noisy"], per_task
-    assert per_task["forgetting"] > 1.3 * per_task["mastered"], per_task
+def test_learnable_and_forgetting_tasks_get_more_than_their_uniform_share() -> None:
+    # agora bench students: about 2.8x uniform's share on this student (5 seeds), noise below its share.
+    learnable, noise = kinds_shares(LearningProgressConfig())
+    uniform_learnable, uniform_noise = kinds_shares(agora.DiscreteRandomConfig())
+    assert learnable > 2.0 * uniform_learnable
+    assert noise < uniform_noise
 
 
 def test_uniform_baseline_does_not_prefer_learnable() -> None:
@@ -48,12 +47,12 @@ def test_uniform_baseline_does_not_prefer_learnable() -> None:
 
 
 def test_rand_task_rate_gives_every_task_a_floor() -> None:
-    curriculum = kinds_config(rand_task_rate=0.2).make()
+    curriculum = kinds_config(rand_task_rate=0.2, staleness_rate=0.0).make()
     samples_per_task(curriculum, episodes=3000, seed=1)
     probs = curriculum.sampling_probabilities()
     assert min(probs.values()) >= 0.2 / len(probs) - 1e-12
     assert sum(probs.values()) == pytest.approx(1.0)
-    no_floor = kinds_config(rand_task_rate=0.0).make()
+    no_floor = kinds_config(rand_task_rate=0.0, staleness_rate=0.0).make()
     samples_per_task(no_floor, episodes=3000, seed=1)
     assert min(no_floor.sampling_probabilities().values()) < 0.2 / len(probs)
 
@@ -130,7 +129,6 @@ def test_only_measured_tasks_are_evicted() -> None:
     assert evicted
     # sample_threshold (10) + one fast-EMA time constant (1 / 0.15 -> 7 outcomes)
     assert min(played[task_id] for task_id in evicted) >= 17
-    assert stats["algorithm/frac_scored"] > 0.5
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import agora
-from agora.algorithms import LearningProgressConfig
+from agora.algorithms import LearningProgressAlgorithm, LearningProgressConfig
 from agora.algorithms.scorers import ema_difference_noise
 
 Outcome = Callable[[int, int], float]
@@ -63,20 +63,41 @@ def test_noise_model_matches_the_scorers_emas_on_a_coin_flip_task() -> None:
     assert np.std(differences) == pytest.approx(predicted, rel=0.1)
 
 
+@pytest.mark.parametrize("start", ["running_mean", "window"])
+def test_a_lucky_start_does_not_look_like_progress(start: str) -> None:
+    # A coin flip at 0.3 that started with 7 successes in 10 (about 1% of such tasks do): EMAs
+    # started at that window and run at their own rates keep the lucky start for hundreds of
+    # outcomes in the slow ones, which then look like a task being forgotten.
+    curriculum = pool(LearningProgressConfig(ema_start=start), 1)  # type: ignore[arg-type]
+    algorithm = curriculum.algorithm
+    assert isinstance(algorithm, LearningProgressAlgorithm)
+    rng = np.random.default_rng(0)
+    progressing = 0
+    for outcome in range(400):
+        success = outcome in (0, 1, 2, 4, 5, 7, 9) if outcome < 10 else rng.random() < 0.3
+        curriculum.update_task_performance(0, float(success))
+        if outcome >= 50:
+            progressing += algorithm._lp_and_rate(curriculum.pool.all_slots)[0][0] > 0
+    if start == "running_mean":  # spurious LP at times, as any stationary task (72 of 350 here)
+        assert progressing < 0.3 * 350, progressing
+    else:  # LP from the start's error after every one of the 350 outcomes
+        assert progressing > 0.9 * 350, progressing
+
+
 def test_coin_flip_tasks_get_no_more_than_their_uniform_share() -> None:
-    # 10 coin flips at 0.2 / 0.5 / 0.8 beside 5 impossible and 5 mastered tasks: the paper's raw LP
-    # puts most episodes on the coin flips (their EMAs always differ), the noise-discounted one does not.
+    # 10 coin flips at 0.2 / 0.5 / 0.8 beside 5 impossible and 5 mastered tasks, nothing to learn:
+    # the paper's raw LP puts about 75% of the episodes on the coin flips (their EMAs always
+    # differ); the noise-discounted LP gives them about their uniform half (a little more: the
+    # impossible tasks only get retries).
     def probability(index: int, episode: int) -> float:
         return (0.2, 0.5, 0.8)[index % 3] if index < 10 else float(index >= 15)
 
     episodes = 6000
     for seed in range(2):
-        noisy_share = samples(pool(LearningProgressConfig(), 20, seed), probability, episodes, seed)[
-            :10
-        ].sum()
-        assert noisy_share / episodes <= 0.55, noisy_share
+        noisy = samples(pool(LearningProgressConfig(), 20, seed), probability, episodes, seed)[:10].sum()
+        assert noisy / episodes <= 0.6, noisy
     paper = samples(pool(LearningProgressConfig.paper(), 20, 0), probability, episodes, 0)[:10].sum()
-    assert paper / episodes > 0.6
+    assert paper / episodes > 0.7, paper
 
 
 def unlock_delay(algorithm: agora.CurriculumAlgorithmConfig, seed: int, unlock_at: int = 3000) -> int:
@@ -183,18 +204,15 @@ def test_checkpoint_restores_the_staleness_clock() -> None:
 
 def test_the_papers_algorithm_stays_available() -> None:
     paper = LearningProgressConfig.paper()
-    assert (paper.noise_discount, paper.lp_transform, paper.staleness_rate, paper.lp_timescales) == (
-        0.0,
-        "zscore_sigmoid",
-        0.0,
-        2,
-    )
+    settings = ("ema_timescale", "slow_timescale_factor", "lp_timescales", "noise_discount", "staleness_rate")
+    assert [getattr(paper, name) for name in settings] == [0.03, 0.2, 2, 0.0, 0.0]
+    assert (paper.lp_transform, paper.z_score_amplification) == ("zscore_sigmoid", 1.0)
     assert LearningProgressConfig.paper(ema_timescale=0.05).ema_timescale == 0.05
 
 
 def test_inconsistent_signal_settings_are_rejected() -> None:
-    with pytest.raises(ValidationError, match=r"rand_task_rate \(0.8\) \+ staleness_rate \(0.3\)"):
-        LearningProgressConfig(rand_task_rate=0.8)
-    with pytest.raises(ValidationError, match="slow_ema='of_fast' needs lp_timescales=2, not 4"):
+    with pytest.raises(ValidationError, match=r"rand_task_rate \(0.9\) \+ staleness_rate \(0.2\)"):
+        LearningProgressConfig(rand_task_rate=0.9)
+    with pytest.raises(ValidationError, match="slow_ema='of_fast' needs lp_timescales=2, not 5"):
         LearningProgressConfig(slow_ema="of_fast")
     assert LearningProgressConfig(slow_ema="of_fast", lp_timescales=2).lp_timescales == 2

@@ -71,8 +71,14 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         default=None, gt=0, description="Must equal CurriculumConfig.num_active_tasks if set."
     )
     rand_task_rate: float = Field(default=0.01, ge=0, le=1, description="Probability mass spread uniformly.")
+    ema_start: Literal["running_mean", "window"] = Field(
+        default="running_mean",
+        description="'window': EMAs start at the windowed rate and run at their rates from then on "
+        "(the paper); 'running_mean': each EMA averages every outcome since then until 1/count falls "
+        "below its rate, so the start's error does not linger in slow EMAs (slow_ema='of_rate' only).",
+    )
     lp_timescales: int = Field(
-        default=4,
+        default=5,
         ge=2,
         le=8,
         description="EMAs of the success rate, at rates a * f**i: LP is the largest noise-discounted "
@@ -85,12 +91,24 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         "what outcome noise alone gives at the task's rate (0: the paper's raw LP).",
     )
     lp_transform: Literal["proportional", "zscore_sigmoid"] = Field(
-        default="proportional",
+        default="zscore_sigmoid",
         description="'proportional': sample in proportion to LP; 'zscore_sigmoid': sigmoid of LP's z-score "
         "over tasks (the paper; weight ratios stay within a few x).",
     )
+    z_score_amplification: float = Field(
+        default=5.0,
+        gt=0,
+        description="'zscore_sigmoid': z-scores are multiplied by this before the sigmoid (seed system: "
+        "10); large values make the weights a soft step, ~1 above the mean LP and ~0 below.",
+    )
+    lp_score_temperature: float = Field(
+        default=0.0,
+        ge=0,
+        description="'zscore_sigmoid': if > 0, sigmoid(LP / temperature) replaces the z-scores "
+        "(seed system).",
+    )
     staleness_rate: float = Field(
-        default=0.3,
+        default=0.2,
         ge=0,
         le=1,
         description="Probability mass spread in proportion to episodes since a task's last outcome times "
@@ -98,9 +116,11 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         "become learnable).",
     )
     staleness_unsolved_power: float = Field(
-        default=3.0,
+        default=10.0,
         ge=0,
-        description="How strongly retries favour unsolved tasks (0: by staleness alone).",
+        description="How strongly retries favour unsolved tasks: (1 - p)^power is the chance that "
+        "`power` outcomes at rate p all fail (10: a task at 0.2 gets a tenth of an unsolved task's "
+        "retries; 0: by staleness alone).",
     )
     sample_threshold: int = Field(default=10, ge=1, description="Outcomes a task needs before LP counts.")
     memory: int = Field(default=25, ge=1, le=4096, description="Recent outcomes kept per task.")
@@ -133,12 +153,16 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
 
     @classmethod
     def paper(cls, **overrides: Any) -> LearningProgressConfig:
-        """The algorithm of Kanitscheider et al. as agora shipped it before noise discounting:
-        raw |p_fast - p_slow|, z-score and sigmoid, no staleness (for comparisons)."""
+        """The algorithm of Kanitscheider et al. with agora's earlier defaults (for comparisons):
+        two EMAs (a = 0.03, f = 0.2), raw |p_fast - p_slow|, z-score and sigmoid, no staleness."""
         settings: dict[str, Any] = {
+            "ema_timescale": 0.03,
+            "slow_timescale_factor": 0.2,
             "lp_timescales": 2,
+            "ema_start": "window",
             "noise_discount": 0.0,
             "lp_transform": "zscore_sigmoid",
+            "z_score_amplification": 1.0,
             "staleness_rate": 0.0,
         }
         return cls(**{**settings, **overrides})
@@ -240,13 +264,14 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         """LP, sampling probabilities and the 'scored' mask of ``slots`` (no side effects)."""
         cfg = self.config
         lp, rate = self._lp_and_rate(slots)
-        scored = self.pool.gather("completions", slots) >= cfg.sample_threshold
+        completions = self.pool.gather("completions", slots)
+        scored = completions >= cfg.sample_threshold
         if not scored.any():
             weights = np.full(len(slots), cfg.exploration_bonus)
         elif not cfg.use_bidirectional:
             weights = np.where(scored, lp, cfg.exploration_bonus)
         elif cfg.lp_transform == "proportional":
-            weights = self._proportional(lp, scored)
+            weights = self._proportional(lp, scored, completions)
         else:
             weights = self._zscore_sigmoid(lp, rate, scored)
         total = weights.sum()
@@ -267,19 +292,26 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         return lp, probs, scored
 
     def _proportional(
-        self, lp: npt.NDArray[np.float64], scored: npt.NDArray[np.bool_]
+        self, lp: npt.NDArray[np.float64], scored: npt.NDArray[np.bool_], completions: npt.NDArray[Any]
     ) -> npt.NDArray[np.float64]:
         """Weights in proportion to LP, scaled so the progressing tasks' mean weight is 0.5 (the
         sigmoid's centre), which keeps ``exploration_bonus`` meaning the same in both transforms.
-        Scored tasks all get 0.5 when none is progressing."""
+        Scored tasks all get 0.5 when none is progressing.
+
+        A task without LP keeps the exploration bonus until it can be judged for eviction: with
+        weight 0 it would never get there, and a pool could fill up with tasks it neither plays
+        nor replaces."""
+        bonus = self.config.exploration_bonus
         progressing = lp > 0
         progressing &= scored
         count = int(progressing.sum())
         if not count:
-            return np.where(scored, 0.5, self.config.exploration_bonus)
+            return np.where(scored, 0.5, bonus)
         weights = lp * (0.5 * count / float(lp[progressing].sum()))
-        if not scored.all():
-            weights[~scored] = self.config.exploration_bonus
+        unjudged = completions < self._judgeable
+        if unjudged.any():
+            unjudged &= ~progressing
+            weights[unjudged] = bonus
         return weights
 
     def _zscore_sigmoid(
@@ -293,12 +325,14 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
             progressing = scored
         everyone = progressing.all()  # the usual case: no masked copies
         z = lp if everyone else lp[progressing]
-        # sigmoid((z - mean) / std), in place on one temporary
-        sigmoid: npt.NDArray[np.float64] = z - z.mean()
-        # Not np.dot: it calls a multithreaded BLAS on large pools, whose threads then spin
-        # on other processes' cores.
-        std = math.sqrt(np.square(sigmoid).mean())
-        np.multiply(sigmoid, -1.0 / (std if std > 0 else 1.0), out=sigmoid)
+        if cfg.lp_score_temperature > 0:
+            sigmoid: npt.NDArray[np.float64] = z * (-1.0 / cfg.lp_score_temperature)
+        else:  # sigmoid(amplification * (z - mean) / std), in place on one temporary
+            sigmoid = z - z.mean()
+            # Not np.dot: it calls a multithreaded BLAS on large pools, whose threads then spin
+            # on other processes' cores.
+            std = math.sqrt(np.square(sigmoid).mean())
+            np.multiply(sigmoid, -cfg.z_score_amplification / (std if std > 0 else 1.0), out=sigmoid)
         np.exp(sigmoid, out=sigmoid)
         sigmoid += 1.0
         np.reciprocal(sigmoid, out=sigmoid)
@@ -319,7 +353,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # earlier evicts it for an LP it has not had time to develop: with the seed's counting
         # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
         needed = max(min_presentations, self._judgeable)
-        all_lp = self._lp_and_rate(slots)[0]
+        all_lp, all_rate = self._lp_and_rate(slots)
         lp_column = self.pool.array("lp_score")  # the LP that statistics and inspect report
         if slots is self.pool.all_slots:
             lp_column[:] = all_lp
@@ -328,11 +362,16 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         judged = self.pool.gather("completions", slots) >= needed
         if not judged.any():
             return np.empty(0, dtype=np.intp)
-        scored, lp = (slots, all_lp) if judged.all() else (slots[judged], all_lp[judged])
+        if judged.all():
+            scored, lp, rate = slots, all_lp, all_rate
+        else:
+            scored, lp, rate = slots[judged], all_lp[judged], all_rate[judged]
         eligible = np.flatnonzero(lp <= _quantile(lp, self.config.eviction_threshold_percentile))
-        if len(eligible) > limit:  # only the lowest ``limit`` need ordering
-            eligible = eligible[np.argpartition(lp[eligible], limit - 1)[:limit]]
-        candidates: npt.NDArray[np.intp] = scored[eligible[np.argsort(lp[eligible], kind="stable")]]
+        # Lowest LP first; among equal LP (with the noise discount, most stationary tasks have
+        # LP 0) the most variable outcome first: success near 0.5 without progress is the mark
+        # of a coin flip, which the z-score transform would otherwise keep playing.
+        order = np.lexsort((-(rate[eligible] * (1.0 - rate[eligible])), lp[eligible]))
+        candidates: npt.NDArray[np.intp] = scored[eligible[order[:limit]]]
         return candidates
 
     def stats(self) -> dict[str, float]:

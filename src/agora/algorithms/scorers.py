@@ -105,6 +105,7 @@ class BidirectionalLPScorer(LPScorer):
         self._baseline = pool.view("baseline")
         self._levels = levels = config.lp_timescales
         self._slow_of_fast = config.slow_ema == "of_fast"
+        self._running_start = config.ema_start == "running_mean" and not self._slow_of_fast
         # of_fast: p_slow is an EMA of p_fast at the fast rate (two levels only)
         factor = 1.0 if self._slow_of_fast else config.slow_timescale_factor
         self._rates = [config.ema_timescale * factor**i for i in range(levels)]
@@ -148,7 +149,13 @@ class BidirectionalLPScorer(LPScorer):
             fast = ema[row] = a * rate + (1.0 - a) * ema[row]
             ema[row + 1] = a * fast + (1.0 - a) * ema[row + 1]
             return
+        # running_mean start: EMA i averages all outcomes since its start until 1/count falls
+        # below its rate, so the start's error does not linger in the slow EMAs (a fresh coin
+        # flip started at a lucky 0.7 looked like hundreds of outcomes of progress).
+        start = 1.0 / (n - self._warmup + 1) if self._running_start else 0.0
         for i, a in enumerate(self._rates, row):
+            if start > a:
+                a = start
             ema[i] = a * rate + (1.0 - a) * ema[i]
 
     def update_many(
@@ -174,6 +181,10 @@ class BidirectionalLPScorer(LPScorer):
             a = rates[0]
             ema[:, 0] += a * rate
             ema[:, 1] += a * ema[:, 0]
+        elif self._running_start:
+            weights = np.maximum(rates, 1.0 / np.maximum(n - self._warmup + 1, 1)[:, None])
+            ema = np.multiply(column[slots], 1.0 - weights, dtype=np.float64)
+            ema += weights * rate[:, None]
         else:
             ema += rates * rate[:, None]
         warm = n <= self._warmup
