@@ -1,21 +1,27 @@
-"""Learning-progress curriculum (Kanitscheider et al. 2021, arXiv 2106.14876).
+"""Learning-progress curriculum (Kanitscheider et al. 2021, arXiv 2106.14876), made robust to noise.
 
 Tasks on which the agent's success rate is changing, up or down, are sampled more. Per
 episode the tracker and scorer update a handful of pool columns in O(1); every
 ``refresh_interval`` episodes the curriculum asks :meth:`LearningProgressAlgorithm.weights`
 for the whole distribution, computed in one vectorised pass:
 
-1. LP per task from the scorer (bidirectional by default, see ``scorers.py``).
+1. LP per task from the scorer (``scorers.py``): the largest difference of neighbouring
+   EMAs in a ladder of timescales, less what outcome noise alone gives at the task's rate.
 2. Tasks with fewer than ``sample_threshold`` outcomes get weight ``exploration_bonus``.
-3. Among the others, those with LP > 0 or a positive success rate are z-scored on LP
-   (std 0 -> divide by 1) and passed through a sigmoid; the rest get 0 (if none has
-   progress, all of them are used).
-4. p = (1 - rand_task_rate) * w / sum(w) + rand_task_rate / N: every task keeps a floor.
+3. Among the others, those with LP > 0 or a positive success rate get a sigmoid of their
+   amplified LP z-score (``lp_transform="zscore_sigmoid"``) or weights in proportion to LP
+   (``"proportional"``); the rest get 0 (if none has progress, all of them are used).
+4. p = (1 - rand_task_rate - staleness_rate) * w / sum(w) + rand_task_rate / N
+   + staleness_rate * retries, where retries favour tasks not played for long that always
+   failed: nothing else would ever bring back a task with 0 successes that became learnable.
 
 Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes and
 at least ``sample_threshold + ceil(1 / ema_timescale)`` (time for LP to show a trend), whose
-LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first;
-the curriculum replaces at most one task per ``min_presentations_for_eviction`` episodes.
+LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first
+(ties: the most variable outcome first); the curriculum replaces at most one task per
+``min_presentations_for_eviction`` episodes. ``LearningProgressConfig.paper()`` is the
+paper's algorithm with agora's earlier defaults. docs/algorithms.md has the formulas and the
+evidence for the defaults.
 """
 
 from __future__ import annotations
@@ -281,9 +287,9 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         probs = weights * ((1.0 - uniform - cfg.staleness_rate) / total)
         probs += uniform / len(slots)
         if cfg.staleness_rate:
-            staleness = (self._clock - self.pool.gather("last_seen", slots)) * (
-                1.0 - rate
-            ) ** cfg.staleness_unsolved_power
+            # In a shared pool another process may have stamped a task with a later clock.
+            staleness = np.maximum(self._clock - self.pool.gather("last_seen", slots), 0)
+            staleness = staleness * (1.0 - rate) ** cfg.staleness_unsolved_power
             stale_total = float(staleness.sum())
             if stale_total > 0:
                 probs += staleness * (cfg.staleness_rate / stale_total)
