@@ -10,21 +10,17 @@ statistics themselves are always current.
 
 from __future__ import annotations
 
-import base64
 import functools
-import glob
 import hashlib
 import itertools
 import json
 import multiprocessing.util
 import os
 import reprlib
-import tempfile
 import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
@@ -33,13 +29,26 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, DiscreteRandomConfig
+from agora.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    capture,
+    check_checkpoint_folder,
+    check_state,
+    decode_array,
+    defining_config,
+    read_checkpoint,
+    write_checkpoint,
+)
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
 from agora.tracking import shared
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
+# The checkpoint names are re-exported: ``agora.curriculum`` was their home before ``agora.checkpoint``.
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "CheckpointError",
     "Curriculum",
     "CurriculumConfig",
@@ -51,12 +60,6 @@ __all__ = [
     "read_checkpoint",
     "write_checkpoint",
 ]
-
-CHECKPOINT_FORMAT = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint could not be loaded; the curriculum was left unchanged."""
 
 
 class CurriculumConfig(BaseModel):
@@ -730,22 +733,17 @@ class Curriculum(Generic[TConfig]):
 
     @_locked
     def get_state(self) -> dict[str, Any]:
-        """Everything needed to continue exactly where this curriculum is, as JSON-ready data."""
-        arrays = {
-            spec.name: _encode(self.pool.backend.array(spec.name))
-            for spec in self.pool.backend.layout
-            if spec.name not in {"table_keys", "table_slots"}  # rebuilt from ids on load
-        }
-        return {
-            "format_version": CHECKPOINT_FORMAT,
-            "config": self.config.model_dump(mode="json"),
-            "rng": self._rng.bit_generator.state,
-            "queue": list(self._queue),
-            "labels": list(self._labels),
-            "pool": arrays,
-            "algorithm": self.algorithm.get_state(),
-            "slices": self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
-        }
+        """Everything needed to continue exactly where this curriculum is, as JSON-ready data
+        (the layout is described in :mod:`agora.checkpoint`)."""
+        return capture(
+            config=self.config.model_dump(mode="json"),
+            rng=self._rng,
+            queue=self._queue,
+            labels=self._labels,
+            pool=self.pool,
+            algorithm=self.algorithm.get_state(),
+            slices=self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
+        )
 
     @_locked
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
@@ -767,87 +765,23 @@ class Curriculum(Generic[TConfig]):
             raise CheckpointError(f"invalid curriculum state: {type(exc).__name__}: {exc}") from exc
 
     def _load_state(self, state: dict[str, Any], strict: bool) -> None:
-        if not isinstance(state, dict):
-            raise CheckpointError(f"curriculum state must be a dict, got {type(state).__name__}")
-        version = state.get("format_version")
-        if type(version) is not int or version != CHECKPOINT_FORMAT:
-            raise CheckpointError(
-                f"unsupported checkpoint format_version {version!r} (expected {CHECKPOINT_FORMAT})"
-            )
-        # Deployment fields (shared or not, session, batching) may differ: resuming a shared run
-        # under a new session, or a local checkpoint in a shared pool, is the same curriculum.
-        mine, theirs = (
-            _defining_config(self.config.model_dump(mode="json")),
-            _defining_config(state["config"]),
-        )
-        if theirs != mine:
-            diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-            message = (
-                f"checkpoint was saved with a different CurriculumConfig (differs in: {', '.join(diff)})"
-            )
-            if strict:
-                raise CheckpointError(message + "; pass strict=False to load it anyway")
-            warnings.warn(message, stacklevel=3)
-        decoded = {}
-        for spec in self.pool.backend.layout:
-            if spec.name in {"table_keys", "table_slots"}:
-                continue
-            if spec.name not in state["pool"]:
-                raise CheckpointError(f"checkpoint has no pool array {spec.name!r}")
-            array = decode_array(state["pool"][spec.name])
-            target = self.pool.backend.array(spec.name)
-            if array.shape != target.shape or array.dtype != target.dtype:
-                raise CheckpointError(
-                    f"pool array {spec.name!r} is {array.dtype}{list(array.shape)} in the checkpoint but "
-                    f"{target.dtype}{list(target.shape)} here (pool size or algorithm layout differs)"
-                )
-            decoded[spec.name] = array
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state["rng"]
-        queue, labels = state["queue"], state["labels"]
-        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-            raise CheckpointError("checkpoint labels must be a list of strings")
-        self._check_pool(decoded, queue, len(labels))
-        # Validation done: apply.
-        for name, array in decoded.items():
+        config = self.config.model_dump(mode="json")
+        checked = check_state(state, config=config, pool=self.pool, strict=strict)  # changes nothing
+        for name, array in checked.arrays.items():
             self.pool.backend.array(name)[:] = array
         self.pool.rebuild_table()
-        self._rng = rng
-        self._set_queue(np.asarray(queue, dtype=np.intp))
-        self._labels = labels
-        self._label_index = {label: i for i, label in enumerate(labels)}
+        self._rng = checked.rng
+        self._set_queue(checked.queue)
+        self._labels = checked.labels
+        self._label_index = {label: i for i, label in enumerate(self._labels)}
         self._cache.clear()
         self._stats_version = None
         self._label_stats.labels = self._labels
-        self.algorithm.load_state(state["algorithm"])
-        if self.slice_analyzer is not None and state.get("slices") is not None:
-            self.slice_analyzer.load_state(state["slices"])
+        self.algorithm.load_state(checked.algorithm)
+        if self.slice_analyzer is not None and checked.slices is not None:
+            self.slice_analyzer.load_state(checked.slices)
         if self._shared is not None:
             self._loaded_shared()
-
-    def _check_pool(self, arrays: dict[str, npt.NDArray[Any]], queue: object, num_labels: int) -> None:
-        """A checkpoint's pool and queue must be consistent before any of it is applied."""
-        ids, capacity = arrays["ids"], self.pool.capacity
-        active = ids[ids >= 0]
-        unique, counts = np.unique(active, return_counts=True)
-        if (counts > 1).any():
-            raise CheckpointError(
-                f"checkpoint pool holds task id {int(unique[counts > 1][0])} more than once"
-            )
-        num_free = int(arrays["header"][HEADER.index("num_free")])
-        empty = np.flatnonzero(ids < 0)
-        if num_free != len(empty) or not np.array_equal(np.sort(arrays["free"][:num_free]), empty):
-            raise CheckpointError("checkpoint pool's free-slot stack does not match its task ids")
-        labels = arrays["label"]
-        if len(labels) and (labels.min() < -1 or labels.max() >= num_labels):
-            raise CheckpointError(f"checkpoint pool has label indices outside its {num_labels} labels")
-        if not isinstance(queue, list) or not all(type(slot) is int for slot in queue):
-            raise CheckpointError("checkpoint queue must be a list of slot numbers")
-        bad = [slot for slot in queue if not 0 <= slot < capacity or ids[slot] < 0]
-        if bad:
-            raise CheckpointError(
-                f"checkpoint queue holds slot {bad[0]}, not an active slot of this pool of {capacity}"
-            )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum; temp files
@@ -1314,26 +1248,9 @@ _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
 
 
-_DEPLOYMENT_FIELDS = ("config_cache_size",)
-_ALGORITHM_DEPLOYMENT_FIELDS = ("use_shared_memory", "session_id", "shared_update_batch")
-"""Config fields that say how a curriculum runs, not what it is: left out of the comparisons
-behind checkpoint loading and joining a shared session."""
-
-
-def _defining_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A ``CurriculumConfig.model_dump(mode="json")`` without its deployment fields."""
-    out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
-    algorithm = out.get("algorithm_config")
-    if isinstance(algorithm, dict):
-        out["algorithm_config"] = {
-            k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS
-        }
-    return out
-
-
 def _fingerprint(config: CurriculumConfig) -> dict[str, str]:
     """A digest per defining field (the algorithm's fields one by one), to name what differs."""
-    fields = _defining_config(config.model_dump(mode="json"))
+    fields = defining_config(config.model_dump(mode="json"))
     flat = {k: v for k, v in fields.items() if k != "algorithm_config"}
     flat.update({f"algorithm_config.{k}": v for k, v in fields["algorithm_config"].items()})
     return {
@@ -1360,95 +1277,6 @@ def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curr
     curriculum: Curriculum[Any] = Curriculum(config)
     curriculum.load_state(state)
     return curriculum
-
-
-def check_checkpoint_folder(path: str | os.PathLike[str]) -> None:
-    """Raise ``FileNotFoundError`` naming the folder if ``path``'s folder does not exist.
-
-    Checked before writing, so the error names the folder rather than the temporary file.
-    """
-    folder = Path(path).absolute().parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise FileNotFoundError(f"cannot save checkpoint {path}: the folder {folder} {problem}")
-
-
-def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write a :meth:`Curriculum.get_state` (extra keys allowed) atomically, with a checksum."""
-    check_checkpoint_folder(path)
-    payload = json.dumps(state, sort_keys=True)
-    document = json.dumps(
-        {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
-    )
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(document)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # make the rename itself durable
-        finally:
-            os.close(directory)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _remove_stale_temp_files(target)
-
-
-def _remove_stale_temp_files(target: Path) -> None:
-    """Remove temp files of ``target`` left by writers killed mid-save (named ``.<name>.<pid>.*.tmp``).
-
-    A file whose writer is still running (another process saving the same path) is kept; so
-    is this process's own (another thread may be saving).
-    """
-    prefix = f".{target.name}."
-    for candidate in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
-        pid = int(pid_text) if pid_text.isdigit() else None
-        if pid == os.getpid() or (pid is not None and _process_alive(pid)):
-            continue
-        candidate.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and verify a checkpoint file; returns the curriculum state inside it."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise CheckpointError(f"{path} is not an agora checkpoint (not UTF-8 text)") from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path} is truncated or not JSON ({exc.msg} at char {exc.pos})") from exc
-    if not isinstance(document, dict) or "agora_checkpoint" not in document:
-        raise CheckpointError(f"{path} is not an agora checkpoint")
-    marker = document["agora_checkpoint"]
-    if type(marker) is not int or marker != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} has checkpoint format {marker!r}; this agora reads format {CHECKPOINT_FORMAT}"
-        )
-    state = document.get("state")
-    if _sha256(json.dumps(state, sort_keys=True)) != document.get("sha256"):
-        raise CheckpointError(f"{path} is corrupted: its checksum does not match its contents")
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds no curriculum state")
-    return state
 
 
 MAX_SCORE = 1e15
@@ -1568,21 +1396,3 @@ def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     rank = np.empty(len(slots), dtype=np.intp)
     rank[order] = positions - run_start
     return rank
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _encode(array: npt.NDArray[Any]) -> dict[str, Any]:
-    return {
-        "dtype": array.dtype.str,
-        "shape": list(array.shape),
-        "data": base64.b64encode(array.tobytes()).decode(),
-    }
-
-
-def decode_array(blob: dict[str, Any]) -> npt.NDArray[Any]:
-    """A pool array from a checkpoint's ``state["pool"][name]`` (read-only)."""
-    raw = base64.b64decode(blob["data"], validate=True)
-    return np.frombuffer(raw, dtype=np.dtype(blob["dtype"])).reshape(blob["shape"])
