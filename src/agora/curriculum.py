@@ -16,13 +16,12 @@ import itertools
 import json
 import multiprocessing.util
 import os
-import reprlib
 import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +41,7 @@ from agora.checkpoint import (
 )
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
+from agora.handles import CurriculumLike, TaskHandle, TaskSource
 from agora.pool import HEADER, TaskPool
 from agora.tracking import shared
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
@@ -52,6 +52,7 @@ __all__ = [
     "CheckpointError",
     "Curriculum",
     "CurriculumConfig",
+    "CurriculumLike",
     "CurriculumTask",
     "TaskHandle",
     "TaskSource",
@@ -114,64 +115,6 @@ class CurriculumConfig(BaseModel):
     def make(self) -> Curriculum[Any]:
         """Build the curriculum described by this config."""
         return Curriculum(self)
-
-
-class TaskSource(Protocol[TConfig]):
-    """What a task handle needs from whoever handed it out (a curriculum or a remote client)."""
-
-    def generated(self, task_id: int) -> GeneratedTask[TConfig]: ...
-
-    def update_task_performance(self, task_id: int, score: float) -> None: ...
-
-
-class TaskHandle(Generic[TConfig]):
-    """A task handed out by a curriculum: its id, its config (built on demand) and its report."""
-
-    __slots__ = ("_completed", "_source", "task_id")
-
-    def __init__(self, source: TaskSource[TConfig], task_id: int) -> None:
-        self._source = source
-        self.task_id = task_id
-        self._completed = False
-
-    def get_env_cfg(self) -> TConfig:
-        """The environment config of this task (generated on first use, then cached).
-
-        The object is shared with later hand-outs of the same task while it stays in the
-        cache: treat it as read-only (``model_copy(deep=True)`` if you must change it).
-        """
-        return self._source.generated(self.task_id).config
-
-    def get_bucket_values(self) -> dict[str, Any]:
-        """``{bucket path: drawn value}`` for bucketed generators, else ``{}``."""
-        return dict(self._source.generated(self.task_id).bucket_values)
-
-    get_slice_values = get_bucket_values
-
-    def get_label(self) -> str | None:
-        return self._source.generated(self.task_id).label
-
-    def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``), once.
-
-        A handle stands for one episode: a second ``complete`` raises ``RuntimeError`` instead of
-        counting an episode that was never played (a rejected score does not count as the call).
-        """
-        if self._completed:
-            raise RuntimeError(
-                f"task {self.task_id} was already completed: complete() reports one episode per "
-                "get_task(); call update_task_performance(task_id, score) to report more episodes"
-            )
-        if not isinstance(score, int | float) and np.ndim(score) != 0:
-            raise TypeError(
-                f"score for task {self.task_id} must be one number, got {type(score).__name__} "
-                f"{reprlib.repr(score)}"
-            )
-        self._source.update_task_performance(self.task_id, score)
-        self._completed = True
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(task_id={self.task_id}, label={self.get_label()!r})"
 
 
 class CurriculumTask(TaskHandle[TConfig]):
