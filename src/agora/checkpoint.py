@@ -55,10 +55,12 @@ EXTENSIONS = "extensions"
 _REBUILT = frozenset({"table_keys", "table_slots"})
 """Pool arrays not stored: the id -> slot table is rebuilt from the ids on load."""
 
-_DEPLOYMENT_FIELDS = ("config_cache_size",)
-_ALGORITHM_DEPLOYMENT_FIELDS = ("use_shared_memory", "session_id", "shared_update_batch")
+_DEPLOYMENT_FIELDS = ("config_cache_size", "use_shared_memory", "session_id", "shared_update_batch")
 """Config fields that say how a curriculum runs, not what it is: left out of the comparisons
 behind checkpoint loading and joining a shared session."""
+
+_MOVED_FIELDS = ("max_slice_axes", "enable_detailed_slice_logging")
+"""Fields of ``CurriculumConfig`` that older configs kept only on the algorithm config."""
 
 
 class CheckpointError(ValueError):
@@ -66,13 +68,19 @@ class CheckpointError(ValueError):
 
 
 def defining_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A ``CurriculumConfig.model_dump(mode="json")`` without its deployment fields."""
+    """A ``CurriculumConfig.model_dump(mode="json")`` without its deployment fields.
+
+    The curriculum's knobs are compared once, at the top level, whether the dump is older (they
+    were algorithm fields) or newer (the algorithm config mirrors them).
+    """
     out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
     algorithm = out.get("algorithm_config")
     if isinstance(algorithm, dict):
-        out["algorithm_config"] = {
-            k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS
-        }
+        for name in _MOVED_FIELDS:
+            if name in algorithm:
+                out.setdefault(name, algorithm[name])
+        knobs = _DEPLOYMENT_FIELDS + _MOVED_FIELDS
+        out["algorithm_config"] = {k: v for k, v in algorithm.items() if k not in knobs}
     return out
 
 

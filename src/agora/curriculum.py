@@ -63,6 +63,16 @@ __all__ = [
 ]
 
 
+CURRICULUM_KNOBS = (
+    "use_shared_memory",
+    "session_id",
+    "shared_update_batch",
+    "max_slice_axes",
+    "enable_detailed_slice_logging",
+)
+"""CurriculumConfig fields that algorithm configs accept too (where older configs set them)."""
+
+
 class CurriculumConfig(BaseModel):
     """Everything that defines a curriculum; ``make()`` builds it."""
 
@@ -87,10 +97,51 @@ class CurriculumConfig(BaseModel):
         "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
+    # How the pool is shared and what statistics report: the curriculum's knobs, not an algorithm's.
+    # Algorithm configs accept them too (older and seed-compatible configs set them there).
+    use_shared_memory: bool = Field(
+        default=False, description="Keep the pool in shared memory so that processes share one curriculum."
+    )
+    session_id: str | None = Field(
+        default=None, description="Name of the shared pool; processes with the same id share it."
+    )
+    shared_update_batch: int = Field(
+        default=256,
+        gt=0,
+        description="Scores a process buffers before applying them to the shared pool under its lock "
+        "(amortises the lock; others see a process's scores at most this many episodes late).",
+    )
+    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
+    enable_detailed_slice_logging: bool = Field(
+        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
+    )
 
     @model_validator(mode="after")
-    def _session_named(self) -> CurriculumConfig:
-        if self.algorithm_config.session_id == "":
+    def _one_value_per_knob(self) -> CurriculumConfig:
+        """A knob set only on the algorithm config moves here; set on both, the values must agree.
+
+        The algorithm config is replaced by a copy holding the same values (so code reading them
+        there sees what the curriculum uses) that does not count them as set there, so assigning
+        a knob here later just updates the copy.
+        """
+        algorithm = self.algorithm_config
+        set_there = algorithm.model_fields_set.intersection(CURRICULUM_KNOBS)
+        for name in sorted(set_there):
+            mine, theirs = getattr(self, name), getattr(algorithm, name)
+            if name not in self.model_fields_set:
+                self.__dict__[name] = theirs  # no re-validation: the algorithm's field checked it
+                self.__pydantic_fields_set__.add(name)
+            elif mine != theirs:
+                raise ValueError(
+                    f"{name} is {mine!r} on the CurriculumConfig but {theirs!r} on its algorithm_config "
+                    f"({type(algorithm).__name__}): set it in one place (the CurriculumConfig)"
+                )
+        differ = {n: getattr(self, n) for n in CURRICULUM_KNOBS if getattr(algorithm, n) != getattr(self, n)}
+        if differ or set_there:
+            mirrored = algorithm.model_copy(update=differ)
+            mirrored.__pydantic_fields_set__.difference_update(CURRICULUM_KNOBS)
+            self.__dict__["algorithm_config"] = mirrored
+        if self.session_id == "":
             raise ValueError(
                 "session_id is '': name the session (processes that build from the config find it by "
                 "name) or leave it None for a new random session"
@@ -245,7 +296,7 @@ def _flushed(
 class Curriculum(Generic[TConfig]):
     """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`.
 
-    With ``algorithm_config.use_shared_memory`` the pool lives in shared memory and every
+    With ``config.use_shared_memory`` the pool lives in shared memory and every
     process that builds a curriculum with the same ``session_id`` (or unpickles this one)
     shares it; see docs/shared-memory.md. ``session_id`` overrides the config's.
     """
@@ -266,13 +317,13 @@ class Curriculum(Generic[TConfig]):
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         algorithm_config = config.algorithm_config
-        axes = dict(list(self._generator.bucket_axes().items())[: algorithm_config.max_slice_axes])
+        axes = dict(list(self._generator.bucket_axes().items())[: config.max_slice_axes])
         fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         self._shared: shared.SharedMemoryBackend | None = None
-        if algorithm_config.use_shared_memory:
+        if config.use_shared_memory:
             if session_id == "":
                 raise ValueError("session_id is '': name the session or leave it None")
-            session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
+            session = session_id or config.session_id or f"agora-{uuid.uuid4().hex}"
             factory = functools.partial(
                 shared.SharedMemoryBackend,
                 session_id=session,
@@ -290,7 +341,7 @@ class Curriculum(Generic[TConfig]):
             self.slice_analyzer: SliceAnalyzer | None = None
             if axes:
                 self.slice_analyzer = SliceAnalyzer(
-                    self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+                    self.pool, axes, self._coordinator, config.enable_detailed_slice_logging
                 )
             if creating:
                 self.pool.initialize()
@@ -813,7 +864,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
         self._last_handed = -1
         self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}
-        self._batch = self.config.algorithm_config.shared_update_batch
+        self._batch = self.config.shared_update_batch
         if creating:
             backend.mark_ready()
         else:

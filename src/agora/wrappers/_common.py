@@ -93,7 +93,7 @@ class TaskDriver:
 
     ``curriculum`` may be a :class:`~agora.Curriculum` (shared by every wrapper holding it,
     within one process) or a :class:`~agora.CurriculumConfig`, from which this driver builds
-    its own; with ``use_shared_memory=True`` and a ``session_id`` in the algorithm config,
+    its own; with ``use_shared_memory=True`` and a ``session_id`` in the config,
     drivers in different processes then share one pool. Any object with the per-episode
     interface (:class:`~agora.CurriculumLike`) also works, e.g. an
     ``agora.distributed.RayCurriculumClient``; the driver closes
