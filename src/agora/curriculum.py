@@ -316,6 +316,7 @@ class Curriculum(Generic[TConfig]):
         self._labels: list[str] = []
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
+        self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}  # see _prepare_tasks
         algorithm_config = config.algorithm_config
         axes = dict(list(self._generator.bucket_axes().items())[: config.max_slice_axes])
         fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
@@ -607,9 +608,15 @@ class Curriculum(Generic[TConfig]):
         return index
 
     def _refresh(self) -> None:
-        """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots."""
+        """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots.
+
+        Replacement ids come from :meth:`_prepare_tasks`, as in a shared pool, so a local and a
+        single-process shared curriculum with the same seed hand out the same tasks.
+        """
         self.algorithm.on_refresh()
-        self._evict()
+        plan = self._eviction_plan()
+        if plan is not None and len(plan):
+            self._evict(plan, self._prepare_tasks(len(plan)))
         self._draw()
 
     def _eviction_plan(self) -> npt.NDArray[np.intp] | None:
@@ -863,7 +870,6 @@ class Curriculum(Generic[TConfig]):
         self._pending_ids: list[int] = []
         self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
         self._last_handed = -1
-        self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}
         self._batch = self.config.shared_update_batch
         if creating:
             backend.mark_ready()
