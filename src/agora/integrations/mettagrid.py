@@ -121,8 +121,9 @@ def make_puffer_env(
 
         vecenv = pufferlib.vector.make(functools.partial(make_puffer_env, curriculum_config), ...)
 
-    With a :class:`~agora.CurriculumConfig` each env builds its own curriculum (shared
-    across processes when it has ``use_shared_memory=True`` and a ``session_id``); a :class:`~agora.Curriculum` is shared by the envs of one process.
+    With a :class:`~agora.CurriculumConfig` each env builds its own curriculum (shared across
+    processes when it has ``use_shared_memory=True`` and a ``session_id``); a
+    :class:`~agora.Curriculum` is shared by the envs of one process.
     ``env_kwargs`` go to ``MettaGridPufferEnv``.
     """
     from mettagrid.envs.mettagrid_puffer_env import MettaGridPufferEnv
