@@ -157,6 +157,16 @@ class CurriculumConfig(BaseModel):
             )
         return self
 
+    def setting(self, name: str) -> Any:
+        """The value of curriculum knob ``name`` that the curriculum uses.
+
+        This config's, unless the algorithm config counts it as set: validation never leaves
+        it so, but ``model_copy(update={"algorithm_config": ...})`` skips validation, and older
+        code changes a knob that way (e.g. a local twin of a shared config).
+        """
+        algorithm = self.algorithm_config
+        return getattr(algorithm if name in algorithm.model_fields_set else self, name)
+
     @property
     def effective_refresh_interval(self) -> int:
         if self.refresh_interval is not None:
@@ -318,13 +328,13 @@ class Curriculum(Generic[TConfig]):
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
         self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}  # see _prepare_tasks
         algorithm_config = config.algorithm_config
-        axes = dict(list(self._generator.bucket_axes().items())[: config.max_slice_axes])
+        axes = dict(list(self._generator.bucket_axes().items())[: config.setting("max_slice_axes")])
         fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         self._shared: shared.SharedMemoryBackend | None = None
-        if config.use_shared_memory:
+        if config.setting("use_shared_memory"):
             if session_id == "":
                 raise ValueError("session_id is '': name the session or leave it None")
-            session = session_id or config.session_id or f"agora-{uuid.uuid4().hex}"
+            session = session_id or config.setting("session_id") or f"agora-{uuid.uuid4().hex}"
             factory = functools.partial(
                 shared.SharedMemoryBackend,
                 session_id=session,
@@ -342,7 +352,7 @@ class Curriculum(Generic[TConfig]):
             self.slice_analyzer: SliceAnalyzer | None = None
             if axes:
                 self.slice_analyzer = SliceAnalyzer(
-                    self.pool, axes, self._coordinator, config.enable_detailed_slice_logging
+                    self.pool, axes, self._coordinator, config.setting("enable_detailed_slice_logging")
                 )
             if creating:
                 self.pool.initialize()
@@ -870,7 +880,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_ids: list[int] = []
         self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
         self._last_handed = -1
-        self._batch = self.config.shared_update_batch
+        self._batch = int(self.config.setting("shared_update_batch"))
         if creating:
             backend.mark_ready()
         else:
