@@ -21,7 +21,15 @@ import numpy.typing as npt
 import pytest
 
 from agora import CheckpointError, Curriculum, CurriculumConfig, bucketed, merge
-from agora.curriculum import CHECKPOINT_FORMAT, decode_array, read_checkpoint, write_checkpoint
+from agora.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointView,
+    decode_array,
+    get_extension,
+    read_checkpoint,
+    set_extension,
+    write_checkpoint,
+)
 from conftest import new_session
 from core_models import EvictPlayedConfig, MazeConfig
 
@@ -429,3 +437,37 @@ def test_temp_files_of_saves_killed_midway_are_removed_by_the_next_save(tmp_path
         ["ckpt.json", live.name, ".other.json.1.abcdefgh.tmp"]
     )
     assert read_checkpoint(path) == curriculum.get_state()
+
+
+def test_extensions_travel_with_the_checkpoint_and_do_not_change_loading(tmp_path: Path) -> None:
+    original = curriculum_config().make()
+    play(original, 30)
+    state = original.get_state()
+    set_extension(state, "trainer", {"step": 7})
+    write_checkpoint(tmp_path / "c.json", state)
+    loaded = read_checkpoint(tmp_path / "c.json")
+    assert get_extension(loaded, "trainer") == {"step": 7}
+    assert get_extension(loaded, "other") is None
+    restored = curriculum_config().make()
+    restored.load_state(loaded)
+    assert_same_future(original, restored)
+
+
+def test_a_part_kept_at_the_top_level_by_older_writers_is_read_as_an_extension() -> None:
+    state = curriculum_config().make().get_state()
+    state["distributed"] = {"applied": {"a": 3}}
+    assert get_extension(state, "distributed") == {"applied": {"a": 3}}
+
+
+def test_checkpoint_view_reads_the_pool_without_a_curriculum(tmp_path: Path) -> None:
+    curriculum = curriculum_config().make()
+    play(curriculum, 40)
+    curriculum.save(tmp_path / "c.json")
+    view = CheckpointView.read(tmp_path / "c.json")
+    assert sorted(view.ids[view.active].tolist()) == sorted(curriculum.active_task_ids())
+    assert view.header["num_completed"] == 40
+    assert view.active_column("completions").sum() <= 40
+    assert view.labels == curriculum.get_state()["labels"]
+    assert view.algorithm_type == curriculum.config.algorithm_config.type
+    with pytest.raises(CheckpointError, match="not a valid curriculum state"):
+        CheckpointView({"pool": {}, "labels": [], "config": {}}, "x.json")

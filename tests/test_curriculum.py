@@ -521,3 +521,44 @@ def test_a_bucket_path_that_does_not_exist_fails_at_make() -> None:
     config = bucketed(MazeConfig()).add_bucket("sise", [3, 5]).to_curriculum(num_active_tasks=4)
     with pytest.raises(KeyError, match="override path 'sise' does not exist"):
         config.make()
+
+
+def test_curriculum_knobs_set_on_the_algorithm_config_move_to_the_curriculum_config() -> None:
+    algorithm = DiscreteRandomConfig(max_slice_axes=1, shared_update_batch=8)
+    config = maze_buckets().to_curriculum(algorithm_config=algorithm)
+    assert (config.max_slice_axes, config.shared_update_batch) == (1, 8)
+    assert config.make().slice_analyzer.axes.keys() == {"size"}  # type: ignore[union-attr]
+
+
+def test_curriculum_knobs_are_mirrored_on_a_copy_of_the_algorithm_config() -> None:
+    algorithm = DiscreteRandomConfig()
+    config = maze_buckets().to_curriculum(algorithm_config=algorithm, enable_detailed_slice_logging=True)
+    assert config.algorithm_config.enable_detailed_slice_logging
+    assert not algorithm.enable_detailed_slice_logging  # the caller's object is not changed
+    again = CurriculumConfig.model_validate_json(config.model_dump_json())
+    assert again == config
+    again.max_slice_axes = 1  # a later assignment is not a conflict with the mirrored copy
+    assert again.algorithm_config.max_slice_axes == 1
+
+
+def test_a_knob_set_on_both_configs_with_different_values_names_both() -> None:
+    with pytest.raises(ValidationError, match=r"max_slice_axes is 2 on the CurriculumConfig but 1 on"):
+        maze_buckets().to_curriculum(
+            max_slice_axes=2, algorithm_config=DiscreteRandomConfig(max_slice_axes=1)
+        )
+    same = maze_buckets().to_curriculum(
+        max_slice_axes=1, algorithm_config=DiscreteRandomConfig(max_slice_axes=1)
+    )
+    assert same.max_slice_axes == 1
+
+
+def test_a_config_dumped_before_the_knobs_moved_loads_and_matches_its_checkpoints() -> None:
+    new = maze_buckets().to_curriculum(num_active_tasks=6, max_slice_axes=1)
+    old = new.model_dump(mode="json")
+    for name in ("use_shared_memory", "session_id", "shared_update_batch", "max_slice_axes"):
+        del old[name]
+    old.pop("enable_detailed_slice_logging")
+    assert CurriculumConfig.model_validate(old) == new
+    state = new.make().get_state()
+    state["config"] = old
+    CurriculumConfig.model_validate(old).make().load_state(state)  # strict: no config difference

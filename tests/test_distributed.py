@@ -383,3 +383,21 @@ def test_benchmark_reports_cost_and_throughput(cluster: None) -> None:
     assert all(len(row) == len(result["columns"]) for row in result["rows"])
     assert [row[1] for row in result["rows"][3:]] == ["1", "2", "4"]
     assert all(float(row[4].replace(",", "")) > 0 for row in result["rows"][3:])
+
+
+def test_mettagrid_envs_size_themselves_from_a_ray_client(cluster: None) -> None:
+    pytest.importorskip("mettagrid")
+    pytest.importorskip("pettingzoo")
+    from agora.integrations import mettagrid as mg
+    from mettagrid_envs import small_arena
+
+    curriculum = RayCurriculum.start(mg.env_curriculum(small_arena(), num_active_tasks=2))
+    try:
+        with curriculum.client() as client:
+            env = mg.make_pettingzoo_env(client)  # a client has a built generator, no create()
+            env.reset(seed=0)
+            assert env.current_task is not None
+            assert env.current_task.get_env_cfg().game.num_agents == 2
+            env.close()
+    finally:
+        curriculum.shutdown(timeout_s=60)

@@ -569,3 +569,12 @@ def test_nested_generator_config_needs_a_type() -> None:
     data["task_generators"] = []
     data["weights"] = []
     assert TaskGeneratorSet.Config.from_dict(data) == TaskGeneratorSet.Config()
+
+
+def test_span_keeps_its_old_import_paths() -> None:
+    import agora
+    from agora.generators import Span as from_package
+    from agora.generators.bucketed import Span as from_bucketed
+    from agora.generators.values import Span
+
+    assert agora.Span is from_package is from_bucketed is Span

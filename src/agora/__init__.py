@@ -45,6 +45,7 @@ from agora.generators import (
     TaskGeneratorConfig,
     TaskGeneratorSet,
 )
+from agora.handles import CurriculumLike
 from agora.helpers import bucketed, env_curriculum, merge, single_task
 
 _WRAPPERS = {"CurriculumEnv", "GymnasiumCurriculumWrapper", "PettingZooCurriculumWrapper"}
@@ -75,6 +76,7 @@ __all__ = [
     "CurriculumAlgorithm",
     "CurriculumAlgorithmConfig",
     "CurriculumConfig",
+    "CurriculumLike",
     "CurriculumTask",
     "DiscreteRandomConfig",
     "GeneratedTask",

@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from agora._table import format_table
+
+if TYPE_CHECKING:
+    from agora.checkpoint import CheckpointView
 
 __all__ = ["main"]
 
@@ -204,11 +207,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from agora.curriculum import CheckpointError, read_checkpoint
+    from agora.checkpoint import CheckpointError, CheckpointView
 
     try:
-        state = read_checkpoint(args.path)
-        print(_describe(state, args.path, args.top))
+        print(_describe(CheckpointView.read(args.path), args.path, args.top))
     except CheckpointError as exc:
         return _fail(str(exc))
     return 0
@@ -241,42 +243,27 @@ def _migrate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _describe(state: dict[str, Any], path: Path, top: int) -> str:
-    """The inspect report; raises CheckpointError if the state lacks what a checkpoint has."""
-    from agora.curriculum import CheckpointError, decode_array
-    from agora.pool import HEADER
-
-    try:
-        pool = {name: decode_array(blob) for name, blob in state["pool"].items()}
-        header = dict(zip(HEADER, pool["header"].tolist(), strict=True))
-        ids = pool["ids"]
-        active = np.flatnonzero(ids != -1)
-        completions = pool["completions"][active].astype(np.float64)
-        score_sum = pool["score_sum"][active]
-        label_ids = pool["label"][active]
-        labels: list[str] = list(state["labels"])
-        config_data = state["config"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path} is not a valid curriculum state ({type(exc).__name__}: {exc})"
-        ) from exc
-
-    algorithm = config_data.get("algorithm_config", {}).get("type", "?")
+def _describe(view: CheckpointView, path: Path, top: int) -> str:
+    """The inspect report of a checkpoint."""
+    ids, active, header, labels = view.ids, view.active, view.header, view.labels
+    completions = view.active_column("completions").astype(np.float64)
+    score_sum = view.active_column("score_sum")
+    label_ids = view.active_column("label")
     lines = [
         f"checkpoint {path}",
-        f"algorithm {algorithm}, pool {len(active):,} active of {len(ids):,} slots",
+        f"algorithm {view.algorithm_type}, pool {len(active):,} active of {len(ids):,} slots",
         f"completions {header['num_completed']:,}, scheduled {header['num_scheduled']:,}, "
         f"tasks created {header['num_created']:,}, evicted {header['num_evicted']:,}, "
         f"stale updates {header['num_stale']:,}",
         "",
     ]
     means = np.divide(score_sum, completions, out=np.zeros_like(score_sum), where=completions > 0)
-    if "lp_score" in pool:
-        key, values = "lp_score", pool["lp_score"][active].astype(np.float64)
+    if "lp_score" in view.columns:
+        key, values = "lp_score", view.active_column("lp_score").astype(np.float64)
     else:
         key, values = "mean score", means
     order = np.argsort(-values, kind="stable")[:top]
-    generator, problem = _generator(config_data)
+    generator, problem = _generator(view.config)
     rows = []
     for i in order.tolist():
         task_id = int(ids[active[i]])

@@ -10,39 +10,49 @@ statistics themselves are always current.
 
 from __future__ import annotations
 
-import base64
 import functools
-import glob
 import hashlib
 import itertools
 import json
 import multiprocessing.util
 import os
-import reprlib
-import tempfile
 import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, DiscreteRandomConfig
+from agora.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    capture,
+    check_checkpoint_folder,
+    check_state,
+    decode_array,
+    defining_config,
+    read_checkpoint,
+    write_checkpoint,
+)
 from agora.config import TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
+from agora.handles import CurriculumLike, TaskHandle, TaskSource
 from agora.pool import HEADER, TaskPool
 from agora.tracking import shared
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
+# The checkpoint names are re-exported: ``agora.curriculum`` was their home before ``agora.checkpoint``.
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "CheckpointError",
     "Curriculum",
     "CurriculumConfig",
+    "CurriculumLike",
     "CurriculumTask",
     "TaskHandle",
     "TaskSource",
@@ -52,11 +62,15 @@ __all__ = [
     "write_checkpoint",
 ]
 
-CHECKPOINT_FORMAT = 1
 
-
-class CheckpointError(ValueError):
-    """A checkpoint could not be loaded; the curriculum was left unchanged."""
+CURRICULUM_KNOBS = (
+    "use_shared_memory",
+    "session_id",
+    "shared_update_batch",
+    "max_slice_axes",
+    "enable_detailed_slice_logging",
+)
+"""CurriculumConfig fields that algorithm configs accept too (where older configs set them)."""
 
 
 class CurriculumConfig(BaseModel):
@@ -83,10 +97,51 @@ class CurriculumConfig(BaseModel):
         "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
+    # How the pool is shared and what statistics report: the curriculum's knobs, not an algorithm's.
+    # Algorithm configs accept them too (older and seed-compatible configs set them there).
+    use_shared_memory: bool = Field(
+        default=False, description="Keep the pool in shared memory so that processes share one curriculum."
+    )
+    session_id: str | None = Field(
+        default=None, description="Name of the shared pool; processes with the same id share it."
+    )
+    shared_update_batch: int = Field(
+        default=256,
+        gt=0,
+        description="Scores a process buffers before applying them to the shared pool under its lock "
+        "(amortises the lock; others see a process's scores at most this many episodes late).",
+    )
+    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
+    enable_detailed_slice_logging: bool = Field(
+        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
+    )
 
     @model_validator(mode="after")
-    def _session_named(self) -> CurriculumConfig:
-        if self.algorithm_config.session_id == "":
+    def _one_value_per_knob(self) -> CurriculumConfig:
+        """A knob set only on the algorithm config moves here; set on both, the values must agree.
+
+        The algorithm config is replaced by a copy holding the same values (so code reading them
+        there sees what the curriculum uses) that does not count them as set there, so assigning
+        a knob here later just updates the copy.
+        """
+        algorithm = self.algorithm_config
+        set_there = algorithm.model_fields_set.intersection(CURRICULUM_KNOBS)
+        for name in sorted(set_there):
+            mine, theirs = getattr(self, name), getattr(algorithm, name)
+            if name not in self.model_fields_set:
+                self.__dict__[name] = theirs  # no re-validation: the algorithm's field checked it
+                self.__pydantic_fields_set__.add(name)
+            elif mine != theirs:
+                raise ValueError(
+                    f"{name} is {mine!r} on the CurriculumConfig but {theirs!r} on its algorithm_config "
+                    f"({type(algorithm).__name__}): set it in one place (the CurriculumConfig)"
+                )
+        differ = {n: getattr(self, n) for n in CURRICULUM_KNOBS if getattr(algorithm, n) != getattr(self, n)}
+        if differ or set_there:
+            mirrored = algorithm.model_copy(update=differ)
+            mirrored.__pydantic_fields_set__.difference_update(CURRICULUM_KNOBS)
+            self.__dict__["algorithm_config"] = mirrored
+        if self.session_id == "":
             raise ValueError(
                 "session_id is '': name the session (processes that build from the config find it by "
                 "name) or leave it None for a new random session"
@@ -102,6 +157,16 @@ class CurriculumConfig(BaseModel):
             )
         return self
 
+    def setting(self, name: str) -> Any:
+        """The value of curriculum knob ``name`` that the curriculum uses.
+
+        This config's, unless the algorithm config counts it as set: validation never leaves
+        it so, but ``model_copy(update={"algorithm_config": ...})`` skips validation, and older
+        code changes a knob that way (e.g. a local twin of a shared config).
+        """
+        algorithm = self.algorithm_config
+        return getattr(algorithm if name in algorithm.model_fields_set else self, name)
+
     @property
     def effective_refresh_interval(self) -> int:
         if self.refresh_interval is not None:
@@ -111,64 +176,6 @@ class CurriculumConfig(BaseModel):
     def make(self) -> Curriculum[Any]:
         """Build the curriculum described by this config."""
         return Curriculum(self)
-
-
-class TaskSource(Protocol[TConfig]):
-    """What a task handle needs from whoever handed it out (a curriculum or a remote client)."""
-
-    def generated(self, task_id: int) -> GeneratedTask[TConfig]: ...
-
-    def update_task_performance(self, task_id: int, score: float) -> None: ...
-
-
-class TaskHandle(Generic[TConfig]):
-    """A task handed out by a curriculum: its id, its config (built on demand) and its report."""
-
-    __slots__ = ("_completed", "_source", "task_id")
-
-    def __init__(self, source: TaskSource[TConfig], task_id: int) -> None:
-        self._source = source
-        self.task_id = task_id
-        self._completed = False
-
-    def get_env_cfg(self) -> TConfig:
-        """The environment config of this task (generated on first use, then cached).
-
-        The object is shared with later hand-outs of the same task while it stays in the
-        cache: treat it as read-only (``model_copy(deep=True)`` if you must change it).
-        """
-        return self._source.generated(self.task_id).config
-
-    def get_bucket_values(self) -> dict[str, Any]:
-        """``{bucket path: drawn value}`` for bucketed generators, else ``{}``."""
-        return dict(self._source.generated(self.task_id).bucket_values)
-
-    get_slice_values = get_bucket_values
-
-    def get_label(self) -> str | None:
-        return self._source.generated(self.task_id).label
-
-    def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``), once.
-
-        A handle stands for one episode: a second ``complete`` raises ``RuntimeError`` instead of
-        counting an episode that was never played (a rejected score does not count as the call).
-        """
-        if self._completed:
-            raise RuntimeError(
-                f"task {self.task_id} was already completed: complete() reports one episode per "
-                "get_task(); call update_task_performance(task_id, score) to report more episodes"
-            )
-        if not isinstance(score, int | float) and np.ndim(score) != 0:
-            raise TypeError(
-                f"score for task {self.task_id} must be one number, got {type(score).__name__} "
-                f"{reprlib.repr(score)}"
-            )
-        self._source.update_task_performance(self.task_id, score)
-        self._completed = True
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(task_id={self.task_id}, label={self.get_label()!r})"
 
 
 class CurriculumTask(TaskHandle[TConfig]):
@@ -299,7 +306,7 @@ def _flushed(
 class Curriculum(Generic[TConfig]):
     """A pool of tasks sampled by a :class:`~agora.algorithms.CurriculumAlgorithm`.
 
-    With ``algorithm_config.use_shared_memory`` the pool lives in shared memory and every
+    With ``config.use_shared_memory`` the pool lives in shared memory and every
     process that builds a curriculum with the same ``session_id`` (or unpickles this one)
     shares it; see docs/shared-memory.md. ``session_id`` overrides the config's.
     """
@@ -319,14 +326,15 @@ class Curriculum(Generic[TConfig]):
         self._labels: list[str] = []
         self._label_index: dict[str, int] = {}
         self._cache: OrderedDict[int, GeneratedTask[TConfig]] = OrderedDict()
+        self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}  # see _prepare_tasks
         algorithm_config = config.algorithm_config
-        axes = dict(list(self._generator.bucket_axes().items())[: algorithm_config.max_slice_axes])
+        axes = dict(list(self._generator.bucket_axes().items())[: config.setting("max_slice_axes")])
         fields = (*algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         self._shared: shared.SharedMemoryBackend | None = None
-        if algorithm_config.use_shared_memory:
+        if config.setting("use_shared_memory"):
             if session_id == "":
                 raise ValueError("session_id is '': name the session or leave it None")
-            session = session_id or algorithm_config.session_id or f"agora-{uuid.uuid4().hex}"
+            session = session_id or config.setting("session_id") or f"agora-{uuid.uuid4().hex}"
             factory = functools.partial(
                 shared.SharedMemoryBackend,
                 session_id=session,
@@ -344,7 +352,7 @@ class Curriculum(Generic[TConfig]):
             self.slice_analyzer: SliceAnalyzer | None = None
             if axes:
                 self.slice_analyzer = SliceAnalyzer(
-                    self.pool, axes, self._coordinator, algorithm_config.enable_detailed_slice_logging
+                    self.pool, axes, self._coordinator, config.setting("enable_detailed_slice_logging")
                 )
             if creating:
                 self.pool.initialize()
@@ -610,9 +618,15 @@ class Curriculum(Generic[TConfig]):
         return index
 
     def _refresh(self) -> None:
-        """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots."""
+        """Evict, refill, recompute weights and pre-draw the next ``refresh_interval`` slots.
+
+        Replacement ids come from :meth:`_prepare_tasks`, as in a shared pool, so a local and a
+        single-process shared curriculum with the same seed hand out the same tasks.
+        """
         self.algorithm.on_refresh()
-        self._evict()
+        plan = self._eviction_plan()
+        if plan is not None and len(plan):
+            self._evict(plan, self._prepare_tasks(len(plan)))
         self._draw()
 
     def _eviction_plan(self) -> npt.NDArray[np.intp] | None:
@@ -730,22 +744,17 @@ class Curriculum(Generic[TConfig]):
 
     @_locked
     def get_state(self) -> dict[str, Any]:
-        """Everything needed to continue exactly where this curriculum is, as JSON-ready data."""
-        arrays = {
-            spec.name: _encode(self.pool.backend.array(spec.name))
-            for spec in self.pool.backend.layout
-            if spec.name not in {"table_keys", "table_slots"}  # rebuilt from ids on load
-        }
-        return {
-            "format_version": CHECKPOINT_FORMAT,
-            "config": self.config.model_dump(mode="json"),
-            "rng": self._rng.bit_generator.state,
-            "queue": list(self._queue),
-            "labels": list(self._labels),
-            "pool": arrays,
-            "algorithm": self.algorithm.get_state(),
-            "slices": self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
-        }
+        """Everything needed to continue exactly where this curriculum is, as JSON-ready data
+        (the layout is described in :mod:`agora.checkpoint`)."""
+        return capture(
+            config=self.config.model_dump(mode="json"),
+            rng=self._rng,
+            queue=self._queue,
+            labels=self._labels,
+            pool=self.pool,
+            algorithm=self.algorithm.get_state(),
+            slices=self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
+        )
 
     @_locked
     def load_state(self, state: dict[str, Any], *, strict: bool = True) -> None:
@@ -767,87 +776,23 @@ class Curriculum(Generic[TConfig]):
             raise CheckpointError(f"invalid curriculum state: {type(exc).__name__}: {exc}") from exc
 
     def _load_state(self, state: dict[str, Any], strict: bool) -> None:
-        if not isinstance(state, dict):
-            raise CheckpointError(f"curriculum state must be a dict, got {type(state).__name__}")
-        version = state.get("format_version")
-        if type(version) is not int or version != CHECKPOINT_FORMAT:
-            raise CheckpointError(
-                f"unsupported checkpoint format_version {version!r} (expected {CHECKPOINT_FORMAT})"
-            )
-        # Deployment fields (shared or not, session, batching) may differ: resuming a shared run
-        # under a new session, or a local checkpoint in a shared pool, is the same curriculum.
-        mine, theirs = (
-            _defining_config(self.config.model_dump(mode="json")),
-            _defining_config(state["config"]),
-        )
-        if theirs != mine:
-            diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-            message = (
-                f"checkpoint was saved with a different CurriculumConfig (differs in: {', '.join(diff)})"
-            )
-            if strict:
-                raise CheckpointError(message + "; pass strict=False to load it anyway")
-            warnings.warn(message, stacklevel=3)
-        decoded = {}
-        for spec in self.pool.backend.layout:
-            if spec.name in {"table_keys", "table_slots"}:
-                continue
-            if spec.name not in state["pool"]:
-                raise CheckpointError(f"checkpoint has no pool array {spec.name!r}")
-            array = decode_array(state["pool"][spec.name])
-            target = self.pool.backend.array(spec.name)
-            if array.shape != target.shape or array.dtype != target.dtype:
-                raise CheckpointError(
-                    f"pool array {spec.name!r} is {array.dtype}{list(array.shape)} in the checkpoint but "
-                    f"{target.dtype}{list(target.shape)} here (pool size or algorithm layout differs)"
-                )
-            decoded[spec.name] = array
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state["rng"]
-        queue, labels = state["queue"], state["labels"]
-        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-            raise CheckpointError("checkpoint labels must be a list of strings")
-        self._check_pool(decoded, queue, len(labels))
-        # Validation done: apply.
-        for name, array in decoded.items():
+        config = self.config.model_dump(mode="json")
+        checked = check_state(state, config=config, pool=self.pool, strict=strict)  # changes nothing
+        for name, array in checked.arrays.items():
             self.pool.backend.array(name)[:] = array
         self.pool.rebuild_table()
-        self._rng = rng
-        self._set_queue(np.asarray(queue, dtype=np.intp))
-        self._labels = labels
-        self._label_index = {label: i for i, label in enumerate(labels)}
+        self._rng = checked.rng
+        self._set_queue(checked.queue)
+        self._labels = checked.labels
+        self._label_index = {label: i for i, label in enumerate(self._labels)}
         self._cache.clear()
         self._stats_version = None
         self._label_stats.labels = self._labels
-        self.algorithm.load_state(state["algorithm"])
-        if self.slice_analyzer is not None and state.get("slices") is not None:
-            self.slice_analyzer.load_state(state["slices"])
+        self.algorithm.load_state(checked.algorithm)
+        if self.slice_analyzer is not None and checked.slices is not None:
+            self.slice_analyzer.load_state(checked.slices)
         if self._shared is not None:
             self._loaded_shared()
-
-    def _check_pool(self, arrays: dict[str, npt.NDArray[Any]], queue: object, num_labels: int) -> None:
-        """A checkpoint's pool and queue must be consistent before any of it is applied."""
-        ids, capacity = arrays["ids"], self.pool.capacity
-        active = ids[ids >= 0]
-        unique, counts = np.unique(active, return_counts=True)
-        if (counts > 1).any():
-            raise CheckpointError(
-                f"checkpoint pool holds task id {int(unique[counts > 1][0])} more than once"
-            )
-        num_free = int(arrays["header"][HEADER.index("num_free")])
-        empty = np.flatnonzero(ids < 0)
-        if num_free != len(empty) or not np.array_equal(np.sort(arrays["free"][:num_free]), empty):
-            raise CheckpointError("checkpoint pool's free-slot stack does not match its task ids")
-        labels = arrays["label"]
-        if len(labels) and (labels.min() < -1 or labels.max() >= num_labels):
-            raise CheckpointError(f"checkpoint pool has label indices outside its {num_labels} labels")
-        if not isinstance(queue, list) or not all(type(slot) is int for slot in queue):
-            raise CheckpointError("checkpoint queue must be a list of slot numbers")
-        bad = [slot for slot in queue if not 0 <= slot < capacity or ids[slot] < 0]
-        if bad:
-            raise CheckpointError(
-                f"checkpoint queue holds slot {bad[0]}, not an active slot of this pool of {capacity}"
-            )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum; temp files
@@ -935,8 +880,7 @@ class Curriculum(Generic[TConfig]):
         self._pending_ids: list[int] = []
         self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
         self._last_handed = -1
-        self._spare_tasks: dict[int, GeneratedTask[TConfig] | None] = {}
-        self._batch = self.config.algorithm_config.shared_update_batch
+        self._batch = int(self.config.setting("shared_update_batch"))
         if creating:
             backend.mark_ready()
         else:
@@ -1314,26 +1258,9 @@ _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
 
 
-_DEPLOYMENT_FIELDS = ("config_cache_size",)
-_ALGORITHM_DEPLOYMENT_FIELDS = ("use_shared_memory", "session_id", "shared_update_batch")
-"""Config fields that say how a curriculum runs, not what it is: left out of the comparisons
-behind checkpoint loading and joining a shared session."""
-
-
-def _defining_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A ``CurriculumConfig.model_dump(mode="json")`` without its deployment fields."""
-    out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
-    algorithm = out.get("algorithm_config")
-    if isinstance(algorithm, dict):
-        out["algorithm_config"] = {
-            k: v for k, v in algorithm.items() if k not in _ALGORITHM_DEPLOYMENT_FIELDS
-        }
-    return out
-
-
 def _fingerprint(config: CurriculumConfig) -> dict[str, str]:
     """A digest per defining field (the algorithm's fields one by one), to name what differs."""
-    fields = _defining_config(config.model_dump(mode="json"))
+    fields = defining_config(config.model_dump(mode="json"))
     flat = {k: v for k, v in fields.items() if k != "algorithm_config"}
     flat.update({f"algorithm_config.{k}": v for k, v in fields["algorithm_config"].items()})
     return {
@@ -1360,95 +1287,6 @@ def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curr
     curriculum: Curriculum[Any] = Curriculum(config)
     curriculum.load_state(state)
     return curriculum
-
-
-def check_checkpoint_folder(path: str | os.PathLike[str]) -> None:
-    """Raise ``FileNotFoundError`` naming the folder if ``path``'s folder does not exist.
-
-    Checked before writing, so the error names the folder rather than the temporary file.
-    """
-    folder = Path(path).absolute().parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise FileNotFoundError(f"cannot save checkpoint {path}: the folder {folder} {problem}")
-
-
-def write_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write a :meth:`Curriculum.get_state` (extra keys allowed) atomically, with a checksum."""
-    check_checkpoint_folder(path)
-    payload = json.dumps(state, sort_keys=True)
-    document = json.dumps(
-        {"agora_checkpoint": CHECKPOINT_FORMAT, "sha256": _sha256(payload), "state": state}, sort_keys=True
-    )
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(document)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # make the rename itself durable
-        finally:
-            os.close(directory)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _remove_stale_temp_files(target)
-
-
-def _remove_stale_temp_files(target: Path) -> None:
-    """Remove temp files of ``target`` left by writers killed mid-save (named ``.<name>.<pid>.*.tmp``).
-
-    A file whose writer is still running (another process saving the same path) is kept; so
-    is this process's own (another thread may be saving).
-    """
-    prefix = f".{target.name}."
-    for candidate in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
-        pid = int(pid_text) if pid_text.isdigit() else None
-        if pid == os.getpid() or (pid is not None and _process_alive(pid)):
-            continue
-        candidate.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and verify a checkpoint file; returns the curriculum state inside it."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise CheckpointError(f"{path} is not an agora checkpoint (not UTF-8 text)") from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path} is truncated or not JSON ({exc.msg} at char {exc.pos})") from exc
-    if not isinstance(document, dict) or "agora_checkpoint" not in document:
-        raise CheckpointError(f"{path} is not an agora checkpoint")
-    marker = document["agora_checkpoint"]
-    if type(marker) is not int or marker != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path} has checkpoint format {marker!r}; this agora reads format {CHECKPOINT_FORMAT}"
-        )
-    state = document.get("state")
-    if _sha256(json.dumps(state, sort_keys=True)) != document.get("sha256"):
-        raise CheckpointError(f"{path} is corrupted: its checksum does not match its contents")
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds no curriculum state")
-    return state
 
 
 MAX_SCORE = 1e15
@@ -1568,21 +1406,3 @@ def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     rank = np.empty(len(slots), dtype=np.intp)
     rank[order] = positions - run_start
     return rank
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _encode(array: npt.NDArray[Any]) -> dict[str, Any]:
-    return {
-        "dtype": array.dtype.str,
-        "shape": list(array.shape),
-        "data": base64.b64encode(array.tobytes()).decode(),
-    }
-
-
-def decode_array(blob: dict[str, Any]) -> npt.NDArray[Any]:
-    """A pool array from a checkpoint's ``state["pool"][name]`` (read-only)."""
-    raw = base64.b64decode(blob["data"], validate=True)
-    return np.frombuffer(raw, dtype=np.dtype(blob["dtype"])).reshape(blob["shape"])

@@ -18,7 +18,8 @@ Delivery guarantee (with a ``checkpoint_path``): every score reported through a 
 that keeps running or is closed is applied to the curriculum exactly once, however often
 the actor dies and is restarted. Each client numbers its batches; the actor applies batch
 ``n`` of a client only right after batch ``n - 1`` and skips batches it already applied, and
-its checkpoints record the last batch applied per client. A client keeps every batch until
+its checkpoints record the last batch applied per client (in the checkpoint extension
+``distributed``, see :mod:`agora.checkpoint`). A client keeps every batch until
 a checkpoint covers it; a restarted actor reloads the last checkpoint and, on each
 client's next call, reports how far it got, and the client resends the rest in order.
 Scores of a client that dies (without ``close``) after its last checkpointed batch are lost.
@@ -41,17 +42,15 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agora.config import TConfig
-from agora.curriculum import (
-    Curriculum,
-    CurriculumConfig,
-    TaskHandle,
+from agora.checkpoint import (
     check_checkpoint_folder,
-    checked_score,
-    checked_task_id,
+    get_extension,
     read_checkpoint,
+    set_extension,
     write_checkpoint,
 )
+from agora.config import TConfig
+from agora.curriculum import Curriculum, CurriculumConfig, TaskHandle, checked_score, checked_task_id
 from agora.generators.base import GeneratedTask, TaskGenerator
 
 if TYPE_CHECKING:
@@ -206,10 +205,9 @@ class _CurriculumActor:
 
     def _checkpoint(self, paths: list[str]) -> None:
         state = self._curriculum.get_state()
-        state["distributed"] = {
-            "applied": dict(self._applied),
-            "counters": dict(self._counters),
-        }
+        set_extension(
+            state, "distributed", {"applied": dict(self._applied), "counters": dict(self._counters)}
+        )
         for path in paths:
             write_checkpoint(path, state)
         if self._path in paths:
@@ -221,7 +219,7 @@ class _CurriculumActor:
     def _load(self, path: str) -> None:
         state = read_checkpoint(path)
         self._curriculum.load_state(state)
-        extra = state.get("distributed", {})
+        extra = get_extension(state, "distributed") or {}
         self._applied = {str(k): int(v) for k, v in extra.get("applied", {}).items()}
         self._durable = dict(self._applied)
         self._counters.update(extra.get("counters", {}))

@@ -1,5 +1,7 @@
 """Curriculum algorithms: how tasks are weighted for sampling and chosen for eviction."""
 
+from typing import Any
+
 from agora.algorithms.base import (
     AnyAlgorithmConfig,
     CurriculumAlgorithm,
@@ -11,6 +13,7 @@ from agora.algorithms.learning_progress import LearningProgressAlgorithm, Learni
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
 
 __all__ = [
+    "AlgorithmContractError",
     "AnyAlgorithmConfig",
     "BasicLPScorer",
     "BidirectionalLPScorer",
@@ -21,4 +24,14 @@ __all__ = [
     "LPScorer",
     "LearningProgressAlgorithm",
     "LearningProgressConfig",
+    "check_algorithm",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The checker builds curricula, and the curriculum imports this package: load it on first use.
+    if name in ("check_algorithm", "AlgorithmContractError"):
+        from agora.algorithms import check
+
+        return getattr(check, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

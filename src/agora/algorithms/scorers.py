@@ -9,17 +9,37 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from agora.pool import SlotField, TaskPool
 
-if TYPE_CHECKING:
-    from agora.algorithms.learning_progress import LearningProgressConfig
+__all__ = ["BasicLPScorer", "BidirectionalLPScorer", "LPScorer", "LPSettings", "ema_difference_noise"]
 
-__all__ = ["BasicLPScorer", "BidirectionalLPScorer", "LPScorer", "ema_difference_noise"]
+
+class LPSettings(Protocol):
+    """The config fields the scorers read; ``LearningProgressConfig`` provides them.
+
+    A protocol rather than an import, so that this module stays below ``learning_progress``
+    (which builds the scorers) instead of forming an import cycle with it.
+    """
+
+    lp_timescales: int
+    ema_timescale: float
+    slow_timescale_factor: float
+    slow_ema: Literal["of_rate", "of_fast"]
+    use_baseline_normalization: bool
+    baseline_value: float | None
+    memory: int
+    sample_threshold: int
+    noise_discount: float
+    progress_smoothing: float
+    performance_bonus_weight: float
+    basic_exploration_samples: int
+    exploration_bonus: float
+
 
 BASELINE_CAP = 0.75
 """Cap on a measured baseline rate, as in the paper's implementations: keeps 1 - b >= 0.25."""
@@ -58,7 +78,7 @@ class LPScorer(ABC):
         """Pool columns the scorer needs (``levels``: the config's ``lp_timescales``)."""
         return ()
 
-    def __init__(self, config: LearningProgressConfig, pool: TaskPool) -> None:
+    def __init__(self, config: LPSettings, pool: TaskPool) -> None:
         self.config = config
         self.pool = pool
 
@@ -98,7 +118,7 @@ class BidirectionalLPScorer(LPScorer):
     def columns(levels: int) -> tuple[SlotField, ...]:
         return (("p_ema", "f", levels), ("baseline", "f", 1))
 
-    def __init__(self, config: LearningProgressConfig, pool: TaskPool) -> None:
+    def __init__(self, config: LPSettings, pool: TaskPool) -> None:
         super().__init__(config, pool)
         self._completions = pool.view("completions")
         self._ema = pool.view("p_ema")

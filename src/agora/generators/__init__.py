@@ -1,11 +1,12 @@
 """Task generators: single configs, bucketed variations, weighted sets."""
 
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
-from agora.generators.bucketed import BucketedTaskGenerator, BucketValue, Span
+from agora.generators.bucketed import BucketedTaskGenerator
 from agora.generators.invariants import ConstantFields, InvariantRule, InvariantViolation
 from agora.generators.rng import TaskRandom
 from agora.generators.set import TaskGeneratorSet
 from agora.generators.single import SingleTaskGenerator
+from agora.generators.values import BucketValue, Span
 
 __all__ = [
     "AnyTaskGeneratorConfig",

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from agora import helpers
-from agora.curriculum import Curriculum, CurriculumConfig
+from agora.curriculum import CurriculumConfig
 from agora.generators import BucketedTaskGenerator, InvariantRule, SingleTaskGenerator, TaskGeneratorSet
 from agora.generators.base import TaskGeneratorConfig
+from agora.handles import CurriculumLike
 from agora.wrappers._common import missing_extra
 
 try:
@@ -95,19 +96,19 @@ def env_curriculum(config: MettaGridConfig, **kwargs: Any) -> CurriculumConfig:
     return CurriculumConfig(task_generator=single_task(config), **kwargs)
 
 
-def _first_config(curriculum: Curriculum[Any] | CurriculumConfig) -> MettaGridConfig:
+def _first_config(curriculum: CurriculumLike[Any] | CurriculumConfig) -> MettaGridConfig:
     """A config of this curriculum to size the env with (the invariants make every task fit)."""
-    if isinstance(curriculum, Curriculum):
-        config = curriculum.task_generator.get_task(0)
-    else:
+    if isinstance(curriculum, CurriculumConfig):
         config = curriculum.task_generator.create().get_task(0)
+    else:  # a Curriculum or a Ray client: either has its generator built already
+        config = curriculum.task_generator.get_task(0)
     if not isinstance(config, MettaGridConfig):
         raise TypeError(f"the curriculum's tasks are {type(config).__name__}, not MettaGridConfig")
     return config
 
 
 def make_puffer_env(
-    curriculum: Curriculum[Any] | CurriculumConfig,
+    curriculum: CurriculumLike[Any] | CurriculumConfig,
     buf: Any = None,
     seed: int = 0,
     *,
@@ -120,9 +121,9 @@ def make_puffer_env(
 
         vecenv = pufferlib.vector.make(functools.partial(make_puffer_env, curriculum_config), ...)
 
-    With a :class:`~agora.CurriculumConfig` each env builds its own curriculum (shared
-    across processes when the algorithm config has ``use_shared_memory=True`` and a
-    ``session_id``); a :class:`~agora.Curriculum` is shared by the envs of one process.
+    With a :class:`~agora.CurriculumConfig` each env builds its own curriculum (shared across
+    processes when it has ``use_shared_memory=True`` and a ``session_id``); a
+    :class:`~agora.Curriculum` is shared by the envs of one process.
     ``env_kwargs`` go to ``MettaGridPufferEnv``.
     """
     from mettagrid.envs.mettagrid_puffer_env import MettaGridPufferEnv
@@ -145,7 +146,7 @@ def set_pettingzoo_config(env: Any, config: MettaGridConfig) -> None:
 
 
 def make_pettingzoo_env(
-    curriculum: Curriculum[Any] | CurriculumConfig, *, stats_interval: int = 1000, **env_kwargs: Any
+    curriculum: CurriculumLike[Any] | CurriculumConfig, *, stats_interval: int = 1000, **env_kwargs: Any
 ) -> PettingZooCurriculumWrapper:
     """A ``MettaGridPettingZooEnv`` in a PettingZooCurriculumWrapper (``env_kwargs`` go to the env)."""
     from mettagrid.envs.pettingzoo_env import MettaGridPettingZooEnv

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agora.generators.bucketed import BucketValue, Span
+from agora.generators.values import BucketValue, Span
 from agora.pool import TaskPool
 
 __all__ = ["CacheCoordinator", "LPStatsAggregator", "SliceAnalyzer", "StatsLogger"]

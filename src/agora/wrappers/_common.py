@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from agora.curriculum import Curriculum, CurriculumConfig, CurriculumTask
+from agora.curriculum import Curriculum, CurriculumConfig
+from agora.handles import CurriculumLike, TaskHandle
 
 __all__ = [
     "STATS_PREFIX",
@@ -72,10 +73,11 @@ def require_method(env: Any, name: str, role: str) -> None:
 _PER_EPISODE_API = ("get_task", "update_task_performance", "stats")
 
 
-def _make_curriculum(curriculum: Curriculum[Any] | CurriculumConfig) -> Curriculum[Any]:
+def _make_curriculum(curriculum: CurriculumLike[Any] | CurriculumConfig) -> CurriculumLike[Any]:
     if isinstance(curriculum, CurriculumConfig):
         return curriculum.make()
-    # Anything with the per-episode interface works too, e.g. agora.distributed's client.
+    # Typed as CurriculumLike, e.g. agora.distributed's client; at run time the driver needs only
+    # the three methods it calls per episode (and close, if it has one).
     if isinstance(curriculum, Curriculum) or all(
         callable(getattr(curriculum, m, None)) for m in _PER_EPISODE_API
     ):
@@ -91,23 +93,24 @@ class TaskDriver:
 
     ``curriculum`` may be a :class:`~agora.Curriculum` (shared by every wrapper holding it,
     within one process) or a :class:`~agora.CurriculumConfig`, from which this driver builds
-    its own; with ``use_shared_memory=True`` and a ``session_id`` in the algorithm config,
+    its own; with ``use_shared_memory=True`` and a ``session_id`` in the config,
     drivers in different processes then share one pool. Any object with the per-episode
-    interface also works, e.g. an ``agora.distributed.RayCurriculumClient``; the driver closes
+    interface (:class:`~agora.CurriculumLike`) also works, e.g. an
+    ``agora.distributed.RayCurriculumClient``; the driver closes
     only a curriculum it built.
     """
 
-    def __init__(self, curriculum: Curriculum[Any] | CurriculumConfig, stats_interval: int) -> None:
+    def __init__(self, curriculum: CurriculumLike[Any] | CurriculumConfig, stats_interval: int) -> None:
         if isinstance(stats_interval, bool) or not isinstance(stats_interval, int) or stats_interval < 1:
             raise ValueError(f"stats_interval must be a positive int (steps per report): {stats_interval!r}")
         self._owns_curriculum = isinstance(curriculum, CurriculumConfig)
         self.curriculum = _make_curriculum(curriculum)
         self.stats_interval = stats_interval
-        self.task: CurriculumTask[Any] | None = None
+        self.task: TaskHandle[Any] | None = None
         self.num_episodes = 0
         self._label_samples: dict[str, int] = {}
 
-    def next_task(self) -> CurriculumTask[Any]:
+    def next_task(self) -> TaskHandle[Any]:
         self.task = self.curriculum.get_task()
         return self.task
 
@@ -157,15 +160,15 @@ class DrivenWrapper:
 
     _driver: TaskDriver
 
-    def _init_driver(self, curriculum: Curriculum[Any] | CurriculumConfig, stats_interval: int) -> None:
+    def _init_driver(self, curriculum: CurriculumLike[Any] | CurriculumConfig, stats_interval: int) -> None:
         self._driver = TaskDriver(curriculum, stats_interval)
 
     @property
-    def curriculum(self) -> Curriculum[Any]:
+    def curriculum(self) -> CurriculumLike[Any]:
         return self._driver.curriculum
 
     @property
-    def current_task(self) -> CurriculumTask[Any] | None:
+    def current_task(self) -> TaskHandle[Any] | None:
         """The task being played (``None`` before the first reset and between episodes)."""
         return self._driver.task
 
@@ -175,6 +178,6 @@ class DrivenWrapper:
         return self._driver.num_episodes
 
 
-def curriculum_stats(curriculum: Curriculum[Any]) -> dict[str, float]:
+def curriculum_stats(curriculum: CurriculumLike[Any]) -> dict[str, float]:
     """``curriculum.stats()`` under :data:`STATS_PREFIX` (per-label LP is ``label/<label>/mean_lp``)."""
     return {STATS_PREFIX + key: value for key, value in curriculum.stats().items()}

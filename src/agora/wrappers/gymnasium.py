@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, SupportsFloat
 
-from agora.curriculum import Curriculum, CurriculumConfig
+from agora.curriculum import CurriculumConfig
+from agora.handles import CurriculumLike
 from agora.wrappers._common import (
     TASK_ID_KEY,
     TASK_LABEL_KEY,
@@ -52,7 +53,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
     def __init__(
         self,
         env: gymnasium.Env[Any, Any],
-        curriculum: Curriculum[Any] | CurriculumConfig,
+        curriculum: CurriculumLike[Any] | CurriculumConfig,
         *,
         apply_config: ApplyConfig | None = None,
         success_key: str = SUCCESS_KEY,

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agora.curriculum import Curriculum, CurriculumConfig
+from agora.curriculum import CurriculumConfig
+from agora.handles import CurriculumLike
 from agora.wrappers._common import (
     TASK_ID_KEY,
     TASK_LABEL_KEY,
@@ -43,7 +44,7 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
     def __init__(
         self,
         env: Any,
-        curriculum: Curriculum[Any] | CurriculumConfig,
+        curriculum: CurriculumLike[Any] | CurriculumConfig,
         *,
         apply_config: ApplyConfig | None = None,
         success_key: str = SUCCESS_KEY,

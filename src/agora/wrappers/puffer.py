@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from agora.curriculum import Curriculum, CurriculumConfig
+from agora.curriculum import CurriculumConfig
+from agora.handles import CurriculumLike
 from agora.wrappers._common import (
     ApplyConfig,
     DrivenWrapper,
@@ -74,7 +75,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
     def __init__(
         self,
         env: Any,
-        curriculum: Curriculum[Any] | CurriculumConfig,
+        curriculum: CurriculumLike[Any] | CurriculumConfig,
         *,
         apply_config: ApplyConfig | None = None,
         episode_score: EpisodeScore | None = None,

@@ -175,4 +175,4 @@ class Comparison:
 
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        return [plot_shares(self, student, out) for student in self.students]
+        return [plot_shares(self.arms, self.runs, student, out) for student in self.students]

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agora.bench.students.base import Student
 from agora.bench.students.runner import StudentRun
-
-if TYPE_CHECKING:
-    from agora.bench.students.compare import Comparison
 
 __all__ = ["plot_shares"]
 
 _STYLES = ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 3))]
 
 
-def plot_shares(comparison: Comparison, student: Student, folder: Path) -> Path:
-    """Write ``folder/<student>.png``: a panel per kind (and for the tasks learnable right then) with
-    the share of each window's episodes, mean over seeds (runs that stopped early count until they
-    stopped), a line style per arm."""
+def plot_shares(
+    arms: Sequence[str], runs_of: Mapping[tuple[str, str], list[StudentRun]], student: Student, folder: Path
+) -> Path:
+    """Write ``folder/<student>.png`` from the runs of each ``(student, arm)``: a panel per kind (and
+    for the tasks learnable right then) with the share of each window's episodes, mean over seeds
+    (runs that stopped early count until they stopped), a line style per arm."""
     try:
         import matplotlib
 
@@ -35,8 +34,8 @@ def plot_shares(comparison: Comparison, student: Student, folder: Path) -> Path:
     rows = -(-len(series) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False, sharex=True)
     for ax, name in zip(axes.flat, series, strict=False):
-        for a, arm in enumerate(comparison.arms):
-            runs = comparison.runs[(student.name, arm)]
+        for a, arm in enumerate(arms):
+            runs = runs_of[(student.name, arm)]
             longest = max(runs, key=lambda run: len(run.window_ends))
             ends, means = [], []
             for w, end in enumerate(longest.window_ends):
