@@ -30,6 +30,7 @@ class LPSettings(Protocol):
     ema_timescale: float
     slow_timescale_factor: float
     slow_ema: Literal["of_rate", "of_fast"]
+    ema_start: Literal["running_mean", "window"]
     use_baseline_normalization: bool
     baseline_value: float | None
     memory: int
