@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import pickle
+import sys
+import warnings
 from functools import partial
 from typing import Any
 
@@ -15,6 +19,7 @@ from optional_deps import require
 
 gymnasium = require("gymnasium")
 
+from agora.wrappers import _common  # noqa: E402
 from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper  # noqa: E402
 
 TASK_ID = "env_curriculum/task_id"
@@ -213,3 +218,75 @@ def test_close_delivers_the_scores_a_shared_curriculum_buffers() -> None:
         assert owner.stats()["num_completed"] == 0  # still buffered in `passed`
         env.close()
         assert owner.stats()["num_completed"] == 10
+
+
+def play_episodes(env: GymnasiumCurriculumWrapper, episodes: int) -> None:
+    env.reset(seed=0)
+    done = 0
+    while done < episodes:
+        *_, terminated, truncated, _ = env.step(np.int64(0))
+        if terminated or truncated:
+            done += 1
+            env.reset()
+
+
+def test_score_range_scales_returns_onto_success_rates() -> None:
+    gen = agora.bucketed(Corridor()).add_bucket("length", [2, 5])
+    curriculum = gen.to_curriculum(num_active_tasks=2, seed=0).make()
+    env = GymnasiumCurriculumWrapper(CorridorEnv(), curriculum, apply_config=set_task, score_range=(0, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scaled scores are in [0, 1]: no warning
+        play_episodes(env, 6)
+    pool = curriculum.pool
+    for slot, task_id in enumerate(pool.ids):
+        length = curriculum.generated(int(task_id)).config.length
+        mean = pool.array("score_sum")[slot] / pool.array("completions")[slot]
+        assert mean == min(length / 4, 1.0)  # 2 steps: 0.5; 5 steps: clipped to 1
+
+
+@pytest.mark.parametrize("bad", [(1, 1), (2, 0), (0, float("inf")), (0,), "ab"])
+def test_bad_score_range_is_named(bad: Any) -> None:
+    with pytest.raises(ValueError, match="score_range"):
+        GymnasiumCurriculumWrapper(
+            CorridorEnv(), corridor_curriculum(), apply_config=set_task, score_range=bad
+        )
+
+
+def test_raw_returns_outside_the_unit_range_warn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_common, "_scale_warned", False)
+    env = make_env(corridor_curriculum().make())
+    with pytest.warns(RuntimeWarning, match=r"clips them to \[0, 1\].*score_range") as record:
+        play_episodes(env, 5)
+    assert len([w for w in record if "score_range" in str(w.message)]) == 1
+
+
+def _wrap_in_worker(pickled: bytes | None) -> list[str]:
+    """In a worker: unpickle a curriculum (or take the inherited ``_FORKED``), wrap it; the warnings."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        make_env(pickle.loads(pickled) if pickled is not None else _FORKED)
+    return [str(w.message) for w in record]
+
+
+_FORKED: Any = None
+
+
+def test_a_local_curriculum_copied_into_a_worker_warns_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    local = corridor_curriculum().make()
+    monkeypatch.setattr(sys.modules[__name__], "_FORKED", local)
+    ctx = multiprocessing.get_context("fork")
+    for argument in (pickle.dumps(local), None):  # pickled to the worker; inherited by fork
+        with ctx.Pool(1) as pool:
+            messages = pool.apply(_wrap_in_worker, (argument,))
+        assert len(messages) == 1
+        assert "copy of a local Curriculum" in messages[0]
+        assert "use_shared_memory=True" in messages[0]
+    assert _wrap_in_worker(pickle.dumps(local)) == []  # in its own process: no warning
+
+
+def test_a_shared_curriculum_in_a_worker_does_not_warn() -> None:
+    config = corridor_curriculum()
+    algorithm = agora.DiscreteRandomConfig(use_shared_memory=True, session_id=new_session())
+    shared_config = config.model_copy(update={"algorithm_config": algorithm})
+    with shared_config.make() as shared_curriculum, multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_wrap_in_worker, (pickle.dumps(shared_curriculum),)) == []

@@ -129,6 +129,24 @@ def test_score_is_the_mean_return_unless_agents_report_success() -> None:
     assert seen == {False, True}
 
 
+def test_score_range_scales_the_mean_return_but_not_success() -> None:
+    gen = agora.bucketed(Relay()).add_bucket("length", [2, 4]).add_bucket("reports_success", [False, True])
+    curriculum = gen.to_curriculum(num_active_tasks=8).make()
+    env = PettingZooCurriculumWrapper(RelayEnv(), curriculum, apply_config=set_relay, score_range=(0, 12))
+    seen = set()
+    for _ in range(12):
+        env.reset()
+        task = env.current_task
+        cfg = task.get_env_cfg()
+        before = task.num_completions * task.mean_score
+        while env.agents:
+            env.step({0: 1, 1: 0})
+        score = task.num_completions * task.mean_score - before
+        seen.add(cfg.reports_success)
+        assert score == pytest.approx(0.5 if cfg.reports_success else 1.5 * cfg.length / 12)
+    assert seen == {False, True}
+
+
 def test_passes_the_pettingzoo_parallel_api_test() -> None:
     env = mg.make_pettingzoo_env(arena_curriculum())
     parallel_api_test(env, num_cycles=20)

@@ -318,6 +318,7 @@ class Curriculum(Generic[TConfig]):
         self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
     ) -> None:
         self.config = config
+        self._home_pid = os.getpid()  # a local pool lives only here: see warn_if_copied()
         self._generator: TaskGenerator[TConfig] = config.task_generator.create()
         # Configs are built lazily: build one now, so that e.g. a bucket path that does not
         # exist fails here, naming the path, rather than at the first get_env_cfg() of a worker.
@@ -861,7 +862,26 @@ class Curriculum(Generic[TConfig]):
         """Pickled (e.g. for ``spawn`` workers), a shared curriculum re-attaches to its session."""
         if self._shared is not None:
             return (_attach_curriculum, (self.config, self._shared.session_id))
-        return (_restore_curriculum, (self.config, self.get_state()))
+        return (_restore_curriculum, (self.config, self.get_state(), self._home_pid))
+
+    def warn_if_copied(self) -> None:
+        """Warn (once per process) when this is a copy of a local curriculum made in another process.
+
+        A local pool lives in the process that built it; a forked or unpickled copy in a worker
+        (e.g. a ``Curriculum`` handed to ``gymnasium.vector.AsyncVectorEnv`` env functions) learns
+        only from that worker's scores, and the original never sees them. The wrappers call this.
+        """
+        global _copy_warned
+        if self._shared is None and self._home_pid != os.getpid() and not _copy_warned:
+            _copy_warned = True
+            warnings.warn(
+                f"agora: process {os.getpid()} plays a copy of a local Curriculum built in process "
+                f"{self._home_pid}; its scores never reach the original. To share one curriculum across "
+                "processes, give each worker a CurriculumConfig whose algorithm_config has "
+                "use_shared_memory=True and a session_id (see docs/shared-memory.md)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     @property
     def session_id(self) -> str | None:
@@ -1283,9 +1303,18 @@ def _attach_curriculum(config: CurriculumConfig, session_id: str) -> Curriculum[
     return Curriculum(config, session_id=session_id, _attach=True)
 
 
-def _restore_curriculum(config: CurriculumConfig, state: dict[str, Any]) -> Curriculum[Any]:
+_copy_warned = False
+"""Whether this process has warned about a copied local curriculum (:meth:`Curriculum.warn_if_copied`)."""
+
+
+def _restore_curriculum(
+    config: CurriculumConfig, state: dict[str, Any], home_pid: int | None = None
+) -> Curriculum[Any]:
     curriculum: Curriculum[Any] = Curriculum(config)
     curriculum.load_state(state)
+    if home_pid is not None:
+        curriculum._home_pid = home_pid
+        curriculum.warn_if_copied()
     return curriculum
 
 

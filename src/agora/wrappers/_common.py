@@ -9,6 +9,7 @@ runs on the other steps, so a step costs the wrapper two lookups and a counter i
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,9 @@ __all__ = [
     "TASK_ID_KEY",
     "TASK_LABEL_KEY",
     "ApplyConfig",
+    "ScoreRange",
     "TaskDriver",
+    "checked_score_range",
     "curriculum_stats",
     "missing_extra",
     "set_mg_config",
@@ -34,6 +37,9 @@ TASK_LABEL_KEY = STATS_PREFIX + "task_label"
 
 ApplyConfig = Callable[[Any, Any], None]
 """``apply_config(env, config)``: make ``env`` play ``config`` from its next episode on."""
+
+ScoreRange = tuple[float, float]
+"""``(low, high)``: the episode returns that count as no and as full success."""
 
 
 _CPU_ROUTES = {
@@ -100,11 +106,19 @@ class TaskDriver:
     only a curriculum it built.
     """
 
-    def __init__(self, curriculum: CurriculumLike[Any] | CurriculumConfig, stats_interval: int) -> None:
+    def __init__(
+        self,
+        curriculum: CurriculumLike[Any] | CurriculumConfig,
+        stats_interval: int,
+        score_range: ScoreRange | None = None,
+    ) -> None:
         if isinstance(stats_interval, bool) or not isinstance(stats_interval, int) or stats_interval < 1:
             raise ValueError(f"stats_interval must be a positive int (steps per report): {stats_interval!r}")
         self._owns_curriculum = isinstance(curriculum, CurriculumConfig)
         self.curriculum = _make_curriculum(curriculum)
+        if isinstance(self.curriculum, Curriculum):
+            self.curriculum.warn_if_copied()
+        self.score_range = checked_score_range(score_range)
         self.stats_interval = stats_interval
         self.task: TaskHandle[Any] | None = None
         self.num_episodes = 0
@@ -122,12 +136,21 @@ class TaskDriver:
         score = float(score)
         if not math.isfinite(score):
             raise ValueError(f"episode score for task {task.task_id} is {score!r}: scores must be finite")
+        if not 0.0 <= score <= 1.0:
+            warn_score_scale(score)
         self.curriculum.update_task_performance(task.task_id, score)
         self.num_episodes += 1
         label = task.get_label()
         if label is not None:
             self._label_samples[label] = self._label_samples.get(label, 0) + 1
         self.task = None
+
+    def scaled(self, episode_return: float) -> float:
+        """``episode_return`` mapped linearly from ``score_range`` onto [0, 1] (clipped), else as is."""
+        if self.score_range is None:
+            return episode_return
+        low, high = self.score_range
+        return min(max((episode_return - low) / (high - low), 0.0), 1.0)
 
     def close(self) -> None:
         """Release the curriculum if this driver built it (shared pools detach); otherwise
@@ -147,6 +170,38 @@ class TaskDriver:
         return out
 
 
+def checked_score_range(score_range: object) -> ScoreRange | None:
+    """``score_range`` as a float pair ``(low, high)`` with ``low < high``, or None."""
+    if score_range is None:
+        return None
+    try:
+        low, high = (float(x) for x in score_range)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ValueError(f"score_range must be a pair (low, high) of numbers: {score_range!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"score_range must be finite with low < high: {score_range!r}")
+    return low, high
+
+
+_scale_warned = False
+
+
+def warn_score_scale(score: float) -> None:
+    """Warn once per process that scores outside [0, 1] reach the curriculum, naming the fixes."""
+    global _scale_warned
+    if _scale_warned:
+        return
+    _scale_warned = True
+    warnings.warn(
+        f"agora: an episode score of {score!r} reached the curriculum; learning progress reads scores "
+        "as success rates and clips them to [0, 1], so it cannot tell these episodes apart. Report "
+        "success in info[success_key], or pass score_range=(low, high) to the wrapper to scale "
+        "returns (see docs/integrations.md, 'Scores')",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
 def resolve_apply_config(env: Any, apply_config: ApplyConfig | None) -> ApplyConfig:
     """``apply_config``, or MettaGrid's ``set_mg_config`` after checking that ``env`` has it."""
     if apply_config is None:
@@ -160,8 +215,13 @@ class DrivenWrapper:
 
     _driver: TaskDriver
 
-    def _init_driver(self, curriculum: CurriculumLike[Any] | CurriculumConfig, stats_interval: int) -> None:
-        self._driver = TaskDriver(curriculum, stats_interval)
+    def _init_driver(
+        self,
+        curriculum: CurriculumLike[Any] | CurriculumConfig,
+        stats_interval: int,
+        score_range: ScoreRange | None = None,
+    ) -> None:
+        self._driver = TaskDriver(curriculum, stats_interval, score_range)
 
     @property
     def curriculum(self) -> CurriculumLike[Any]:

@@ -4,6 +4,9 @@ At ``reset`` the wrapper takes the next task and applies its config before reset
 env; when the episode ends (terminated or truncated) it reports the score. The score is the
 episode return, unless the env puts a success value in the final step's ``info`` under
 ``success_key`` (default ``"success"``; booleans count as 0 or 1), which is then used.
+Learning progress reads scores as success rates in [0, 1]: for returns on another scale pass
+``score_range=(low, high)``, which maps returns linearly onto [0, 1]; without either, the first
+score outside [0, 1] warns once.
 
 Every ``info`` carries the task: ``info["env_curriculum/task_id"]`` and
 ``info["env_curriculum/task_label"]``. Every ``stats_interval`` steps it also carries the
@@ -21,6 +24,7 @@ from agora.wrappers._common import (
     TASK_LABEL_KEY,
     ApplyConfig,
     DrivenWrapper,
+    ScoreRange,
     missing_extra,
     resolve_apply_config,
 )
@@ -47,6 +51,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         apply_config: ``apply_config(env, config)`` makes the env play ``config`` at its next
             reset; it receives the unwrapped env. Default: ``env.unwrapped.set_mg_config(config)``.
         success_key: ``info`` key of a success value that replaces the return as the score.
+        score_range: ``(low, high)`` returns that score 0 and 1 (linear between, clipped).
         stats_interval: steps between curriculum statistics in ``info``.
     """
 
@@ -57,11 +62,12 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         *,
         apply_config: ApplyConfig | None = None,
         success_key: str = SUCCESS_KEY,
+        score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
     ) -> None:
         super().__init__(env)
         self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
-        self._init_driver(curriculum, stats_interval)
+        self._init_driver(curriculum, stats_interval, score_range)
         self._success_key = success_key
         self._return = 0.0
         self._steps = 0
@@ -84,7 +90,8 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         out = {**info, **self._task_info}
         if terminated or truncated:
             success = info.get(self._success_key)
-            self._driver.finish(self._return if success is None else float(success))
+            driver = self._driver
+            driver.finish(driver.scaled(self._return) if success is None else float(success))
         self._steps += 1
         if self._steps >= self._driver.stats_interval:
             self._steps = 0

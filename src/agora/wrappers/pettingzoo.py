@@ -4,7 +4,8 @@ Same behaviour as the Gymnasium wrapper, for many agents: the task is applied at
 ``reset``; the episode ends when no agent is left in ``env.agents``; the score is the
 episode return averaged over the agents present at ``reset``, unless agents report a success
 value in their final ``info`` under ``success_key`` (default ``"success"``), in which case it
-is the mean of the reported values. Every agent's ``info`` carries
+is the mean of the reported values; ``score_range`` scales returns onto [0, 1] as in the
+Gymnasium wrapper. Every agent's ``info`` carries
 ``env_curriculum/task_id`` and ``env_curriculum/task_label``; every ``stats_interval`` steps
 the first agent's ``info`` also carries the curriculum statistics.
 """
@@ -20,6 +21,7 @@ from agora.wrappers._common import (
     TASK_LABEL_KEY,
     ApplyConfig,
     DrivenWrapper,
+    ScoreRange,
     missing_extra,
     resolve_apply_config,
 )
@@ -48,11 +50,12 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         *,
         apply_config: ApplyConfig | None = None,
         success_key: str = SUCCESS_KEY,
+        score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
     ) -> None:
         super().__init__(env)
         self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
-        self._init_driver(curriculum, stats_interval)
+        self._init_driver(curriculum, stats_interval, score_range)
         self._success_key = success_key
         self._return = 0.0
         self._num_agents = 1
@@ -80,8 +83,11 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         if not self.env.agents:
             key = self._success_key
             successes = [float(info[key]) for info in infos.values() if info.get(key) is not None]
-            score = sum(successes) / len(successes) if successes else self._return / self._num_agents
-            self._driver.finish(score)
+            driver = self._driver
+            if successes:
+                driver.finish(sum(successes) / len(successes))
+            else:
+                driver.finish(driver.scaled(self._return / self._num_agents))
         self._steps += 1
         if self._steps >= self._driver.stats_interval and out:
             self._steps = 0

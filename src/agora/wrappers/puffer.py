@@ -18,6 +18,7 @@ from agora.handles import CurriculumLike
 from agora.wrappers._common import (
     ApplyConfig,
     DrivenWrapper,
+    ScoreRange,
     missing_extra,
     require_method,
     resolve_apply_config,
@@ -65,6 +66,8 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             next episode on. Default: ``env.set_mg_config(config)``.
         episode_score: ``episode_score(env)`` returns the score of the episode that just
             ended. Default: ``env.get_episode_rewards()`` averaged over agents.
+        score_range: ``(low, high)`` episode scores mapped onto [0, 1] (linear, clipped), for
+            learning progress, which reads scores as success rates.
         stats_interval: curriculum statistics are added to ``info`` (keys starting with
             ``env_curriculum/``) once every this many steps.
 
@@ -79,6 +82,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         *,
         apply_config: ApplyConfig | None = None,
         episode_score: EpisodeScore | None = None,
+        score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
     ) -> None:
         # PufferEnv.__init__ is not called: it would allocate a second set of buffers, while
@@ -88,7 +92,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             require_method(env, "get_episode_rewards", "episode_score")
             episode_score = mean_episode_reward
         self.env = env
-        self._init_driver(curriculum, stats_interval)
+        self._init_driver(curriculum, stats_interval, score_range)
         self._episode_score = episode_score
         self._steps = 0
         self._stats_interval = self._driver.stats_interval
@@ -128,7 +132,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         # Agent 0 is checked first so that the common, mid-episode step costs two lookups.
         if (terminals[0] or truncations[0]) and (terminals.all() or truncations.all()):
             driver = self._driver
-            driver.finish(self._episode_score(self.env))
+            driver.finish(driver.scaled(self._episode_score(self.env)))
             self._apply_config(self.env, driver.next_task().get_env_cfg())
         self._steps += 1
         if self._steps >= self._stats_interval:
