@@ -17,8 +17,8 @@ for the whole distribution, computed in one vectorised pass:
 
 Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes and
 at least ``sample_threshold + ceil(1 / ema_timescale)`` (time for LP to show a trend), whose
-LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first
-(ties: the most variable outcome first); the curriculum replaces at most one task per
+LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first;
+the curriculum replaces at most one task per
 ``min_presentations_for_eviction`` episodes. ``LearningProgressConfig.paper()`` is the
 paper's algorithm with agora's earlier defaults. docs/algorithms.md has the formulas and the
 evidence for the defaults.
@@ -203,7 +203,13 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         self.scorer: LPScorer = (BidirectionalLPScorer if config.use_bidirectional else BasicLPScorer)(
             config, pool
         )
-        self._judgeable = config.sample_threshold + math.ceil(1.0 / config.ema_timescale)
+        # Eviction waits until the first pair of EMAs can differ: with the running-mean start both
+        # are the same mean until 1/count falls below the slower one's rate, so a task being
+        # learnt has no LP before then (the large-space student's learnable cells were evicted).
+        horizon = config.ema_timescale * (
+            config.slow_timescale_factor if config.ema_start == "running_mean" and config.lp_timescales > 1 else 1.0
+        )
+        self._judgeable = config.sample_threshold + math.ceil(1.0 / horizon)
         self._tracker_update = self.tracker.update
         self._scorer_update = self.scorer.update
         # LP and recent rate of every slot, computed once per refresh: eviction and the
@@ -359,7 +365,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # earlier evicts it for an LP it has not had time to develop: with the seed's counting
         # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
         needed = max(min_presentations, self._judgeable)
-        all_lp, all_rate = self._lp_and_rate(slots)
+        all_lp = self._lp_and_rate(slots)[0]
         lp_column = self.pool.array("lp_score")  # the LP that statistics and inspect report
         if slots is self.pool.all_slots:
             lp_column[:] = all_lp
@@ -368,16 +374,11 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         judged = self.pool.gather("completions", slots) >= needed
         if not judged.any():
             return np.empty(0, dtype=np.intp)
-        if judged.all():
-            scored, lp, rate = slots, all_lp, all_rate
-        else:
-            scored, lp, rate = slots[judged], all_lp[judged], all_rate[judged]
+        scored, lp = (slots, all_lp) if judged.all() else (slots[judged], all_lp[judged])
         eligible = np.flatnonzero(lp <= _quantile(lp, self.config.eviction_threshold_percentile))
-        # Lowest LP first; among equal LP (with the noise discount, most stationary tasks have
-        # LP 0) the most variable outcome first: success near 0.5 without progress is the mark
-        # of a coin flip, which the z-score transform would otherwise keep playing.
-        order = np.lexsort((-(rate[eligible] * (1.0 - rate[eligible])), lp[eligible]))
-        candidates: npt.NDArray[np.intp] = scored[eligible[order[:limit]]]
+        if len(eligible) > limit:  # only the lowest ``limit`` need ordering
+            eligible = eligible[np.argpartition(lp[eligible], limit - 1)[:limit]]
+        candidates: npt.NDArray[np.intp] = scored[eligible[np.argsort(lp[eligible], kind="stable")]]
         return candidates
 
     def stats(self) -> dict[str, float]:
