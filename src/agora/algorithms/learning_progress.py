@@ -16,7 +16,8 @@ for the whole distribution, computed in one vectorised pass:
    failed: nothing else would ever bring back a task with 0 successes that became learnable.
 
 Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes and
-at least ``sample_threshold + ceil(1 / ema_timescale)`` (time for LP to show a trend), whose
+at least ``sample_threshold + ceil(1 / (ema_timescale * slow_timescale_factor))`` (time for
+the first pair of EMAs to diverge), whose
 LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first;
 the curriculum replaces at most one task per
 ``min_presentations_for_eviction`` episodes. ``LearningProgressConfig.paper()`` is the
@@ -206,9 +207,9 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # Eviction waits until the first pair of EMAs can differ: with the running-mean start both
         # are the same mean until 1/count falls below the slower one's rate, so a task being
         # learnt has no LP before then (the large-space student's learnable cells were evicted).
-        horizon = config.ema_timescale * (
-            config.slow_timescale_factor if config.ema_start == "running_mean" and config.lp_timescales > 1 else 1.0
-        )
+        running = config.ema_start == "running_mean" and config.slow_ema == "of_rate"
+        running &= config.use_bidirectional  # the basic scorer has no EMA pairs
+        horizon = config.ema_timescale * (config.slow_timescale_factor if running else 1.0)
         self._judgeable = config.sample_threshold + math.ceil(1.0 / horizon)
         self._tracker_update = self.tracker.update
         self._scorer_update = self.scorer.update

@@ -85,12 +85,10 @@ def mean_samples(
 
 CANDIDATES: dict[str, CurriculumAlgorithmConfig] = {
     "uniform": DiscreteRandomConfig(),
-    "LP, agora defaults (a=0.03)": LearningProgressConfig(),
-    "LP, seed-era a=0.1": LearningProgressConfig(ema_timescale=0.1),
-    "LP, a=0.01": LearningProgressConfig(ema_timescale=0.01),
-    "LP, paper slow EMA (of_fast)": LearningProgressConfig(slow_ema="of_fast", lp_timescales=2),
-    "LP, rand_task_rate=0.25": LearningProgressConfig(rand_task_rate=0.25),
-    "LP, progress_smoothing=0.1": LearningProgressConfig(progress_smoothing=0.1),
+    "LP, defaults": LearningProgressConfig(),
+    "LP, paper (agora's earlier defaults)": LearningProgressConfig.paper(),
+    "LP, paper, rand_task_rate=0.25": LearningProgressConfig.paper(rand_task_rate=0.25),
+    "LP, defaults, proportional": LearningProgressConfig(lp_transform="proportional"),
 }
 
 
