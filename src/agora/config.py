@@ -10,7 +10,7 @@ import importlib
 import warnings
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["TConfig", "TaskConfig", "apply_overrides", "import_path", "load_symbol"]
 
@@ -119,3 +119,28 @@ def _replace(node: Any, keys: list[str], depth: int, value: Any, path: str) -> A
         return items
     where = ".".join(keys[:depth]) or "the config root"
     raise KeyError(f"override path {path!r} does not exist: no field {key!r} in {where}")
+
+
+class CurriculumKnobs(BaseModel):
+    """How a curriculum's pool is shared and what its statistics report.
+
+    Fields of :class:`~agora.CurriculumConfig`, which algorithm configs accept too (the seed
+    system and older configs set them there); ``CurriculumConfig`` takes them over.
+    """
+
+    use_shared_memory: bool = Field(
+        default=False, description="Keep the pool in shared memory so that processes share one curriculum."
+    )
+    session_id: str | None = Field(
+        default=None, description="Name of the shared pool; processes with the same id share it."
+    )
+    shared_update_batch: int = Field(
+        default=256,
+        gt=0,
+        description="Scores a process buffers before applying them to the shared pool under its lock "
+        "(amortises the lock; others see a process's scores at most this many episodes late).",
+    )
+    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
+    enable_detailed_slice_logging: bool = Field(
+        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
+    )

@@ -25,7 +25,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from agora.algorithms.base import AnyAlgorithmConfig, CurriculumAlgorithm, DiscreteRandomConfig
 from agora.checkpoint import (
@@ -39,7 +39,7 @@ from agora.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from agora.config import TConfig
+from agora.config import CurriculumKnobs, TConfig
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator
 from agora.handles import CurriculumLike, TaskHandle, TaskSource
 from agora.pool import HEADER, TaskPool
@@ -63,17 +63,11 @@ __all__ = [
 ]
 
 
-CURRICULUM_KNOBS = (
-    "use_shared_memory",
-    "session_id",
-    "shared_update_batch",
-    "max_slice_axes",
-    "enable_detailed_slice_logging",
-)
+CURRICULUM_KNOBS = tuple(CurriculumKnobs.model_fields)
 """CurriculumConfig fields that algorithm configs accept too (where older configs set them)."""
 
 
-class CurriculumConfig(BaseModel):
+class CurriculumConfig(CurriculumKnobs):
     """Everything that defines a curriculum; ``make()`` builds it."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -97,24 +91,6 @@ class CurriculumConfig(BaseModel):
         "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
-    # How the pool is shared and what statistics report: the curriculum's knobs, not an algorithm's.
-    # Algorithm configs accept them too (older and seed-compatible configs set them there).
-    use_shared_memory: bool = Field(
-        default=False, description="Keep the pool in shared memory so that processes share one curriculum."
-    )
-    session_id: str | None = Field(
-        default=None, description="Name of the shared pool; processes with the same id share it."
-    )
-    shared_update_batch: int = Field(
-        default=256,
-        gt=0,
-        description="Scores a process buffers before applying them to the shared pool under its lock "
-        "(amortises the lock; others see a process's scores at most this many episodes late).",
-    )
-    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
-    enable_detailed_slice_logging: bool = Field(
-        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
-    )
 
     @model_validator(mode="after")
     def _one_value_per_knob(self) -> CurriculumConfig:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import ConfigDict, SerializeAsAny, ValidatorFunctionWrapHandler, WrapValidator
 
-from agora.config import load_symbol
+from agora.config import CurriculumKnobs, load_symbol
 
 if TYPE_CHECKING:
     from agora.pool import SlotField, TaskPool
@@ -29,30 +29,13 @@ __all__ = [
 ]
 
 
-class CurriculumAlgorithmConfig(BaseModel, ABC):
+class CurriculumAlgorithmConfig(CurriculumKnobs, ABC):
     """Base of algorithm configs; ``type`` is the discriminator in ``CurriculumConfig``."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     type: str
     """Short name (built-in algorithms) or import path (user algorithms) of this config class."""
-
-    use_shared_memory: bool = Field(
-        default=False, description="Keep the pool in shared memory so that processes share one curriculum."
-    )
-    session_id: str | None = Field(
-        default=None, description="Name of the shared pool; processes with the same id share it."
-    )
-    shared_update_batch: int = Field(
-        default=256,
-        gt=0,
-        description="Scores a process buffers before applying them to the shared pool under its lock "
-        "(amortises the lock; others see a process's scores at most this many episodes late).",
-    )
-    max_slice_axes: int = Field(default=3, ge=0, description="Bucket axes analysed by the SliceAnalyzer.")
-    enable_detailed_slice_logging: bool = Field(
-        default=False, description="Add per-bucket-entry counts and mean scores to stats()."
-    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
