@@ -84,9 +84,9 @@ def make_curriculum(
     session_id = session_id or f"puffer-{uuid.uuid4().hex[:12]}"
     algorithm_config: agora.CurriculumAlgorithmConfig
     if algorithm == "lp":
-        algorithm_config = agora.LearningProgressConfig(use_shared_memory=True, session_id=session_id)
+        algorithm_config = agora.LearningProgressConfig()
     elif algorithm == "uniform":
-        algorithm_config = agora.DiscreteRandomConfig(use_shared_memory=True, session_id=session_id)
+        algorithm_config = agora.DiscreteRandomConfig()
     else:
         raise ValueError(f"--curriculum must be lp or uniform: {algorithm!r}")
     generators = [
@@ -96,7 +96,11 @@ def make_curriculum(
         for side in SIDES
     ]
     return mg.merge(generators).to_curriculum(
-        num_active_tasks=num_active_tasks, seed=seed, algorithm_config=algorithm_config
+        num_active_tasks=num_active_tasks,
+        seed=seed,
+        algorithm_config=algorithm_config,
+        use_shared_memory=True,
+        session_id=session_id,
     )
 
 

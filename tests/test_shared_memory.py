@@ -36,6 +36,18 @@ EPISODES = 5_000
 TIMEOUT = 120
 
 
+def run_python(script: str, *args: object) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter that imports this agora, with ``args`` on its command line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
 class Maze(BaseModel):
     size: int = 5
     variant: int = 0
@@ -400,14 +412,7 @@ def test_attacher_exit_does_not_unlink(tmp_path: Any) -> None:
         "t = c.get_task(); c.update_task_performance(t.task_id, 1.0); c.flush()\n"
     )
     with config.make() as owner:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(tmp_path / "config.json")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        done = run_python(script, tmp_path / "config.json")
         assert done.returncode == 0, done.stderr
         assert "leaked" not in done.stderr
         assert segment_exists(session)
@@ -824,14 +829,7 @@ def test_an_interpreter_that_exits_without_close_delivers_its_scores(tmp_path: A
         "for _ in range(100): c.get_task().complete(1.0)\n"
     )
     with config.make() as owner:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(tmp_path / "config.json")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
+        done = run_python(script, tmp_path / "config.json")
         assert done.returncode == 0, done.stderr
         assert owner.stats()["num_completed"] == 100
 
