@@ -207,8 +207,9 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # Eviction waits until the first pair of EMAs can differ: with the running-mean start both
         # are the same mean until 1/count falls below the slower one's rate, so a task being
         # learnt has no LP before then (the large-space student's learnable cells were evicted).
-        running = config.ema_start == "running_mean" and config.slow_ema == "of_rate"
-        running &= config.use_bidirectional  # the basic scorer has no EMA pairs
+        running = (  # the basic scorer has no EMA pairs
+            config.use_bidirectional and config.ema_start == "running_mean" and config.slow_ema == "of_rate"
+        )
         horizon = config.ema_timescale * (config.slow_timescale_factor if running else 1.0)
         self._judgeable = config.sample_threshold + math.ceil(1.0 / horizon)
         self._tracker_update = self.tracker.update
