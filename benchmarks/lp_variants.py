@@ -1,6 +1,6 @@
 """The evidence for the learning-progress defaults: every variant tried, on the students and the demo.
 
-    python benchmarks/lp_variants.py            # about 25 minutes on 2 cores
+    python benchmarks/lp_variants.py            # about 35 minutes on 2 cores
     python benchmarks/lp_variants.py --quick    # a smoke run
 
 Each row is one `LearningProgressConfig`, measured against uniform sampling on the student
@@ -21,18 +21,33 @@ from agora.demo import DemoConfig, run_demo
 
 L = LearningProgressConfig
 
+S4 = {"noise_discount": 2.0, "staleness_rate": 0.2, "z_score_amplification": 5.0, "settled_after": None}
+"""The defaults of session 4: the rows that build them up start from here."""
+
 VARIANTS: dict[str, LearningProgressConfig] = {
     "paper (agora's earlier defaults)": L.paper(),
     "noise discount (2 EMAs, a=0.15, f=0.3)": L(
-        lp_timescales=2, ema_start="window", z_score_amplification=1.0, staleness_rate=0.0
+        **{
+            **S4,
+            "lp_timescales": 2,
+            "ema_start": "window",
+            "z_score_amplification": 1.0,
+            "staleness_rate": 0.0,
+        }
     ),
-    "+ 5 EMAs from a running mean": L(z_score_amplification=1.0, staleness_rate=0.0),
-    "+ retries 0.2": L(z_score_amplification=1.0),
-    "+ z-score x5 (defaults)": L(),
-    "defaults, z-score x2, retries 0.15": L(z_score_amplification=2.0, staleness_rate=0.15),
+    "+ 5 EMAs from a running mean": L(**{**S4, "z_score_amplification": 1.0, "staleness_rate": 0.0}),
+    "+ retries 0.2": L(**{**S4, "z_score_amplification": 1.0}),
+    "+ z-score x5 (session 4 defaults)": L(**S4),
+    "+ discount 1.25, retries 0.3, z-score x15": L(
+        **{**S4, "noise_discount": 1.25, "staleness_rate": 0.3, "z_score_amplification": 15.0}
+    ),
+    "+ settled tasks judged at 15 (defaults)": L(),
+    "defaults, discount 1": L(noise_discount=1.0),
+    "defaults, discount 1.5": L(noise_discount=1.5),
+    "defaults, discount 2": L(noise_discount=2.0),
+    "defaults, retries 0.2": L(staleness_rate=0.2),
+    "defaults, z-score x5": L(z_score_amplification=5.0),
     "defaults, z-score x10": L(z_score_amplification=10.0),
-    "defaults, retries 0.3": L(staleness_rate=0.3),
-    "defaults, retries to (1-p)^25": L(staleness_unsolved_power=25.0),
     "defaults, retries to (1-p)^4": L(staleness_unsolved_power=4.0),
     "defaults, proportional weights": L(lp_transform="proportional"),
 }

@@ -68,7 +68,10 @@ def test_a_lucky_start_does_not_look_like_progress(start: str) -> None:
     # A coin flip at 0.3 that started with 7 successes in 10 (about 1% of such tasks do): EMAs
     # started at that window and run at their own rates keep the lucky start for hundreds of
     # outcomes in the slow ones, which then look like a task being forgotten.
-    curriculum = pool(LearningProgressConfig(ema_start=start), 1)  # type: ignore[arg-type]
+    # noise_discount 2 keeps the test about the start: at the default 1.25 a stationary task shows
+    # some LP about half the time, which the z-score transform then sorts out (next test).
+    config = LearningProgressConfig(ema_start=start, noise_discount=2.0)  # type: ignore[arg-type]
+    curriculum = pool(config, 1)
     algorithm = curriculum.algorithm
     assert isinstance(algorithm, LearningProgressAlgorithm)
     rng = np.random.default_rng(0)
@@ -211,7 +214,7 @@ def test_the_papers_algorithm_stays_available() -> None:
 
 
 def test_inconsistent_signal_settings_are_rejected() -> None:
-    with pytest.raises(ValidationError, match=r"rand_task_rate \(0.9\) \+ staleness_rate \(0.2\)"):
+    with pytest.raises(ValidationError, match=r"rand_task_rate \(0.9\) \+ staleness_rate \(0.3\)"):
         LearningProgressConfig(rand_task_rate=0.9)
     with pytest.raises(ValidationError, match="slow_ema='of_fast' needs lp_timescales=2, not 5"):
         LearningProgressConfig(slow_ema="of_fast")

@@ -17,9 +17,9 @@ for the whole distribution, computed in one vectorised pass:
 
 Eviction candidates are tasks with at least ``min_presentations_for_eviction`` outcomes and
 at least ``sample_threshold + ceil(1 / (ema_timescale * slow_timescale_factor))`` (time for
-the first pair of EMAs to diverge), whose
-LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP, lowest LP first;
-the curriculum replaces at most one task per
+the first pair of EMAs to diverge; ``settled_after`` for a task whose recent outcomes are all
+equal), whose LP is in the bottom ``eviction_threshold_percentile`` of those tasks' LP,
+lowest LP first; the curriculum replaces at most one task per
 ``min_presentations_for_eviction`` episodes. ``LearningProgressConfig.paper()`` is the
 paper's algorithm with agora's earlier defaults. docs/algorithms.md has the formulas and the
 evidence for the defaults.
@@ -92,7 +92,7 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         "difference of neighbours (slower pairs see slower progress; 2: the paper's fast and slow EMAs).",
     )
     noise_discount: float = Field(
-        default=2.0,
+        default=1.25,
         ge=0,
         description="LP keeps only the part of |p_fast - p_slow| beyond this many standard deviations of "
         "what outcome noise alone gives at the task's rate (0: the paper's raw LP).",
@@ -103,7 +103,7 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         "over tasks (the paper; weight ratios stay within a few x).",
     )
     z_score_amplification: float = Field(
-        default=5.0,
+        default=15.0,
         gt=0,
         description="'zscore_sigmoid': z-scores are multiplied by this before the sigmoid (seed system: "
         "10); large values make the weights a soft step, ~1 above the mean LP and ~0 below.",
@@ -115,7 +115,7 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         "(seed system).",
     )
     staleness_rate: float = Field(
-        default=0.2,
+        default=0.3,
         ge=0,
         le=1,
         description="Probability mass spread in proportion to episodes since a task's last outcome times "
@@ -130,6 +130,13 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         "retries; 0: by staleness alone).",
     )
     sample_threshold: int = Field(default=10, ge=1, description="Outcomes a task needs before LP counts.")
+    settled_after: int | None = Field(
+        default=15,
+        ge=1,
+        description="Outcomes after which a task whose recent outcomes are all equal (all failures or all "
+        "successes) may be judged for eviction, before the EMAs' horizon: a large pool otherwise fills with "
+        "tasks that are never played enough to be judged (None: only after the horizon).",
+    )
     memory: int = Field(default=25, ge=1, le=4096, description="Recent outcomes kept per task.")
     eviction_threshold_percentile: float = Field(
         default=0.4, ge=0, le=1, description="Only tasks with LP in this bottom fraction may be evicted."
@@ -171,6 +178,7 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
             "lp_transform": "zscore_sigmoid",
             "z_score_amplification": 1.0,
             "staleness_rate": 0.0,
+            "settled_after": None,
         }
         return cls(**{**settings, **overrides})
 
@@ -373,7 +381,12 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
             lp_column[:] = all_lp
         else:
             lp_column[slots] = all_lp
-        judged = self.pool.gather("completions", slots) >= needed
+        completions = self.pool.gather("completions", slots)
+        judged = completions >= needed
+        settled = max(min_presentations, self.config.settled_after or needed)
+        if settled < needed:
+            rate = self._lp_and_rate(slots)[1]
+            judged |= (completions >= settled) & ((rate == 0.0) | (rate == 1.0))
         if not judged.any():
             return np.empty(0, dtype=np.intp)
         scored, lp = (slots, all_lp) if judged.all() else (slots[judged], all_lp[judged])
