@@ -14,7 +14,9 @@ from agora.algorithms import (
     CurriculumAlgorithmConfig,
     DiscreteRandomConfig,
     DiscreteRandomCurriculum,
+    LearnabilityConfig,
     LearningProgressConfig,
+    PLRConfig,
     check_algorithm,
 )
 from agora.pool import SlotField, TaskPool
@@ -23,6 +25,10 @@ CONFIGS = {
     "uniform": DiscreteRandomConfig(),
     "learning_progress": LearningProgressConfig(),
     "learning_progress_paper": LearningProgressConfig.paper(),
+    "plr": PLRConfig(),
+    "plr_power_ema_fixed": PLRConfig(score_transform="power", alpha=0.3, replay_schedule="fixed"),
+    "learnability": LearnabilityConfig(),
+    "learnability_proportional": LearnabilityConfig(sampling="proportional", top_k=4),
 }
 
 

@@ -18,11 +18,14 @@ True
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from agora import scores
 from agora.algorithms import (
     CurriculumAlgorithm,
     CurriculumAlgorithmConfig,
     DiscreteRandomConfig,
+    LearnabilityConfig,
     LearningProgressConfig,
+    PLRConfig,
 )
 from agora.config import TaskConfig, TConfig
 from agora.curriculum import (
@@ -82,7 +85,9 @@ __all__ = [
     "GeneratedTask",
     "InvariantRule",
     "InvariantViolation",
+    "LearnabilityConfig",
     "LearningProgressConfig",
+    "PLRConfig",
     "SingleTaskGenerator",
     "Span",
     "TConfig",
@@ -96,5 +101,6 @@ __all__ = [
     "env_curriculum",
     "merge",
     "read_checkpoint",
+    "scores",
     "single_task",
 ]

@@ -9,7 +9,9 @@ from agora.algorithms.base import (
     DiscreteRandomConfig,
     DiscreteRandomCurriculum,
 )
+from agora.algorithms.learnability import LearnabilityAlgorithm, LearnabilityConfig
 from agora.algorithms.learning_progress import LearningProgressAlgorithm, LearningProgressConfig
+from agora.algorithms.plr import PLRAlgorithm, PLRConfig
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
 
 __all__ = [
@@ -22,8 +24,12 @@ __all__ = [
     "DiscreteRandomConfig",
     "DiscreteRandomCurriculum",
     "LPScorer",
+    "LearnabilityAlgorithm",
+    "LearnabilityConfig",
     "LearningProgressAlgorithm",
     "LearningProgressConfig",
+    "PLRAlgorithm",
+    "PLRConfig",
     "check_algorithm",
 ]
 
