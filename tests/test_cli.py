@@ -245,6 +245,8 @@ def test_version_is_the_installed_distributions() -> None:
         (["demo", "--seeds", "0"], "'0'"),
         (["demo", "--seeds", "many"], "'many'"),
         (["demo", "--bogus"], "--bogus"),
+        (["demo", "--algorithms", "plr,nope"], "'nope'"),
+        (["demo", "--algorithms", "plr,plr"], "named twice"),
         (["inspect"], "path"),
         (["migrate"], "path"),
     ],

@@ -20,7 +20,16 @@ from agora.algorithms.base import CurriculumAlgorithmConfig
 from agora.algorithms.plr import PLRConfig
 from agora.bench.students.base import Student, Tally
 
-__all__ = ["Arm", "StudentRun", "SyllabusArm", "SyllabusPLRArm", "import_syllabus", "run_student"]
+__all__ = [
+    "Arm",
+    "StudentRun",
+    "SyllabusArm",
+    "SyllabusLP",
+    "SyllabusPLR",
+    "SyllabusPLRArm",
+    "import_syllabus",
+    "run_student",
+]
 
 
 @dataclass(frozen=True)
@@ -128,12 +137,15 @@ class _Agora:
         self.curriculum.update_task_performance(self._task_id, score)
 
 
-class _Syllabus:
-    def __init__(self, student: Student, arm: SyllabusArm, seed: int) -> None:
+class SyllabusLP:
+    """Draws task indices 0 .. ``num_tasks`` - 1 from Syllabus's ``OnlineLearningProgress``
+    (``sample``) and reports each episode's score back (``report``)."""
+
+    def __init__(self, num_tasks: int, arm: SyllabusArm, seed: int) -> None:
         curricula = import_syllabus()
         from syllabus.task_space import DiscreteTaskSpace
 
-        n = student.num_tasks
+        n = num_tasks
         self.curriculum: Any = curricula.OnlineLearningProgress(
             DiscreteTaskSpace(n),
             ema_alpha=arm.ema_alpha,
@@ -161,12 +173,15 @@ class _Syllabus:
         self.curriculum.update_on_episode(score, 1, self._task, score)
 
 
-class _SyllabusPLR:
-    def __init__(self, student: Student, arm: SyllabusPLRArm, seed: int) -> None:
+class SyllabusPLR:
+    """Draws task indices 0 .. ``num_tasks`` - 1 from Syllabus's PLR ``TaskSampler`` (``sample``)
+    and reports each episode's priority score back (``report``)."""
+
+    def __init__(self, num_tasks: int, arm: SyllabusPLRArm, seed: int) -> None:
         import_syllabus()
         from syllabus.curricula.plr.task_sampler import TaskSampler
 
-        n = student.num_tasks
+        n = num_tasks
         self.sampler: Any = TaskSampler(
             list(range(n)),
             num_steps=1,
@@ -214,11 +229,11 @@ def run_student(student: Student, arm: Arm, seed: int, name: str = "") -> Studen
     """Play ``student`` for up to ``student.episodes`` episodes with ``arm``; metrics and shares."""
     start = time.perf_counter()
     student.reset(seed)
-    driver: _Agora | _Syllabus | _SyllabusPLR
+    driver: _Agora | SyllabusLP | SyllabusPLR
     if isinstance(arm, SyllabusArm):
-        driver = _Syllabus(student, arm, seed)
+        driver = SyllabusLP(student.num_tasks, arm, seed)
     elif isinstance(arm, SyllabusPLRArm):
-        driver = _SyllabusPLR(student, arm, seed)
+        driver = SyllabusPLR(student.num_tasks, arm, seed)
     else:
         driver = _Agora(student, arm, seed)
     sample, report = driver.sample, driver.report
