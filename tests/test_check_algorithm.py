@@ -17,6 +17,8 @@ from agora.algorithms import (
     LearnabilityConfig,
     LearningProgressConfig,
     PLRConfig,
+    SequentialConfig,
+    Stage,
     check_algorithm,
 )
 from agora.pool import SlotField, TaskPool
@@ -29,6 +31,9 @@ CONFIGS = {
     "plr_power_ema_fixed": PLRConfig(score_transform="power", alpha=0.3, replay_schedule="fixed"),
     "learnability": LearnabilityConfig(),
     "learnability_proportional": LearnabilityConfig(sampling="proportional", top_k=4),
+    "sequential": SequentialConfig(
+        stages=[Stage(episodes=60), Stage(mean_score=0.3, window=20), Stage()], replay_earlier=0.2
+    ),
 }
 
 

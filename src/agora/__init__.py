@@ -26,6 +26,7 @@ from agora.algorithms import (
     LearnabilityConfig,
     LearningProgressConfig,
     PLRConfig,
+    SequentialConfig,
 )
 from agora.config import TaskConfig, TConfig
 from agora.curriculum import (
@@ -44,6 +45,7 @@ from agora.generators import (
     InvariantViolation,
     SingleTaskGenerator,
     Span,
+    StagedTaskGenerator,
     TaskGenerator,
     TaskGeneratorConfig,
     TaskGeneratorSet,
@@ -88,8 +90,10 @@ __all__ = [
     "LearnabilityConfig",
     "LearningProgressConfig",
     "PLRConfig",
+    "SequentialConfig",
     "SingleTaskGenerator",
     "Span",
+    "StagedTaskGenerator",
     "TConfig",
     "TaskBatch",
     "TaskConfig",

@@ -13,6 +13,7 @@ from agora.algorithms.learnability import LearnabilityAlgorithm, LearnabilityCon
 from agora.algorithms.learning_progress import LearningProgressAlgorithm, LearningProgressConfig
 from agora.algorithms.plr import PLRAlgorithm, PLRConfig
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
+from agora.algorithms.sequential import SequentialAlgorithm, SequentialConfig, Stage
 
 __all__ = [
     "AlgorithmContractError",
@@ -30,6 +31,9 @@ __all__ = [
     "LearningProgressConfig",
     "PLRAlgorithm",
     "PLRConfig",
+    "SequentialAlgorithm",
+    "SequentialConfig",
+    "Stage",
     "check_algorithm",
 ]
 
