@@ -41,9 +41,7 @@ def report_kinds(curriculum: agora.Curriculum[Level], outcomes: int = 8) -> None
 def buffer_ids(curriculum: agora.Curriculum[Level]) -> list[int]:
     algorithm = curriculum.algorithm
     assert isinstance(algorithm, LearnabilityAlgorithm)
-    active = curriculum.pool.active_slots()
-    positions = algorithm._buffer(algorithm.learnability(active))
-    return sorted(curriculum.pool.array("ids")[active[positions]].tolist())
+    return sorted(curriculum.pool.array("ids")[algorithm.buffer(curriculum.pool.active_slots())].tolist())
 
 
 def test_half_solved_tasks_fill_the_top_k_and_never_nor_always_solved_ones_do_not() -> None:

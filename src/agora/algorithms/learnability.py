@@ -95,6 +95,13 @@ class LearnabilityAlgorithm(CurriculumAlgorithm):
         out: npt.NDArray[np.float64] = np.where(judged, rate * (1.0 - rate), 0.0)
         return out
 
+    def buffer(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """The slots of ``slots`` in the buffer, most learnable first (for inspection)."""
+        learnability = self.learnability(slots)
+        top = self._buffer(learnability)
+        chosen: npt.NDArray[np.intp] = slots[top[np.argsort(-learnability[top], kind="stable")]]
+        return chosen
+
     def _buffer(self, learnability: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         """Positions of the buffer: the ``top_k`` highest learnabilities above 0 (ties: lower slot)."""
         positive = np.flatnonzero(learnability > 0)
