@@ -14,7 +14,11 @@ from agora.algorithms import (
     CurriculumAlgorithmConfig,
     DiscreteRandomConfig,
     DiscreteRandomCurriculum,
+    LearnabilityConfig,
     LearningProgressConfig,
+    PLRConfig,
+    SequentialConfig,
+    Stage,
     check_algorithm,
 )
 from agora.pool import SlotField, TaskPool
@@ -23,6 +27,13 @@ CONFIGS = {
     "uniform": DiscreteRandomConfig(),
     "learning_progress": LearningProgressConfig(),
     "learning_progress_paper": LearningProgressConfig.paper(),
+    "plr": PLRConfig(),
+    "plr_power_ema_fixed": PLRConfig(score_transform="power", alpha=0.3, replay_schedule="fixed"),
+    "learnability": LearnabilityConfig(),
+    "learnability_proportional": LearnabilityConfig(sampling="proportional", top_k=4),
+    "sequential": SequentialConfig(
+        stages=[Stage(episodes=60), Stage(mean_score=0.3, window=20), Stage()], replay_earlier=0.2
+    ),
 }
 
 

@@ -245,6 +245,8 @@ def test_version_is_the_installed_distributions() -> None:
         (["demo", "--seeds", "0"], "'0'"),
         (["demo", "--seeds", "many"], "'many'"),
         (["demo", "--bogus"], "--bogus"),
+        (["demo", "--algorithms", "plr,nope"], "'nope'"),
+        (["demo", "--algorithms", "plr,plr"], "named twice"),
         (["inspect"], "path"),
         (["migrate"], "path"),
     ],
@@ -254,6 +256,19 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], needle: str) -> Non
     assert proc.returncode == 2
     assert needle in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_demo_runs_the_curricula_named_by_algorithms(tmp_path: Path) -> None:
+    _optional("matplotlib")
+    out = tmp_path / "out"
+    args = ("--quick", "--seeds", "1", "--steps", "2000", "--workers", "1", "--out", str(out))
+    proc = agora("demo", *args, "--algorithms", "plr,uniform")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 seeds x 2 curricula" in proc.stdout
+    header = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("env steps"))
+    assert header.split()[2:] == ["plr", "uniform"]
+    assert "Learning progress" not in proc.stdout  # the verdict needs learning progress and uniform
+    assert set(json.loads((out / "summary.json").read_text())["curricula"]) == {"plr", "uniform"}
 
 
 def test_demo_out_must_be_a_folder(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
+from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig, PLRConfig
+from agora.bench.students import SyllabusArm
 from agora.demo import (
     ACTIONS,
     DemoConfig,
@@ -105,6 +106,17 @@ def test_agent_learns_to_go_straight_home() -> None:
     for _ in range(300):
         agent.run_episode(practice)
     assert greedy_success() == 1.0, "a trained one takes the shortest path"
+
+
+def test_agent_reports_the_mean_td_error_of_its_last_learning_episode() -> None:
+    world = GridWorld(GridTask(size=5, start_distance=1, max_steps=50), random.Random(0))
+    agent = QLearningAgent(learning_rate=1.0, epsilon=0.0, seed=0)
+    reached, steps = agent.run_episode(world, start=world.maze.cells_at(1)[0])
+    assert reached
+    # Every step's error is 0 (all values 0) except the last, into the goal: 1 - 0.
+    assert agent.td_error == pytest.approx(1.0 / steps)
+    agent.run_episode(world, learn=False)
+    assert agent.td_error == pytest.approx(1.0 / steps)  # evaluation leaves it as it was
 
 
 def test_evaluation_does_not_learn() -> None:
@@ -229,6 +241,22 @@ def test_run_demo_reports_curves_and_shares() -> None:
     summary = result.summary()
     assert set(summary["curricula"]) == {"a", "uniform"}
     assert summary["curricula"]["a"]["runs"][0]["success"] == result.runs[0].success
+
+
+def test_run_demo_runs_plr_by_td_error_and_syllabus_side_by_side() -> None:
+    require("syllabus")
+    config = DemoConfig(
+        family=GridTaskGenerator.Config(sizes=[6], mazes=1, start_distances=[1, 4], step_factors=[2]),
+        env_steps=1500,
+        num_evals=2,
+        seeds=1,
+        workers=1,
+    )
+    arms = {"plr": PLRConfig(), "syllabus": SyllabusArm(), "uniform": DiscreteRandomConfig()}
+    result = run_demo(config, arms, progress=False)
+    assert result.curricula == ["plr", "syllabus", "uniform"]
+    assert all(len(run.success) == 3 and run.episodes > 0 for run in result.runs)
+    assert "comparison" not in result.summary()  # it compares learning progress with uniform
 
 
 def test_comparison_interpolates_between_evaluations() -> None:

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from tests.optional_deps import require
 
-from agora import CurriculumConfig, DiscreteRandomConfig, LearningProgressConfig
+from agora import (
+    CurriculumConfig,
+    DiscreteRandomConfig,
+    LearnabilityConfig,
+    LearningProgressConfig,
+    PLRConfig,
+)
 from agora.bench import BenchResult
 from agora.bench.students import (
     MASTERED,
@@ -17,6 +23,7 @@ from agora.bench.students import (
     LargeSpace,
     Student,
     SyllabusArm,
+    SyllabusPLRArm,
     TaskList,
     Unlock,
     Variance,
@@ -197,6 +204,27 @@ def test_syllabus_adapter_restores_numpy_error_state_and_runs() -> None:
     assert result.episodes <= 3000
     assert sum(result.shares[k][0] for k in student.kinds) == pytest.approx(1.0)
     assert run_student(student, SyllabusArm(), seed=0).values == result.values
+
+
+def test_syllabus_plr_adapter_tries_every_task_then_replays() -> None:
+    require("syllabus")
+    student = Kinds(counts={"learnable": 3, "noisy": 3, "mastered": 3}, episodes=2000, warmup=100)
+    result = run_student(student, SyllabusPLRArm(), seed=0, name="Syllabus PLR")
+    assert result.episodes == 2000
+    assert sum(result.shares[k][0] for k in student.kinds) == pytest.approx(1.0)
+    assert run_student(student, SyllabusPLRArm(), seed=0).values == result.values
+    # A mastered task's value loss |1 - 1| is 0: once every task is seen, it is (almost) never replayed.
+    assert sum(result.shares["mastered"][5:]) / len(result.shares["mastered"][5:]) < 0.05
+
+
+def test_plr_arms_are_scored_by_value_loss_and_avoid_mastered_tasks() -> None:
+    student = Kinds(counts={"learnable": 3, "noisy": 3, "mastered": 3}, episodes=2000, warmup=100)
+    plr = run_student(student, PLRConfig(), seed=0)
+    # Uniform gives mastered tasks a third; PLR only the staleness mass (0.3) a neglected task draws.
+    assert sum(plr.shares["mastered"][5:]) / len(plr.shares["mastered"][5:]) < 0.2
+    # Learnability is scored by outcomes: noisy tasks (p = 0.5) are the most learnable to it.
+    sfl = run_student(student, LearnabilityConfig(), seed=0)
+    assert sfl.values["noise share"] > 0.5
 
 
 def test_compare_summarises_seeds_and_marks_capped_runs() -> None:

@@ -18,11 +18,15 @@ True
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from agora import scores
 from agora.algorithms import (
     CurriculumAlgorithm,
     CurriculumAlgorithmConfig,
     DiscreteRandomConfig,
+    LearnabilityConfig,
     LearningProgressConfig,
+    PLRConfig,
+    SequentialConfig,
 )
 from agora.config import TaskConfig, TConfig
 from agora.curriculum import (
@@ -41,6 +45,7 @@ from agora.generators import (
     InvariantViolation,
     SingleTaskGenerator,
     Span,
+    StagedTaskGenerator,
     TaskGenerator,
     TaskGeneratorConfig,
     TaskGeneratorSet,
@@ -82,9 +87,13 @@ __all__ = [
     "GeneratedTask",
     "InvariantRule",
     "InvariantViolation",
+    "LearnabilityConfig",
     "LearningProgressConfig",
+    "PLRConfig",
+    "SequentialConfig",
     "SingleTaskGenerator",
     "Span",
+    "StagedTaskGenerator",
     "TConfig",
     "TaskBatch",
     "TaskConfig",
@@ -96,5 +105,6 @@ __all__ = [
     "env_curriculum",
     "merge",
     "read_checkpoint",
+    "scores",
     "single_task",
 ]

@@ -37,6 +37,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _algorithms(text: str) -> list[str]:
+    from agora.demo.run import ALGORITHMS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ALGORITHMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown curriculum {unknown[0] if unknown else text!r} (known: {', '.join(ALGORITHMS)})"
+        )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a curriculum is named twice in {text!r}")
+    return names
+
+
 def _parser() -> _Parser:
     from agora import __version__
 
@@ -48,13 +62,20 @@ def _parser() -> _Parser:
         "demo",
         help="train an agent with and without a learning-progress curriculum and compare",
         description="Train a Q-learning agent on the built-in maze task family with the learning-progress "
-        "curriculum and with uniform sampling, over several seeds; print success against steps and write "
-        "summary.json and demo.png.",
+        "curriculum and with uniform sampling (or the curricula of --algorithms), over several seeds; print "
+        "success against steps and write summary.json and demo.png.",
     )
     demo.add_argument("--quick", action="store_true", help="a short run (for tests and a first look)")
     demo.add_argument("--seeds", type=_positive, help="runs per curriculum (default 5)")
     demo.add_argument("--steps", type=_positive, help="training environment steps per run")
     demo.add_argument("--workers", type=_positive, help="worker processes (default 2)")
+    demo.add_argument(
+        "--algorithms",
+        type=_algorithms,
+        metavar="NAMES",
+        help="comma-separated curricula to run side by side, from learning_progress, uniform, plr, "
+        "learnability, syllabus (default learning_progress,uniform)",
+    )
     demo.add_argument(
         "--out", type=Path, default=Path("agora-demo"), help="output folder (default ./agora-demo)"
     )
@@ -114,7 +135,7 @@ def _fail(message: str) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from agora.demo.run import DemoConfig, run_demo
+    from agora.demo.run import ALGORITHMS, DemoConfig, default_curricula, run_demo
 
     overrides: dict[str, Any] = {
         key: value
@@ -125,20 +146,31 @@ def _demo(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         return _fail(f"--out {out} exists and is not a folder")
+    curricula = (
+        {name: ALGORITHMS[name]() for name in args.algorithms} if args.algorithms else default_curricula()
+    )
+    if "syllabus" in curricula:
+        from agora.bench.students.runner import import_syllabus
+
+        try:
+            import_syllabus()
+        except ImportError as exc:
+            return _fail(str(exc))
     out.mkdir(parents=True, exist_ok=True)
     print(
-        f"Training {config.seeds} seeds x 2 curricula for {config.env_steps:,} environment steps each "
-        f"({config.workers} worker processes)...",
+        f"Training {config.seeds} seeds x {len(curricula)} curricula for {config.env_steps:,} environment "
+        f"steps each ({config.workers} worker processes)...",
         flush=True,
     )
-    result = run_demo(config)
+    result = run_demo(config, curricula)
     summary = result.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print()
     print("Evaluation success on the whole task family (mean ± std over seeds):")
     print(result.table())
-    print()
-    print(_verdict(summary["comparison"]))
+    if "comparison" in summary:
+        print()
+        print(_verdict(summary["comparison"]))
     cores = summary["cpu_count"]
     print(f"({summary['wall_time_s']:.0f} s with {config.workers} worker processes on {cores} cores)")
     try:

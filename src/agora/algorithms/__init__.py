@@ -9,8 +9,11 @@ from agora.algorithms.base import (
     DiscreteRandomConfig,
     DiscreteRandomCurriculum,
 )
+from agora.algorithms.learnability import LearnabilityAlgorithm, LearnabilityConfig
 from agora.algorithms.learning_progress import LearningProgressAlgorithm, LearningProgressConfig
+from agora.algorithms.plr import PLRAlgorithm, PLRConfig
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
+from agora.algorithms.sequential import SequentialAlgorithm, SequentialConfig, Stage
 
 __all__ = [
     "AlgorithmContractError",
@@ -22,8 +25,15 @@ __all__ = [
     "DiscreteRandomConfig",
     "DiscreteRandomCurriculum",
     "LPScorer",
+    "LearnabilityAlgorithm",
+    "LearnabilityConfig",
     "LearningProgressAlgorithm",
     "LearningProgressConfig",
+    "PLRAlgorithm",
+    "PLRConfig",
+    "SequentialAlgorithm",
+    "SequentialConfig",
+    "Stage",
     "check_algorithm",
 ]
 

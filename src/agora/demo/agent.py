@@ -33,6 +33,8 @@ class QLearningAgent:
         self.discount = discount
         self.epsilon = epsilon
         self.rng = random.Random(seed)
+        self.td_error = 0.0
+        """Mean absolute TD error of the last learning episode: PLR's one-step TD-error score."""
         self._q: dict[tuple[int, int], list[list[float]]] = {}  # (size, maze seed) -> Q[cell][action]
 
     def q_table(self, maze: Maze) -> list[list[float]]:
@@ -72,13 +74,18 @@ class QLearningAgent:
         alpha, gamma = self.learning_rate, self.discount
         act = self._act
         state = env.reset(start)
+        errors = 0.0
         while True:
             action = act(q[state], epsilon, rng)
             nxt, reward, terminated, truncated = env.step(action)
             if learn:
                 # One-step Q-learning: bootstrap from the next cell unless the episode ended at the goal.
                 target = reward if terminated else gamma * max(q[nxt])
-                q[state][action] += alpha * (target - q[state][action])
+                error = target - q[state][action]
+                errors += abs(error)
+                q[state][action] += alpha * error
             state = nxt
             if terminated or truncated:
+                if learn:
+                    self.td_error = errors / env.steps
                 return terminated, env.steps

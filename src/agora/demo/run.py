@@ -1,4 +1,4 @@
-"""Train the demo agent under two curricula and compare how fast they learn.
+"""Train the demo agent under several curricula and compare how fast they learn.
 
 Each run trains a fresh :class:`~agora.demo.agent.QLearningAgent` for ``env_steps``
 environment steps on tasks drawn by a curriculum over :class:`~agora.demo.env.GridTaskGenerator`,
@@ -6,6 +6,10 @@ and every ``env_steps / num_evals`` steps measures greedy success on a fixed eva
 ``eval_starts`` start cells for every (size, layout, start distance) of the family, each judged
 against the step limit of every step factor, so every task of the family counts equally. Runs
 for different curricula and seeds are independent, so they are spread over worker processes.
+
+PLR curricula are scored by the episode's mean absolute TD error (the agent's value errors,
+PLR's ``one_step_td_error``), the others by success. :data:`ALGORITHMS` names the curricula
+``agora demo --algorithms`` can run, Syllabus's learning progress among them.
 """
 
 from __future__ import annotations
@@ -23,12 +27,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from agora import __version__
-from agora.algorithms import CurriculumAlgorithmConfig, DiscreteRandomConfig, LearningProgressConfig
+from agora.algorithms import (
+    CurriculumAlgorithmConfig,
+    DiscreteRandomConfig,
+    LearnabilityConfig,
+    LearningProgressConfig,
+    PLRConfig,
+)
+from agora.bench.students.runner import SyllabusArm, SyllabusLP
 from agora.curriculum import CurriculumConfig
 from agora.demo.agent import QLearningAgent
 from agora.demo.env import GridTask, GridTaskGenerator, GridWorld, maze, step_limit
 
 __all__ = [
+    "ALGORITHMS",
+    "DemoArm",
     "DemoConfig",
     "DemoResult",
     "RunResult",
@@ -88,7 +101,20 @@ class DemoConfig(BaseModel):
         return [round(i * self.env_steps / self.num_evals) for i in range(self.num_evals + 1)]
 
 
-def default_curricula() -> dict[str, CurriculumAlgorithmConfig]:
+DemoArm = CurriculumAlgorithmConfig | SyllabusArm
+"""A curriculum of the demo: an agora algorithm config, or Syllabus's learning progress."""
+
+ALGORITHMS: dict[str, Callable[[], DemoArm]] = {
+    "learning_progress": LearningProgressConfig,
+    "uniform": DiscreteRandomConfig,
+    "plr": PLRConfig,
+    "learnability": LearnabilityConfig,
+    "syllabus": SyllabusArm,
+}
+"""The curricula ``agora demo --algorithms`` takes by name, with their defaults."""
+
+
+def default_curricula() -> dict[str, DemoArm]:
     """The two arms of the demo: learning progress and uniform sampling."""
     return {"learning_progress": LearningProgressConfig(), "uniform": DiscreteRandomConfig()}
 
@@ -152,9 +178,41 @@ def evaluate(
     return wins / total
 
 
-def train(config: DemoConfig, name: str, algorithm: CurriculumAlgorithmConfig, seed: int) -> RunResult:
+class _SyllabusSource:
+    """Syllabus's learning progress over the family's task ids, in the shape train() uses."""
+
+    def __init__(self, config: DemoConfig, arm: SyllabusArm, seed: int) -> None:
+        self._generator = config.family.create()
+        self._sampler = SyllabusLP(config.family.num_tasks, arm, seed)
+
+    def next_task(self) -> tuple[int, GridTask]:
+        task_id = self._sampler.sample()
+        return task_id, self._generator.generate(task_id).config
+
+    def report(self, task_id: int, score: float) -> None:
+        self._sampler.report(score)
+
+
+class _AgoraSource:
+    def __init__(self, config: DemoConfig, algorithm: CurriculumAlgorithmConfig, seed: int) -> None:
+        self._curriculum = config.curriculum_config(algorithm, seed).make()
+
+    def next_task(self) -> tuple[int, GridTask]:
+        task = self._curriculum.get_task()
+        return task.task_id, task.get_env_cfg()
+
+    def report(self, task_id: int, score: float) -> None:
+        self._curriculum.update_task_performance(task_id, score)
+
+
+def train(config: DemoConfig, name: str, algorithm: DemoArm, seed: int) -> RunResult:
     """Train one agent under one curriculum and evaluate it along the way."""
-    curriculum = config.curriculum_config(algorithm, seed).make()
+    source = (
+        _SyllabusSource(config, algorithm, seed)
+        if isinstance(algorithm, SyllabusArm)
+        else _AgoraSource(config, algorithm, seed)
+    )
+    td_scored = isinstance(algorithm, PLRConfig)
     agent = QLearningAgent(
         learning_rate=config.learning_rate, discount=config.discount, epsilon=config.epsilon, seed=seed
     )
@@ -166,13 +224,12 @@ def train(config: DemoConfig, name: str, algorithm: CurriculumAlgorithmConfig, s
     windows: list[dict[int, int]] = [{}]
     steps = episodes = impossible_steps = 0
     while steps < config.env_steps:
-        task = curriculum.get_task()
-        cfg: GridTask = task.get_env_cfg()
+        task_id, cfg = source.next_task()
         env = envs.get(cfg)
         if env is None:
             env = envs[cfg] = GridWorld(cfg, env_rng)
         reached, taken = agent.run_episode(env)
-        curriculum.update_task_performance(task.task_id, float(reached))
+        source.report(task_id, agent.td_error if td_scored else float(reached))
         steps += taken
         episodes += 1
         if min(cfg.start_distance, env.maze.max_distance) > cfg.max_steps:
@@ -185,7 +242,7 @@ def train(config: DemoConfig, name: str, algorithm: CurriculumAlgorithmConfig, s
     return RunResult(name, seed, success, windows[:-1], episodes, impossible_steps / steps)
 
 
-def _train_job(args: tuple[DemoConfig, str, CurriculumAlgorithmConfig, int]) -> RunResult:
+def _train_job(args: tuple[DemoConfig, str, DemoArm, int]) -> RunResult:
     return train(*args)
 
 
@@ -310,12 +367,13 @@ class DemoResult:
 
 def run_demo(
     config: DemoConfig | None = None,
-    curricula: Mapping[str, CurriculumAlgorithmConfig] | None = None,
+    curricula: Mapping[str, DemoArm] | None = None,
     *,
     progress: bool = True,
     on_run: Callable[[RunResult], None] | None = None,
 ) -> DemoResult:
-    """Train ``config.seeds`` agents under each curriculum (default: learning progress and uniform)."""
+    """Train ``config.seeds`` agents under each curriculum (default: learning progress and uniform;
+    :data:`ALGORITHMS` has more)."""
     start = time.perf_counter()
     config = config or DemoConfig()
     curricula = dict(curricula or default_curricula())

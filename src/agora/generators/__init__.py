@@ -6,6 +6,7 @@ from agora.generators.invariants import ConstantFields, InvariantRule, Invariant
 from agora.generators.rng import TaskRandom
 from agora.generators.set import TaskGeneratorSet
 from agora.generators.single import SingleTaskGenerator
+from agora.generators.staged import StagedTaskGenerator
 from agora.generators.values import BucketValue, Span
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "InvariantViolation",
     "SingleTaskGenerator",
     "Span",
+    "StagedTaskGenerator",
     "TaskGenerator",
     "TaskGeneratorConfig",
     "TaskGeneratorSet",

@@ -12,9 +12,10 @@ plays them with any curriculum arms, side by side::
     print(result.table().text())
     result.summary("chain", "LP").mean
 
-``agora bench students`` runs uniform, agora's default learning progress and Syllabus's
-``OnlineLearningProgress`` (if syllabus-rl is installed); ``--plots DIR`` (or the
-environment variable ``AGORA_BENCH_PLOTS``) also writes a PNG per student.
+``agora bench students`` runs uniform, agora's default learning progress, PLR and
+learnability, and Syllabus's ``OnlineLearningProgress`` and PLR (if syllabus-rl is
+installed); ``--plots DIR`` (or the environment variable ``AGORA_BENCH_PLOTS``) also writes
+a PNG per student.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import os
 import time
 
 from agora.algorithms.base import DiscreteRandomConfig
+from agora.algorithms.learnability import LearnabilityConfig
 from agora.algorithms.learning_progress import LearningProgressConfig
+from agora.algorithms.plr import PLRConfig
 from agora.bench import BenchResult
 from agora.bench.students.base import MASTERED, Measure, Student, StudentTask, Tally, TaskList
 from agora.bench.students.compare import Comparison, Summary, compare
@@ -32,6 +35,7 @@ from agora.bench.students.runner import (
     Arm,
     StudentRun,
     SyllabusArm,
+    SyllabusPLRArm,
     import_syllabus,
     run_student,
 )
@@ -50,6 +54,7 @@ __all__ = [
     "StudentTask",
     "Summary",
     "SyllabusArm",
+    "SyllabusPLRArm",
     "Tally",
     "TaskList",
     "Unlock",
@@ -66,18 +71,25 @@ PLOTS_ENV = "AGORA_BENCH_PLOTS"
 
 
 def default_arms() -> tuple[dict[str, Arm], list[str]]:
-    """Uniform, agora's default learning progress and (if installed) Syllabus; notes on what is missing."""
-    arms: dict[str, Arm] = {"uniform": DiscreteRandomConfig(), "agora LP": LearningProgressConfig()}
+    """Uniform, agora's learning progress, PLR and learnability (defaults), and (if installed)
+    Syllabus's learning progress and PLR; notes on what is missing."""
+    arms: dict[str, Arm] = {
+        "uniform": DiscreteRandomConfig(),
+        "agora LP": LearningProgressConfig(),
+        "agora PLR": PLRConfig(),
+        "agora learnability": LearnabilityConfig(),
+    }
     try:
         import_syllabus()
     except ImportError as exc:
-        return arms, [f"Syllabus column missing: {exc}"]
+        return arms, [f"Syllabus columns missing: {exc}"]
     arms["Syllabus"] = SyllabusArm()
+    arms["Syllabus PLR"] = SyllabusPLRArm()
     return arms, list(SYLLABUS_NOTES)
 
 
 def run(quick: bool = False) -> BenchResult:
-    """``agora bench students``: the suite with uniform / agora LP / Syllabus, 5 seeds (2 with ``quick``)."""
+    """``agora bench students``: the suite with :func:`default_arms`, 5 seeds (2 with ``quick``)."""
     start = time.perf_counter()
     arms, notes = default_arms()
     seeds = 2 if quick else 5
@@ -96,6 +108,8 @@ def run(quick: bool = False) -> BenchResult:
         "Pools: the small students' pool is their whole task space (no eviction); the large space draws "
         "1,000 of its 100,000 tasks and evicts with the library defaults. Syllabus samples the whole space "
         "of each student directly (it has no pool), updating every min(tasks, 1000) episodes.",
+        "Scores: the PLR arms get the value loss of a learner whose value estimate is its competence p, "
+        "|outcome - p| (value_l1 of a one-step episode; expected 2p(1 - p)); the others the 0/1 outcome.",
         *notes,
         f"{'Quick run: a tenth of the episodes, ' if quick else ''}{seeds} seeds; "
         f"wall time {time.perf_counter() - start:.0f} s.",

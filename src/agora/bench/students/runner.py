@@ -1,4 +1,4 @@
-"""Play a student with a curriculum arm: an agora algorithm config, or Syllabus's learning progress.
+"""Play a student with a curriculum arm: an agora algorithm config, or Syllabus's learning progress or PLR.
 
 An arm only has to say which of the student's tasks comes next and take the outcome back;
 :func:`run_student` counts episodes per kind of task (as a time series, for plots) and asks
@@ -17,9 +17,19 @@ from typing import Any
 import numpy as np
 
 from agora.algorithms.base import CurriculumAlgorithmConfig
+from agora.algorithms.plr import PLRConfig
 from agora.bench.students.base import Student, Tally
 
-__all__ = ["Arm", "StudentRun", "SyllabusArm", "import_syllabus", "run_student"]
+__all__ = [
+    "Arm",
+    "StudentRun",
+    "SyllabusArm",
+    "SyllabusLP",
+    "SyllabusPLR",
+    "SyllabusPLRArm",
+    "import_syllabus",
+    "run_student",
+]
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,24 @@ class SyllabusArm:
     update_interval: int | None = None
 
 
-Arm = CurriculumAlgorithmConfig | SyllabusArm
-"""A curriculum to compare: any agora algorithm config, or Syllabus's learning progress."""
+@dataclass(frozen=True)
+class SyllabusPLRArm:
+    """Syllabus 0.7's PLR ``TaskSampler`` over one discrete space of the student's tasks.
+
+    Its own defaults (rank transform, temperature 0.1, staleness 0.1, ``rho`` 1: every task is
+    tried once before any replay), scored by the episode's outcome as agora's PLR arm is.
+    ``refresh``: episodes between recomputations of its replay distribution (it recomputes
+    per draw, O(tasks)); default ceil(tasks / 4), at most 1,000, like agora's refresh.
+    """
+
+    temperature: float = 0.1
+    staleness_coef: float = 0.1
+    rho: float = 1.0
+    refresh: int | None = None
+
+
+Arm = CurriculumAlgorithmConfig | SyllabusArm | SyllabusPLRArm
+"""A curriculum to compare: any agora algorithm config, or Syllabus's learning progress or PLR."""
 
 SYLLABUS_NOTES = (
     "Syllabus adapter (syllabus-rl 0.7): `Curriculum.sample` fails on numpy >= 1.25 (`task_dist != []` "
@@ -50,6 +76,14 @@ SYLLABUS_NOTES = (
     "Each episode calls `update_task_progress` and `update_on_episode`. Importing Syllabus also creates a "
     "shared-memory list (`GymnasiumEvaluationWrapper.env_count`) that it never frees: Python's resource "
     "tracker removes it at exit with a 'leaked shared_memory objects' warning.",
+    "Syllabus PLR adapter: `TaskSampler.sample` sends every draw that is not a replay to a Robust PLR "
+    "evaluator once the share of tasks seen reaches `rho`, and fails without one; the adapter replays "
+    "there (what `sample` returns in the end) and otherwise tries an unseen task, as `sample` does. It "
+    "draws replays from `sample_weights()` recomputed every `refresh` episodes, and seeds numpy's global "
+    "generator, which Syllabus draws unseen tasks from. `DirectPrioritizedLevelReplay.update` calls a "
+    "method the 0.7 `TaskSampler` lacks (`_update_with_scores`), so the adapter reports scores with "
+    "`update_task_score`. Syllabus's `Learnability` needs an `Evaluator` that rolls out the agent, which a "
+    "simulated student has not: it has no column.",
 )
 
 
@@ -103,12 +137,15 @@ class _Agora:
         self.curriculum.update_task_performance(self._task_id, score)
 
 
-class _Syllabus:
-    def __init__(self, student: Student, arm: SyllabusArm, seed: int) -> None:
+class SyllabusLP:
+    """Draws task indices 0 .. ``num_tasks`` - 1 from Syllabus's ``OnlineLearningProgress``
+    (``sample``) and reports each episode's score back (``report``)."""
+
+    def __init__(self, num_tasks: int, arm: SyllabusArm, seed: int) -> None:
         curricula = import_syllabus()
         from syllabus.task_space import DiscreteTaskSpace
 
-        n = student.num_tasks
+        n = num_tasks
         self.curriculum: Any = curricula.OnlineLearningProgress(
             DiscreteTaskSpace(n),
             ema_alpha=arm.ema_alpha,
@@ -136,13 +173,75 @@ class _Syllabus:
         self.curriculum.update_on_episode(score, 1, self._task, score)
 
 
+class SyllabusPLR:
+    """Draws task indices 0 .. ``num_tasks`` - 1 from Syllabus's PLR ``TaskSampler`` (``sample``)
+    and reports each episode's priority score back (``report``)."""
+
+    def __init__(self, num_tasks: int, arm: SyllabusPLRArm, seed: int) -> None:
+        import_syllabus()
+        from syllabus.curricula.plr.task_sampler import TaskSampler
+
+        n = num_tasks
+        self.sampler: Any = TaskSampler(
+            list(range(n)),
+            num_steps=1,
+            strategy="value_l1",
+            temperature=arm.temperature,
+            staleness_coef=arm.staleness_coef,
+            rho=arm.rho,
+        )
+        self._rng = random.Random(seed)
+        self._every = arm.refresh or min(1000, -(-n // 4))
+        self._replays = 0
+        self._cdf: list[float] = []
+        self._last = n - 1
+        self._task = 0
+        # Unseen tasks, drawn evenly as _sample_unseen_level does (it costs O(tasks) a draw).
+        self._unseen = list(range(n))
+        self._where = list(range(n))
+
+    def sample(self) -> int:
+        sampler, n = self.sampler, self._last + 1
+        if (n - len(self._unseen)) / n < sampler.rho:  # Syllabus's _proportion_filled, in O(1)
+            task = self._task = self._unseen[self._rng.randrange(len(self._unseen))]
+        else:
+            if self._replays % self._every == 0:
+                self._cdf = np.cumsum(sampler.sample_weights(), dtype=np.float64).tolist()
+            self._replays += 1
+            task = self._task = min(
+                bisect.bisect_right(self._cdf, self._rng.random() * self._cdf[-1]), self._last
+            )
+        sampler._update_staleness(task)
+        return task
+
+    def report(self, score: float) -> None:
+        task = self._task
+        self.sampler.update_task_score(0, task, score, score, 1)
+        position = self._where[task]
+        if position >= 0:  # first score: no longer unseen (swap with the last, then drop it)
+            moved = self._unseen[-1]
+            self._unseen[position], self._where[moved] = moved, position
+            self._unseen.pop()
+            self._where[task] = -1
+
+
 def run_student(student: Student, arm: Arm, seed: int, name: str = "") -> StudentRun:
     """Play ``student`` for up to ``student.episodes`` episodes with ``arm``; metrics and shares."""
     start = time.perf_counter()
     student.reset(seed)
-    driver = _Syllabus(student, arm, seed) if isinstance(arm, SyllabusArm) else _Agora(student, arm, seed)
+    driver: _Agora | SyllabusLP | SyllabusPLR
+    if isinstance(arm, SyllabusArm):
+        driver = SyllabusLP(student.num_tasks, arm, seed)
+    elif isinstance(arm, SyllabusPLRArm):
+        driver = SyllabusPLR(student.num_tasks, arm, seed)
+    else:
+        driver = _Agora(student, arm, seed)
     sample, report = driver.sample, driver.report
     kind, learnable, play, finished = student.kind, student.learnable, student.play, student.finished
+    # PLR ranks by the learner's value loss, and a student's value estimate is its competence:
+    # PLR arms get |outcome - competence| (value_l1 of a one-step episode), the others the outcome.
+    value_loss = isinstance(arm, PLRConfig | SyllabusPLRArm)
+    success = student.success
     tally = Tally(student.kinds, student.warmup)
     kinds = len(student.kinds)
     warmup, window = student.warmup, student.window
@@ -152,7 +251,11 @@ def run_student(student: Student, arm: Arm, seed: int, name: str = "") -> Studen
         task = sample()
         k = kind(task)
         now = learnable(task, episode)
-        report(play(task, episode))
+        if value_loss:
+            competence = success(task, episode)
+            report(abs(play(task, episode) - competence))
+        else:
+            report(play(task, episode))
         in_window[k] += 1
         learnable_in_window += now
         if episode >= warmup:
