@@ -35,9 +35,9 @@ def test_early_progress_amplification_is_the_reweighting_theta() -> None:
         LearningProgressConfig(early_progress_amplification=0.1, progress_smoothing=0.1).progress_smoothing
         == 0.1
     )
-    with pytest.raises(ValidationError, match="early_progress_amplification=0.2 .* progress_smoothing=0.05"):
+    with pytest.raises(ValidationError, match=r"early_progress_amplification=0.2 .* progress_smoothing=0.05"):
         LearningProgressConfig(early_progress_amplification=0.2, progress_smoothing=0.05)
-    with pytest.raises(ValidationError, match="less than or equal to 0.5"):
+    with pytest.raises(ValidationError, match=r"less than or equal to 0\.5"):
         LearningProgressConfig(early_progress_amplification=0.7)
 
 
@@ -149,14 +149,18 @@ def test_standalone_tracks_tasks_by_id_and_reuses_slots() -> None:
     algorithm = fed(LearningProgressConfig(), 2, {7: [0.25, 0.75], 8: [1.0]})
     stats = algorithm.task_tracker.get_task_stats(7)
     assert stats is not None
-    assert stats["completion_count"] == 2 and stats["mean_score"] == 0.5 and stats["last_score"] == 0.75
+    assert stats["completion_count"] == 2
+    assert stats["mean_score"] == 0.5
+    assert stats["last_score"] == 0.75
     assert sorted(algorithm.task_tracker.get_all_tracked_tasks()) == [7, 8]
     algorithm.task_tracker.remove_task(7)
     assert algorithm.task_tracker.get_task_stats(7) is None
     algorithm.task_tracker.track_task_creation(9)  # the freed slot, with fresh statistics
     fresh = algorithm.task_tracker.get_task_stats(9)
-    assert fresh is not None and fresh["completion_count"] == 0
-    assert algorithm.stats()["num_tasks"] == 2 and algorithm.stats()["num_completed"] == 3
+    assert fresh is not None
+    assert fresh["completion_count"] == 0
+    assert algorithm.stats()["num_tasks"] == 2
+    assert algorithm.stats()["num_completed"] == 3
 
 
 def test_standalone_refuses_what_a_curriculum_refuses() -> None:
@@ -212,7 +216,9 @@ def test_a_shared_standalone_pool_is_seen_by_another_process() -> None:
         script = (
             "import sys\n"
             "from agora.algorithms import LearningProgressConfig\n"
-            "config = LearningProgressConfig(num_active_tasks=8, use_shared_memory=True, session_id=sys.argv[1])\n"
+            "config = LearningProgressConfig(\n"
+            "    num_active_tasks=8, use_shared_memory=True, session_id=sys.argv[1]\n"
+            ")\n"
             "algorithm = config.create(8)\n"
             "print(algorithm.task_tracker.get_task_stats(123456)['last_score'])\n"
             "algorithm.update_task_performance(123456, 1.0)\n"
@@ -222,7 +228,9 @@ def test_a_shared_standalone_pool_is_seen_by_another_process() -> None:
         assert done.returncode == 0, done.stderr
         assert float(done.stdout) == 0.78125
         stats = algorithm.task_tracker.get_task_stats(123456)
-        assert stats is not None and stats["completion_count"] == 3 and stats["last_score"] == 1.0
+        assert stats is not None
+        assert stats["completion_count"] == 3
+        assert stats["last_score"] == 1.0
     finally:
         algorithm.close()
 
