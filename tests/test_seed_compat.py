@@ -103,6 +103,25 @@ def test_bucketed_from_mg_is_the_bucketed_helper() -> None:
     assert made.model_dump() == agora.bucketed(Maze(size=9)).model_dump()
 
 
+def test_underexplored_regions_are_the_rarely_played_bucket_entries() -> None:
+    gen = agora.bucketed(Maze()).add_bucket("size", [5, 7, 9, 11])
+    curriculum = gen.to_curriculum(num_active_tasks=16, seed=1).make()
+    analyzer = curriculum.slice_analyzer
+    assert analyzer is not None
+    assert analyzer.get_underexplored_regions("size") == []  # nothing played yet
+    played_nine = False
+    for _ in range(200):
+        task = curriculum.get_task()
+        size = task.get_env_cfg().size
+        if size == 11 or (size == 9 and played_nine):  # size 11 is never played, size 9 once
+            continue
+        played_nine = played_nine or size == 9
+        curriculum.update_task_performance(task.task_id, 1.0)
+    assert analyzer.get_underexplored_regions("size") == [2, 3]
+    with pytest.raises(KeyError, match="'width' is not an analysed bucket axis"):
+        analyzer.get_underexplored_regions("width")
+
+
 # -- StandaloneAlgorithm ------------------------------------------------------------------------
 
 
