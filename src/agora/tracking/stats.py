@@ -176,7 +176,7 @@ class SliceAnalyzer(StatsLogger):
         if slice_name not in totals:
             raise KeyError(f"{slice_name!r} is not an analysed bucket axis; the axes are {list(self.axes)}")
         counts = totals[slice_name][0]
-        return np.flatnonzero(counts < 0.3 * counts.mean()).tolist()  # type: ignore[no-any-return]
+        return np.flatnonzero(counts < 0.3 * counts.mean()).tolist()
 
     def get_detailed_stats(self) -> dict[str, float]:
         out: dict[str, float] = {}
