@@ -18,6 +18,11 @@ UPWARD = {
     # TaskGeneratorConfig.to_curriculum(): a public convenience kept for source compatibility,
     # resolved when it is called (a function-level import; its return type under TYPE_CHECKING).
     ("agora.generators.base", "agora.curriculum"),
+    # CurriculumAlgorithmConfig.standalone() and create(num_tasks): the seed system's way of building
+    # an algorithm on its own, kept for source compatibility (a function-level import; the
+    # overloads' return type under TYPE_CHECKING).
+    ("agora.algorithms.base", "agora.algorithms.standalone"),
+    ("agora.algorithms.learning_progress", "agora.algorithms.standalone"),
 }
 """The only edges allowed to point up, each for a stated reason."""
 

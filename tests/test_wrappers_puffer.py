@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from mettagrid.envs.mettagrid_puffer_env import MettaGridPufferEnv  # noqa: E402
 from mettagrid.simulator import Simulator  # noqa: E402
 
 from agora.integrations import mettagrid as mg  # noqa: E402
-from agora.wrappers.puffer import CurriculumEnv  # noqa: E402
+from agora.wrappers.puffer import MAX_TASK_ATTEMPTS, CurriculumEnv  # noqa: E402
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -268,13 +269,80 @@ def test_default_hooks_need_mettagrid_methods() -> None:
         CurriculumEnv(CounterEnv(), curriculum, apply_config=lambda env, cfg: None)
 
 
-def test_stepping_before_reset_is_an_error_at_the_first_episode_end() -> None:
+def test_the_first_task_is_taken_at_construction_and_kept_by_the_first_reset() -> None:
     curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
     env = CurriculumEnv(CounterEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: 0.0)
-    env.step(np.zeros(1, dtype=np.int32))
-    env.step(np.zeros(1, dtype=np.int32))
-    with pytest.raises(RuntimeError, match=r"call reset\(\) first"):
-        env.step(np.zeros(1, dtype=np.int32))  # the episode ends here, with no task to score
+    first = env.current_task
+    assert first is not None
+    assert curriculum.stats()["num_scheduled"] == 1
+    env.reset()  # nothing of the first task was played: no task is wasted
+    assert env.current_task is first
+    assert curriculum.stats()["num_scheduled"] == 1
+    env.reset()  # a second reset in a row replaces it (unscored: it was never stepped)
+    assert curriculum.stats()["num_scheduled"] == 2
+
+
+def test_stepping_before_reset_plays_the_first_task() -> None:
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    env = CurriculumEnv(CounterEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: 0.5)
+    first = env.current_task
+    assert first is not None
+    for _ in range(3):  # CounterEnv's episodes last 3 steps
+        env.step(np.zeros(1, dtype=np.int32))
+    assert first.num_completions == 1
+    assert first.mean_score == 0.5
+    assert env.current_task is not first
+
+
+def test_step_passes_keyword_arguments_to_the_env() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class KeywordEnv(CounterEnv):
+        def step(self, actions: Any, **kwargs: Any) -> tuple[Any, Any, Any, Any, list[dict[str, Any]]]:
+            seen.append(kwargs)
+            return super().step(actions)
+
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    env = CurriculumEnv(KeywordEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: 0.0)
+    env.step(np.zeros(1, dtype=np.int32), render=True)
+    assert seen == [{"render": True}]
+
+
+def test_a_refused_config_is_skipped_for_another_task() -> None:
+    gen = agora.bucketed(Level()).add_bucket("goal", [2, 5])
+    curriculum = gen.to_curriculum(num_active_tasks=8, seed=0).make()
+
+    def apply_config(env: CounterEnv, cfg: Level) -> None:
+        if cfg.goal == 5:
+            raise ValueError("this env cannot play goal 5")
+        env.next_goal = cfg.goal
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = CurriculumEnv(CounterEnv(), curriculum, apply_config=apply_config, episode_score=lambda e: 1.0)
+        env.reset()
+        for _ in range(20):
+            env.step(np.zeros(1, dtype=np.int32))
+    task = env.current_task
+    assert task is not None
+    assert task.get_env_cfg().goal == 2
+    refused = [w for w in caught if "refused the config" in str(w.message)]
+    assert refused, "some goal-5 task was drawn and skipped"
+    assert curriculum.stats()["num_completed"] == 10  # only goal-2 episodes (2 steps each) were scored
+
+
+def test_an_env_refusing_every_config_raises_after_the_last_attempt() -> None:
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+
+    def refuse(env: CounterEnv, cfg: Level) -> None:
+        raise ValueError("no")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(RuntimeError, match=f"refused the configs of {MAX_TASK_ATTEMPTS} tasks"):
+            CurriculumEnv(CounterEnv(), curriculum, apply_config=refuse, episode_score=lambda e: 0.0)
+    assert curriculum.stats()["num_scheduled"] == MAX_TASK_ATTEMPTS
+    assert curriculum.stats()["num_completed"] == 0
 
 
 def test_bad_stats_interval_is_rejected() -> None:

@@ -9,7 +9,7 @@ asked for sampling weights and eviction candidates only at refreshes, in vectori
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ from pydantic import ConfigDict, SerializeAsAny, ValidatorFunctionWrapHandler, W
 from agora.config import CurriculumKnobs, load_symbol
 
 if TYPE_CHECKING:
+    from agora.algorithms.standalone import StandaloneAlgorithm
     from agora.pool import SlotField, TaskPool
 
 __all__ = [
@@ -51,6 +52,13 @@ class CurriculumAlgorithmConfig(CurriculumKnobs, ABC):
     @abstractmethod
     def create(self, pool: TaskPool) -> CurriculumAlgorithm:
         """Build the algorithm over ``pool`` (whose columns include :meth:`pool_fields`)."""
+
+    def standalone(self, num_tasks: int) -> StandaloneAlgorithm:
+        """This algorithm over a private pool of ``num_tasks`` tasks that the caller adds and
+        removes itself (the seed system's ``create(num_tasks)``)."""
+        from agora.algorithms.standalone import StandaloneAlgorithm
+
+        return StandaloneAlgorithm(num_tasks, self)
 
 
 _REGISTRY: dict[str, type[CurriculumAlgorithmConfig]] = {}
@@ -132,7 +140,16 @@ class DiscreteRandomConfig(CurriculumAlgorithmConfig):
 
     type: Literal["discrete_random"] = "discrete_random"
 
-    def create(self, pool: TaskPool) -> DiscreteRandomCurriculum:
+    @overload
+    def create(self, pool: TaskPool) -> DiscreteRandomCurriculum: ...
+
+    @overload
+    def create(self, pool: int) -> StandaloneAlgorithm: ...
+
+    def create(self, pool: TaskPool | int) -> DiscreteRandomCurriculum | StandaloneAlgorithm:
+        """The algorithm over ``pool``, or over a private pool of that many tasks (:meth:`standalone`)."""
+        if isinstance(pool, int):
+            return self.standalone(pool)
         return DiscreteRandomCurriculum(self, pool)
 
 

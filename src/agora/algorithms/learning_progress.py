@@ -28,7 +28,7 @@ evidence for the defaults.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -36,14 +36,22 @@ from pydantic import Field, model_validator
 
 from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
 from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, LPScorer
+from agora.algorithms.seed_fields import SeedLearningProgressFields
 from agora.pool import SlotField, TaskPool
 from agora.tracking.tracker import TaskTracker
+
+if TYPE_CHECKING:
+    from agora.algorithms.standalone import StandaloneAlgorithm
 
 __all__ = ["LearningProgressAlgorithm", "LearningProgressConfig"]
 
 
-class LearningProgressConfig(CurriculumAlgorithmConfig):
-    """Hyperparameters of the learning-progress curriculum (seed-system names and defaults)."""
+class LearningProgressConfig(CurriculumAlgorithmConfig, SeedLearningProgressFields):
+    """Hyperparameters of the learning-progress curriculum (seed-system names and defaults).
+
+    The seed system's fields that agora names differently or does not need come from
+    :class:`~agora.algorithms.seed_fields.SeedLearningProgressFields`.
+    """
 
     type: Literal["learning_progress"] = "learning_progress"
 
@@ -186,7 +194,17 @@ class LearningProgressConfig(CurriculumAlgorithmConfig):
         scorer = BidirectionalLPScorer if self.use_bidirectional else BasicLPScorer
         return (*TaskTracker.fields(self.memory), *scorer.columns(self.lp_timescales), ("last_seen", "q", 1))
 
-    def create(self, pool: TaskPool) -> LearningProgressAlgorithm:
+    @overload
+    def create(self, pool: TaskPool) -> LearningProgressAlgorithm: ...
+
+    @overload
+    def create(self, pool: int) -> StandaloneAlgorithm: ...
+
+    def create(self, pool: TaskPool | int) -> LearningProgressAlgorithm | StandaloneAlgorithm:
+        """The algorithm over ``pool``; given a number of tasks instead (the seed system's
+        ``create(num_tasks)``), a :class:`~agora.algorithms.standalone.StandaloneAlgorithm`."""
+        if isinstance(pool, int):
+            return self.standalone(pool)
         if self.num_active_tasks is not None and self.num_active_tasks != pool.capacity:
             raise ValueError(
                 f"LearningProgressConfig.num_active_tasks ({self.num_active_tasks}) differs from the "

@@ -6,11 +6,12 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from agora.config import TConfig, apply_overrides
 from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
 from agora.generators.rng import TaskRandom
+from agora.generators.single import SingleTaskGenerator
 from agora.generators.values import BucketValue, Span
 
 __all__ = ["BucketValue", "BucketedTaskGenerator", "Span"]
@@ -36,6 +37,12 @@ class BucketedTaskGenerator(TaskGenerator[TConfig]):
                 if not values:
                     raise ValueError(f"bucket {path!r} has no values")
             return buckets
+
+        @classmethod
+        def from_mg(cls, config: BaseModel) -> BucketedTaskGenerator.Config:
+            """The seed system's constructor: buckets over the single task ``config`` (any pydantic
+            model, a MettaGridConfig in the seed), with no buckets yet (same as :func:`agora.bucketed`)."""
+            return cls(child_generator_config=SingleTaskGenerator.Config(env=config))
 
         def add_bucket(self, path: str, values: Sequence[BucketValue]) -> BucketedTaskGenerator.Config:
             """Add a bucket (chainable); a path may only be bucketed once."""

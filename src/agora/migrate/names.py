@@ -56,7 +56,6 @@ _IN = {
     ),
     "agora.algorithms": (
         "DiscreteRandomCurriculum",
-        "LearningProgressAlgorithm",
         "LPScorer",
         "BidirectionalLPScorer",
         "BasicLPScorer",
@@ -73,6 +72,9 @@ _IN = {
 
 _TARGETS: dict[str, Target] = {name: Target(module, name) for module, names in _IN.items() for name in names}
 _TARGETS["SharedTaskMemory"] = Target("agora.tracking.shared", "SharedMemoryBackend")  # Metta's alias
+# Metta built its algorithm on its own, LearningProgressAlgorithm(num_tasks, hypers), and drove it by
+# task id; agora's LearningProgressAlgorithm works on a curriculum's pool slots instead.
+_TARGETS["LearningProgressAlgorithm"] = Target("agora.algorithms.standalone", "StandaloneAlgorithm")
 
 NO_EQUIVALENT: dict[str, str] = {
     "DEFAULT_SUCCESS_RATE": "agora's scorers have no default success-rate constant",

@@ -169,6 +169,15 @@ class SliceAnalyzer(StatsLogger):
                 out[f"{path}/entropy"] = 0.0
         return out
 
+    def get_underexplored_regions(self, slice_name: str) -> list[int]:
+        """Indices into the bucket ``slice_name``'s entries played less than 30% as often as the
+        mean entry (never-played entries included; none before anything was played)."""
+        totals = self._totals()
+        if slice_name not in totals:
+            raise KeyError(f"{slice_name!r} is not an analysed bucket axis; the axes are {list(self.axes)}")
+        counts = totals[slice_name][0]
+        return np.flatnonzero(counts < 0.3 * counts.mean()).tolist()
+
     def get_detailed_stats(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for path, (counts, scores) in self._totals().items():

@@ -229,7 +229,7 @@ class DrivenWrapper:
 
     @property
     def current_task(self) -> TaskHandle[Any] | None:
-        """The task being played (``None`` before the first reset and between episodes)."""
+        """The task being played (``None`` before the first; between episodes too, but in CurriculumEnv)."""
         return self._driver.task
 
     @property

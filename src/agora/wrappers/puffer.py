@@ -3,11 +3,13 @@
 Native PufferLib envs reset themselves when an episode ends, so the wrapper works at the
 episode boundary seen in ``step``: when every agent is terminated (or every agent
 truncated) it reports the episode score, takes the next task and hands its config to the
-env, which starts playing it with the episode that follows.
+env, which starts playing it with the episode that follows. The first task is taken when
+the wrapper is built, so it may be stepped before any ``reset``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +31,10 @@ try:
 except ImportError as exc:  # pufferlib-core, or the torch it imports, is missing
     raise missing_extra("pufferlib", "puffer", exc) from exc
 
-__all__ = ["CurriculumEnv", "mean_episode_reward"]
+__all__ = ["MAX_TASK_ATTEMPTS", "CurriculumEnv", "mean_episode_reward"]
+
+MAX_TASK_ATTEMPTS = 10
+"""Tasks tried in a row when the env refuses their configs, before the last error is raised."""
 
 EpisodeScore = Callable[[Any], float]
 """``episode_score(env)``: the score of the episode that just ended in ``env``."""
@@ -71,6 +76,10 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         stats_interval: curriculum statistics are added to ``info`` (keys starting with
             ``env_curriculum/``) once every this many steps.
 
+    When ``apply_config`` raises ``ValueError`` or ``AssertionError`` for a task (a config the
+    env cannot play), the wrapper warns and takes another task, up to
+    :data:`MAX_TASK_ATTEMPTS` in a row; the refused task gets no score (it was not played).
+
     Everything else (spaces, ``render``, ``notify``, ...) is delegated to ``env``; the
     buffers (``observations``, ``rewards``, ...) are the wrapped env's own arrays.
     """
@@ -99,6 +108,8 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.num_agents = env.num_agents
+        self._start_task()
+        self._unplayed = True  # the current task has not been stepped yet: reset() keeps it
 
     observations = _buffer("observations")
     rewards = _buffer("rewards")
@@ -122,18 +133,46 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
     def done(self) -> Any:
         return self.env.done
 
+    def _start_task(self) -> None:
+        """Take the next task and hand its config to the env, trying others if the env refuses it."""
+        for attempt in range(1, MAX_TASK_ATTEMPTS + 1):
+            task = self._driver.next_task()
+            try:
+                self._apply_config(self.env, task.get_env_cfg())
+                return
+            except (ValueError, AssertionError) as exc:
+                if attempt == MAX_TASK_ATTEMPTS:
+                    raise RuntimeError(
+                        f"the env refused the configs of {MAX_TASK_ATTEMPTS} tasks in a row; the last, "
+                        f"task {task.task_id}, with: {exc}"
+                    ) from exc
+                warnings.warn(
+                    f"agora: the env refused the config of task {task.task_id} ({exc}); taking another task "
+                    f"(attempt {attempt} of {MAX_TASK_ATTEMPTS})",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+
     def reset(self, seed: int | None = None) -> tuple[Any, Any]:
-        """Start a new task. A task whose episode was cut short by this reset is not scored."""
-        self._apply_config(self.env, self._driver.next_task().get_env_cfg())
+        """Start a new task, or the task taken since the last step if none of it was played yet.
+
+        A task whose episode was cut short by this reset is not scored.
+        """
+        if not self._unplayed:
+            self._start_task()
+        self._unplayed = False
         return self.env.reset(seed=seed)  # type: ignore[no-any-return]
 
-    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, Any]:
-        obs, rewards, terminals, truncations, infos = self.env.step(actions)
+    def step(self, actions: Any, **kwargs: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """Step the env (``kwargs`` go to its ``step``); at an episode end, score it, start the next task."""
+        obs, rewards, terminals, truncations, infos = self.env.step(actions, **kwargs)
+        self._unplayed = False
         # Agent 0 is checked first so that the common, mid-episode step costs two lookups.
         if (terminals[0] or truncations[0]) and (terminals.all() or truncations.all()):
             driver = self._driver
             driver.finish(driver.scaled(self._episode_score(self.env)))
-            self._apply_config(self.env, driver.next_task().get_env_cfg())
+            self._start_task()
+            self._unplayed = True
         self._steps += 1
         if self._steps >= self._stats_interval:
             self._steps = 0
