@@ -52,21 +52,36 @@ def ema_difference_noise(fast_rate: float, slow_rate: float, memory: int, slow_o
 
     Both EMAs are linear filters of the outcomes (through the window mean of ``memory``
     outcomes), so the variance of their difference is the outcome variance times the sum of
-    squares of the difference's impulse response, computed here once. Exact for Bernoulli
-    outcomes; an upper bound for scores in [0, 1] with the same mean.
+    squares of the difference's impulse response. Exact for Bernoulli outcomes; an upper bound
+    for scores in [0, 1] with the same mean.
     """
-    horizon = math.ceil(30.0 / min(fast_rate, slow_rate)) + memory  # e^-30: the tail is negligible
+    if slow_of_fast:
+        return _series_noise(fast_rate, memory)
+    # Two EMAs of the window mean: each response is a sum of geometric sequences (q = 1 - rate),
+    # so the sum of squares is closed-form (O(1) even for the slowest rungs of a ladder).
+    m = memory
+    q, r = 1.0 - fast_rate, 1.0 - slow_rate
+
+    def head(x: float) -> float:  # sum of x^j, j = 1 .. m
+        return x * (1.0 - x**m) / (1.0 - x) if x != 1.0 else float(m)
+
+    def tail(x: float, y: float) -> float:  # sum over j > m of (x^(j-m) - x^j)(y^(j-m) - y^j)
+        return (x - x ** (m + 1)) * (y - y ** (m + 1)) / (1.0 - x * y)
+
+    total = head(r * r) + head(q * q) - 2.0 * head(q * r)  # the window filling up
+    total += tail(q, q) + tail(r, r) - 2.0 * tail(q, r)  # then sliding
+    return math.sqrt(max(total, 0.0)) / m
+
+
+def _series_noise(rate: float, memory: int) -> float:
+    """:func:`ema_difference_noise` for a slow EMA that is an EMA (at ``rate``) of the fast one."""
+    horizon = math.ceil(30.0 / rate) + memory  # e^-30: the tail is negligible
     window = np.zeros(horizon)
     window[:memory] = 1.0 / memory  # the windowed rate's response to one outcome
-    fast = slow = 0.0
-    total = 0.0
-    for r in window.tolist():
-        fast = fast_rate * r + (1.0 - fast_rate) * fast
-        slow = (
-            fast_rate * fast + (1.0 - fast_rate) * slow
-            if slow_of_fast
-            else slow_rate * r + (1.0 - slow_rate) * slow
-        )
+    fast = slow = total = 0.0
+    for x in window.tolist():
+        fast = rate * x + (1.0 - rate) * fast
+        slow = rate * fast + (1.0 - rate) * slow
         total += (fast - slow) ** 2
     return math.sqrt(total)
 
