@@ -61,7 +61,7 @@ _CONTROL = (
     "attach_count",
     "fingerprint_len",
 )
-_CONTROL_WORDS = 16  # room for the journal words a curriculum keeps here (see ``journal``)
+_CONTROL_WORDS = 16  # room for the crash journal's words (agora.curriculum.coordination.shared.Journal)
 _MAX_STRINGS = 4096
 _STRING_BYTES = 256 * 1024
 _PREFIX = "ag_"
@@ -160,7 +160,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self.scratch: npt.NDArray[np.int64] = np.frombuffer(
             scratch[: self._scratch_spec.nbytes], dtype=np.int64
         )
-        """Room for the curriculum's refresh journal (``scratch_length`` int64 values)."""
+        """Room for the crash journal's task ids and slots (``scratch_length`` int64 values)."""
         # String table: count, end offset of each string, then the utf-8 bytes.
         self._string_index: memoryview[int] = raw[
             self._strings_at : self._strings_at + 8 * (_MAX_STRINGS + 2)
@@ -387,6 +387,11 @@ class SharedMemoryBackend(TaskMemoryBackend):
     def lock(self) -> SharedMemoryBackend:
         return self
 
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock."""
+        return self._depth > 0
+
     def __enter__(self) -> None:
         self.acquire()
 
@@ -403,7 +408,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
         return int(index)
 
     journal_base = len(_CONTROL)
-    """Control words from this index up to 16 are free for the curriculum's journal."""
+    """Control words from this index up to 16 are free for the crash journal
+    (:class:`agora.curriculum.coordination.shared.Journal`)."""
 
     # -- string table ---------------------------------------------------------------------
 
