@@ -277,6 +277,26 @@ class PoolEngine:
             )
         return weights if total > 0 else np.ones(len(active))
 
+    def stats(self) -> dict[str, float]:
+        """Pool counters, score summaries and the algorithm's ``algorithm/*`` statistics (O(N))."""
+        pool = self.pool
+        active = pool.active_slots()
+        completions = pool.gather("completions", active)
+        played = completions > 0
+        means = pool.gather("score_sum", active)[played] / completions[played]
+        out: dict[str, float] = {
+            "num_active_tasks": float(len(active)),
+            "num_created": float(pool.counter("num_created")),
+            "num_evicted": float(pool.counter("num_evicted")),
+            "num_completed": float(pool.counter("num_completed")),
+            "num_scheduled": float(pool.counter("num_scheduled")),
+            "num_stale_updates": float(pool.counter("num_stale")),
+            "mean_task_score": float(means.mean()) if len(means) else 0.0,
+            "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
+        }
+        out.update({f"algorithm/{key}": float(value) for key, value in self.algorithm.stats().items()})
+        return out
+
     def probabilities(self) -> dict[int, float]:
         """Sampling probability of each active task id (O(N): not for hot paths)."""
         active = self.pool.active_slots()

@@ -32,7 +32,7 @@ from agora.curriculum.coordination.shared import SharedCoordinator
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
-from agora.curriculum.validation import score_batch
+from agora.curriculum.validation import checked_count, score_batch
 from agora.generators.base import GeneratedTask, TaskGenerator
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
 
@@ -49,8 +49,7 @@ class Curriculum(Generic[TConfig]):
 
     get_task: Callable[[], CurriculumTask[TConfig]]
     """The next task to play. O(1) except at a refresh (every ``refresh_interval`` calls).
-
-    The coordinator's method, bound once (the per-episode path has no call in between)."""
+    The coordinator's method, bound once: no call in between on the per-episode path."""
 
     update_task_performance: Callable[[int, float], None]
     """Report one episode's score: ``update_task_performance(task_id, score)``.
@@ -58,7 +57,7 @@ class Curriculum(Generic[TConfig]):
     Raises ``ValueError`` for a non-finite score or an id that was never in the pool. An
     update for a recently evicted task counts in ``num_completed`` and ``num_stale_updates``
     but changes no task statistics: in a shared pool another worker may evict a task while
-    it is being played. The coordinator's method, bound once."""
+    it is being played. Bound once, as :attr:`get_task`."""
 
     def __init__(
         self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
@@ -119,11 +118,7 @@ class Curriculum(Generic[TConfig]):
 
     def get_tasks(self, k: int) -> TaskBatch[TConfig]:
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
-        if isinstance(k, bool) or not isinstance(k, int | np.integer):
-            raise TypeError(f"get_tasks takes a number of tasks (an int), got {k!r} ({type(k).__name__})")
-        k = int(k)
-        if k < 0:
-            raise ValueError(f"cannot get {k} tasks")
+        k = checked_count(k)
         slots: list[npt.NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
         ids: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
         needed = k
@@ -226,22 +221,7 @@ class Curriculum(Generic[TConfig]):
         version = self._versions.version()
         if version == self._stats_version:
             return dict(self._stats)
-        pool = self.pool
-        active = pool.active_slots()
-        completions = pool.gather("completions", active)
-        played = completions > 0
-        means = pool.gather("score_sum", active)[played] / completions[played]
-        out: dict[str, float] = {
-            "num_active_tasks": float(len(active)),
-            "num_created": float(pool.counter("num_created")),
-            "num_evicted": float(pool.counter("num_evicted")),
-            "num_completed": float(pool.counter("num_completed")),
-            "num_scheduled": float(pool.counter("num_scheduled")),
-            "num_stale_updates": float(pool.counter("num_stale")),
-            "mean_task_score": float(means.mean()) if len(means) else 0.0,
-            "frac_tasks_played": float(played.mean()) if len(active) else 0.0,
-        }
-        out.update({f"algorithm/{key}": float(value) for key, value in self.algorithm.stats().items()})
+        out = self._engine.stats()
         out.update(self._label_stats.stats("label/"))
         if self.slice_analyzer is not None:
             out.update(self.slice_analyzer.stats("slices/"))
@@ -360,7 +340,7 @@ class Curriculum(Generic[TConfig]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (e.g. for ``spawn`` workers), a shared curriculum re-attaches to its session;
-        a local one is copied whole (see :meth:`warn_if_copied`)."""
+        a local one is copied whole."""
         state = self.coordinator.snapshot(self.get_state)
         return (_unpickle, (self.config, self.session_id, state, self.coordinator.home_pid))
 

@@ -14,7 +14,15 @@ import numpy.typing as npt
 
 from agora.curriculum.task import TaskBatch, TaskIds
 
-__all__ = ["ID_LIMIT", "MAX_SCORE", "checked_score", "checked_task_id", "score_batch", "unknown_id"]
+__all__ = [
+    "ID_LIMIT",
+    "MAX_SCORE",
+    "checked_count",
+    "checked_score",
+    "checked_task_id",
+    "score_batch",
+    "unknown_id",
+]
 
 MAX_SCORE = 1e15
 """Largest score magnitude accepted: sums of up to 2**32 scores per task stay far from overflow,
@@ -60,6 +68,15 @@ def checked_score(task_id: int, score: object) -> float:
             f"<= {MAX_SCORE:g}"
         )
     return score
+
+
+def checked_count(k: object) -> int:
+    """``k`` as a number of tasks to hand out, or the error naming it."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise TypeError(f"get_tasks takes a number of tasks (an int), got {k!r} ({type(k).__name__})")
+    if k < 0:
+        raise ValueError(f"cannot get {k} tasks")
+    return int(k)
 
 
 def score_batch(

@@ -95,6 +95,39 @@ class Journal:
         """Repairs after dead writers, pool-wide."""
         return int(self._control[self._recoveries])
 
+    def apply_batch(
+        self,
+        ids: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        slots: npt.NDArray[np.intp],
+        first: npt.NDArray[np.bool_],
+    ) -> None:
+        """Apply scores through the engine chunk by chunk, each chunk journalled (under the lock).
+
+        First occurrences over the whole batch stay valid chunk by chunk: a repeat's earlier
+        occurrences are in the same chunk or an earlier one.
+        """
+        chunk = self.capacity
+        for begin in range(0, len(ids), chunk):
+            end = begin + chunk
+            self.begin_batch(ids[begin:end])
+            try:
+                self._engine.apply_scores(values[begin:end], slots[begin:end], first[begin:end])
+            finally:
+                self.end()
+
+    def apply_updates(self, updates: list[tuple[int, float]], apply: Callable[[int, float], None]) -> None:
+        """``apply`` each ``(task_id, score)`` in turn, journalled; the applied ones leave ``updates``."""
+        done = 0
+        try:
+            for task_id, score in updates:
+                self.begin_update(task_id)
+                done += 1
+                apply(task_id, score)
+        finally:
+            self.end()
+            del updates[:done]
+
     def begin_update(self, task_id: int) -> None:
         """One score for ``task_id`` is about to be applied."""
         control, header = self._control, self._header
@@ -220,20 +253,7 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
     ) -> tuple[TaskPool, LabelTable, bool]:
         """Create or attach to the session's pool; whether this process created it (and must
         initialise it: the lock is held until the coordinator is built)."""
-        if session_id == "":
-            raise ValueError("session_id is '': name the session or leave it None")
-        session = session_id or config.setting("session_id") or f"agora-{uuid.uuid4().hex}"
-        factory = functools.partial(
-            SharedMemoryBackend,
-            session_id=session,
-            scratch_length=2 * config.num_active_tasks,
-            create=not attach,
-            fingerprint=_fingerprint(config),
-        )
-        pool = TaskPool(config.num_active_tasks, fields, factory)
-        backend = pool.backend
-        assert isinstance(backend, SharedMemoryBackend)
-        return pool, SessionLabels(backend), backend.created
+        return _open_session_pool(config, fields, session_id, attach)
 
     def __init__(
         self,
@@ -363,29 +383,19 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
         first: npt.NDArray[np.bool_],
         check: bool = False,
     ) -> None:
-        """Apply validated scores vectorised, journalled chunk by chunk.
+        """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
 
-        ``check``: raise for an unknown id before the first chunk (all or nothing); without
-        it, ids missing from the pool count as stale (buffered ids were checked when reported).
-
-        ``guess`` holds the slots found before the lock was taken and ``first`` their first
-        occurrences (together most of the work): only ids whose slot another process has
-        changed since are looked up again. First occurrences over the whole batch stay valid
-        chunk by chunk: a repeat's earlier occurrences are in the same chunk or an earlier one.
+        ``check``: raise for an unknown id first (all or nothing); without it, ids missing from
+        the pool count as stale (buffered ids were checked when reported). ``guess`` holds the
+        slots found before the lock was taken and ``first`` their first occurrences (together
+        most of the work): only ids whose slot another process has changed since are looked up again.
         """
         slots = self.engine.slots_of(ids, guess)
         if slots is not guess:
             first = first_occurrences(slots)
         if check:
             self.engine.check_known(ids, slots)
-        chunk = self.journal.capacity
-        for begin in range(0, len(ids), chunk):
-            end = begin + chunk
-            self.journal.begin_batch(ids[begin:end])
-            try:
-                self.engine.apply_scores(values[begin:end], slots[begin:end], first[begin:end])
-            finally:
-                self.journal.end()
+        self.journal.apply_batch(ids, values, slots, first)
 
     def _buffered(self, full: bool = True) -> _Buffered:
         """Before taking the lock: this process's buffered scores (:meth:`_prepared_updates`,
@@ -419,15 +429,7 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
             updates.clear()
             self._apply_batch(*prepared)
             return
-        done = 0
-        try:
-            for task_id, score in updates:
-                self.journal.begin_update(task_id)
-                done += 1
-                LocalCoordinator.update_task_performance(self, task_id, score)
-        finally:
-            self.journal.end()
-            del updates[:done]
+        self.journal.apply_updates(updates, super().update_task_performance)
 
     def _flush_handouts(self, handouts: _Handouts | None = None) -> None:
         slots, ids = self._pending_slots, self._pending_ids
@@ -541,6 +543,25 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
         self._pending_updates.clear()
         self.engine.forget_prepared()
         self.engine.rng = np.random.default_rng([self._seed, self.backend.next_attach_index()])
+
+
+def _open_session_pool(
+    config: CurriculumConfig, fields: Sequence[SlotField], session_id: str | None, attach: bool
+) -> tuple[TaskPool, LabelTable, bool]:
+    if session_id == "":
+        raise ValueError("session_id is '': name the session or leave it None")
+    session = session_id or config.setting("session_id") or f"agora-{uuid.uuid4().hex}"
+    factory = functools.partial(
+        SharedMemoryBackend,
+        session_id=session,
+        scratch_length=2 * config.num_active_tasks,
+        create=not attach,
+        fingerprint=_fingerprint(config),
+    )
+    pool = TaskPool(config.num_active_tasks, fields, factory)
+    backend = pool.backend
+    assert isinstance(backend, SharedMemoryBackend)
+    return pool, SessionLabels(backend), backend.created
 
 
 def _fingerprint(config: CurriculumConfig) -> dict[str, str]:
