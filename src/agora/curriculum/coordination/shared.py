@@ -225,14 +225,14 @@ class SessionLabels(LabelTable):
             self.sync()
             index = self._index.get(label)
             if index is None:
-                index = self._backend.add_string(label)
+                index = self._backend.string_table.add(label)
                 self.sync()
         return index
 
     def sync(self) -> None:
         """Mirror labels other processes added (under the lock)."""
-        if self._backend.string_count() != len(self.labels):
-            self._extend(self._backend.strings(len(self.labels)))
+        if self._backend.string_table.count() != len(self.labels):
+            self._extend(self._backend.string_table.read(len(self.labels)))
 
     def after_load(self, column: npt.NDArray[np.int16]) -> None:
         """A checkpoint's label table was loaded: map its indices in ``column`` onto the session's."""
