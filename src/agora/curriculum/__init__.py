@@ -7,6 +7,7 @@
 - :mod:`agora.curriculum.sampler`: the pre-drawn queue
 - :mod:`agora.curriculum.coordination`: when and under which lock (local or shared memory)
 - :mod:`agora.curriculum.validation`: checks on reported task ids and scores
+- :mod:`agora.curriculum.stats`: what ``Curriculum.stats()`` reports, cached
 
 The checkpoint names are re-exported: ``agora.curriculum`` was their home before ``agora.checkpoint``.
 """

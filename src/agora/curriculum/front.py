@@ -31,10 +31,11 @@ from agora.curriculum.coordination.local import LocalCoordinator
 from agora.curriculum.coordination.shared import SharedCoordinator
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.sampler import Sampler
+from agora.curriculum.stats import CurriculumStats
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
 from agora.curriculum.validation import checked_count, score_batch
 from agora.generators.base import GeneratedTask, TaskGenerator
-from agora.tracking.stats import CacheCoordinator, LPStatsAggregator, SliceAnalyzer
+from agora.tracking.stats import CacheCoordinator, SliceAnalyzer
 
 __all__ = ["Curriculum"]
 
@@ -110,9 +111,7 @@ class Curriculum(Generic[TConfig]):
         self.get_task = self.coordinator.get_task
         self.update_task_performance = self.coordinator.update_task_performance
         self._take = self.coordinator.take
-        self._label_stats = LPStatsAggregator(self.pool, labels.labels, self._versions)
-        self._stats_version: tuple[int, ...] | None = None
-        self._stats: dict[str, float] = {}
+        self._stats = CurriculumStats(self._engine, self._versions)
 
     # -- the per-episode API ----------------------------------------------------------------
 
@@ -218,15 +217,7 @@ class Curriculum(Generic[TConfig]):
         ``label/<label>/*`` and per-bucket-axis ``slices/<path>/*``.
         """
         self.coordinator.before_read()
-        version = self._versions.version()
-        if version == self._stats_version:
-            return dict(self._stats)
-        out = self._engine.stats()
-        out.update(self._label_stats.stats("label/"))
-        if self.slice_analyzer is not None:
-            out.update(self.slice_analyzer.stats("slices/"))
-        self._stats, self._stats_version = out, version
-        return dict(out)
+        return self._stats.collect()
 
     def shared_stats(self) -> dict[str, float]:
         """A shared pool's health: repairs after dead writers (pool-wide), how often and how
@@ -278,7 +269,7 @@ class Curriculum(Generic[TConfig]):
         self._sampler.set(checked.queue)
         self._engine.labels.replace(checked.labels)
         self._cache.clear()
-        self._stats_version = None
+        self._stats.invalidate()
         self.algorithm.load_state(checked.algorithm)
         if self.slice_analyzer is not None and checked.slices is not None:
             self.slice_analyzer.load_state(checked.slices)
