@@ -9,10 +9,12 @@ from __future__ import annotations
 import _posixshmem  # type: ignore[import-not-found]
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 import pytest
 
+from agora.curriculum import Curriculum, CurriculumConfig
 from agora.tracking.shared import segment_name
 
 _SESSIONS: set[str] = set()
@@ -55,3 +57,45 @@ def _no_leftover_shared_memory() -> Iterator[None]:
     yield
     left = leftover_sessions()
     assert not left, f"shared-memory sessions left behind by the test suite: {left}"
+
+
+Mode = Literal["local", "shared"]
+Make = Callable[[CurriculumConfig], Curriculum[Any]]
+"""Builds a curriculum from a config in the test's pool mode (the :func:`make` fixture)."""
+
+
+def in_mode(config: CurriculumConfig, mode: Mode) -> CurriculumConfig:
+    """``config`` for a pool of ``mode``: shared, each curriculum made from it opens a new session
+    (``session_id`` None) and applies each score as it comes (``shared_update_batch=1``), so
+    that it behaves exactly like a local pool, down to the states it saves."""
+    if mode == "local":
+        return config
+    shared = config.model_copy()
+    # Assigned one by one: validated, so the algorithm config mirrors them as in any config.
+    shared.use_shared_memory = True
+    shared.session_id = None
+    shared.shared_update_batch = 1
+    return shared
+
+
+@pytest.fixture(params=["local", "shared"])
+def mode(request: pytest.FixtureRequest) -> Mode:
+    """Each test that takes it runs on a local pool and on a single-process shared one."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make(mode: Mode) -> Iterator[Make]:
+    """``make(config)``: the curriculum of ``config`` in this test's mode, closed after the test."""
+    made: list[Curriculum[Any]] = []
+
+    def build(config: CurriculumConfig) -> Curriculum[Any]:
+        curriculum = in_mode(config, mode).make()
+        if curriculum.session_id is not None:
+            track_session(curriculum.session_id)
+        made.append(curriculum)
+        return curriculum
+
+    yield build
+    for curriculum in made:
+        curriculum.close()

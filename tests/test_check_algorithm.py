@@ -37,11 +37,6 @@ CONFIGS = {
 }
 
 
-@pytest.fixture(params=["local", "shared"])
-def mode(request: pytest.FixtureRequest) -> Literal["local", "shared"]:
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_shipped_algorithms_keep_the_contract(name: str, mode: Literal["local", "shared"]) -> None:
     check_algorithm(CONFIGS[name], modes=(mode,))

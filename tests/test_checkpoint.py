@@ -30,7 +30,7 @@ from agora.checkpoint import (
     set_extension,
     write_checkpoint,
 )
-from conftest import new_session
+from conftest import Make, new_session
 from core_models import EvictPlayedConfig, MazeConfig
 
 TESTS = Path(__file__).parent
@@ -68,35 +68,35 @@ def assert_same_future(a: Curriculum[Any], b: Curriculum[Any], steps: int = 200)
 
 
 @pytest.fixture
-def twins() -> tuple[Curriculum[Any], Curriculum[Any]]:
+def twins(make: Make) -> tuple[Curriculum[Any], Curriculum[Any]]:
     """Two curricula with identical histories (one to damage, one to compare against)."""
-    a, b = curriculum_config().make(), curriculum_config().make()
+    a, b = make(curriculum_config()), make(curriculum_config())
     play(a, 23)
     play(b, 23)
     return a, b
 
 
-def other_state() -> dict[str, Any]:
+def other_state(make: Make) -> dict[str, Any]:
     """A valid state of the same config but a different history."""
-    source = curriculum_config().make()
+    source = make(curriculum_config())
     play(source, 71)
     return source.get_state()
 
 
-def test_state_is_json_with_a_format_version() -> None:
-    curriculum = curriculum_config().make()
+def test_state_is_json_with_a_format_version(make: Make) -> None:
+    curriculum = make(curriculum_config())
     play(curriculum, 40)
     state = curriculum.get_state()
     assert state["format_version"] == CHECKPOINT_FORMAT
     assert json.loads(json.dumps(state)) == state
 
 
-def test_load_state_resumes_exactly() -> None:
-    original = curriculum_config().make()
+def test_load_state_resumes_exactly(make: Make) -> None:
+    original = make(curriculum_config())
     play(original, 57)  # mid-way through a refresh interval, after several evictions
     assert original.stats()["num_evicted"] > 0
     state = json.loads(json.dumps(original.get_state()))
-    restored = curriculum_config().make()
+    restored = make(curriculum_config())
     restored.load_state(state)
     assert restored.algorithm.num_updates == 57  # type: ignore[attr-defined]
     # The rest of the pre-drawn queue is restored for batches too (they read it as an array).
@@ -104,10 +104,10 @@ def test_load_state_resumes_exactly() -> None:
     assert_same_future(original, restored)
 
 
-def test_load_state_into_a_used_curriculum() -> None:
-    original = curriculum_config().make()
+def test_load_state_into_a_used_curriculum(make: Make) -> None:
+    original = make(curriculum_config())
     play(original, 30)
-    restored = curriculum_config().make()
+    restored = make(curriculum_config())
     play(restored, 95)
     restored.get_tasks(3)  # a partly used queue, replaced by the checkpoint's
     restored.load_state(original.get_state())
@@ -115,14 +115,14 @@ def test_load_state_into_a_used_curriculum() -> None:
     assert_same_future(original, restored)
 
 
-def test_save_and_load_files(tmp_path: Path) -> None:
-    original = curriculum_config().make()
+def test_save_and_load_files(tmp_path: Path, make: Make) -> None:
+    original = make(curriculum_config())
     play(original, 44)
     path = tmp_path / "curriculum.json"
     original.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curriculum.json"]
     assert read_checkpoint(path) == json.loads(json.dumps(original.get_state()))
-    restored = curriculum_config().make()
+    restored = make(curriculum_config())
     restored.load(str(path))
     assert_same_future(original, restored)
     original.save(path)  # overwrite
@@ -130,8 +130,8 @@ def test_save_and_load_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curriculum.json"]
 
 
-def test_failed_save_keeps_the_existing_checkpoint(tmp_path: Path) -> None:
-    curriculum = curriculum_config().make()
+def test_failed_save_keeps_the_existing_checkpoint(tmp_path: Path, make: Make) -> None:
+    curriculum = make(curriculum_config())
     path = tmp_path / "ckpt.json"
     curriculum.save(path)
     saved = path.read_bytes()
@@ -143,8 +143,8 @@ def test_failed_save_keeps_the_existing_checkpoint(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.json"]
 
 
-def test_failed_rename_leaves_no_temp_file(tmp_path: Path) -> None:
-    curriculum = curriculum_config().make()
+def test_failed_rename_leaves_no_temp_file(tmp_path: Path, make: Make) -> None:
+    curriculum = make(curriculum_config())
     (tmp_path / "taken").mkdir()
     with pytest.raises(OSError):  # noqa: PT011 - the errno differs between platforms
         curriculum.save(tmp_path / "taken")
@@ -152,9 +152,9 @@ def test_failed_rename_leaves_no_temp_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("folder", ["missing", "a_file"])
-def test_save_into_a_missing_folder_names_the_folder(tmp_path: Path, folder: str) -> None:
+def test_save_into_a_missing_folder_names_the_folder(tmp_path: Path, folder: str, make: Make) -> None:
     (tmp_path / "a_file").write_text("")
-    curriculum = curriculum_config().make()
+    curriculum = make(curriculum_config())
     with pytest.raises(
         FileNotFoundError, match=rf"the folder {tmp_path / folder} (does not exist|is not a folder)"
     ):
@@ -163,6 +163,7 @@ def test_save_into_a_missing_folder_names_the_folder(tmp_path: Path, folder: str
 
 
 def test_from_checkpoint_rebuilds_the_curriculum_from_its_stored_config(tmp_path: Path) -> None:
+    # Local only: rebuilt from a shared config, it would join the original's session.
     original = curriculum_config().make()
     play(original, 57)
     original.save(tmp_path / "ckpt.json")
@@ -171,8 +172,8 @@ def test_from_checkpoint_rebuilds_the_curriculum_from_its_stored_config(tmp_path
     assert_same_future(original, restored)
 
 
-def test_from_checkpoint_names_what_cannot_be_rebuilt(tmp_path: Path) -> None:
-    state = curriculum_config().make().get_state()
+def test_from_checkpoint_names_what_cannot_be_rebuilt(tmp_path: Path, make: Make) -> None:
+    state = make(curriculum_config()).get_state()
     state["config"]["task_generator"]["task_generators"][0]["child_generator_config"]["env_type"] = (
         "no_such_module.MazeConfig"
     )
@@ -239,9 +240,9 @@ def flip_data_byte(text: str) -> str:
     ],
 )
 def test_damaged_files_raise_and_change_nothing(
-    tmp_path: Path, twins: tuple[Curriculum[Any], Curriculum[Any]], damage: Any, message: str
+    tmp_path: Path, twins: tuple[Curriculum[Any], Curriculum[Any]], damage: Any, message: str, make: Make
 ) -> None:
-    source = curriculum_config().make()
+    source = make(curriculum_config())
     play(source, 71)
     path = tmp_path / "ckpt.json"
     source.save(path)
@@ -267,15 +268,15 @@ def test_checkpoint_without_a_state_dict(tmp_path: Path) -> None:
         read_checkpoint(path)
 
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_missing_file(tmp_path: Path, make: Make) -> None:
     with pytest.raises(CheckpointError, match=r"cannot read checkpoint .*nope\.json"):
-        curriculum_config().make().load(tmp_path / "nope.json")
+        make(curriculum_config()).load(tmp_path / "nope.json")
 
 
 def test_config_mismatch_is_an_error_naming_the_fields(
-    twins: tuple[Curriculum[Any], Curriculum[Any]],
+    twins: tuple[Curriculum[Any], Curriculum[Any]], make: Make
 ) -> None:
-    other = curriculum_config(seed=4, refresh_interval=6).make()
+    other = make(curriculum_config(seed=4, refresh_interval=6))
     play(other, 30)
     curriculum, twin = twins
     with pytest.raises(CheckpointError, match=r"\(differs in: refresh_interval, seed\); pass strict=False"):
@@ -283,11 +284,11 @@ def test_config_mismatch_is_an_error_naming_the_fields(
     assert_same_future(curriculum, twin)
 
 
-def test_config_mismatch_only_warns_when_not_strict(tmp_path: Path) -> None:
-    other = curriculum_config(seed=4).make()
+def test_config_mismatch_only_warns_when_not_strict(tmp_path: Path, make: Make) -> None:
+    other = make(curriculum_config(seed=4))
     play(other, 30)
     other.save(tmp_path / "ckpt.json")
-    curriculum = curriculum_config().make()
+    curriculum = make(curriculum_config())
     with pytest.warns(UserWarning, match="differs in: seed"):
         curriculum.load(tmp_path / "ckpt.json", strict=False)
     assert curriculum.config.seed == 3
@@ -295,9 +296,9 @@ def test_config_mismatch_only_warns_when_not_strict(tmp_path: Path) -> None:
 
 
 def test_layout_mismatch_is_an_error_even_when_not_strict(
-    twins: tuple[Curriculum[Any], Curriculum[Any]],
+    twins: tuple[Curriculum[Any], Curriculum[Any]], make: Make
 ) -> None:
-    bigger = curriculum_config(num_active_tasks=13).make()
+    bigger = make(curriculum_config(num_active_tasks=13))
     curriculum, twin = twins
     with (
         pytest.warns(UserWarning, match="num_active_tasks"),
@@ -363,11 +364,11 @@ def _with(blob: dict[str, Any], change: Callable[[npt.NDArray[Any]], None]) -> d
     ],
 )
 def test_invalid_states_raise_and_change_nothing(
-    twins: tuple[Curriculum[Any], Curriculum[Any]], change: str, message: str
+    twins: tuple[Curriculum[Any], Curriculum[Any]], change: str, message: str, make: Make
 ) -> None:
     curriculum, twin = twins
     with pytest.raises(CheckpointError, match=message):
-        curriculum.load_state(corrupt(other_state(), change))
+        curriculum.load_state(corrupt(other_state(make), change))
     assert curriculum.algorithm.num_updates == 23  # type: ignore[attr-defined]
     assert_same_future(curriculum, twin)
 
@@ -380,8 +381,8 @@ def test_non_dict_state(twins: tuple[Curriculum[Any], Curriculum[Any]]) -> None:
 
 
 @pytest.mark.parametrize("marker", [99, "garbage", True, None])
-def test_an_unknown_outer_format_marker_is_an_error(tmp_path: Path, marker: Any) -> None:
-    state = curriculum_config().make().get_state()
+def test_an_unknown_outer_format_marker_is_an_error(tmp_path: Path, marker: Any, make: Make) -> None:
+    state = make(curriculum_config()).get_state()
     payload = json.dumps(state, sort_keys=True)
     sha = hashlib.sha256(payload.encode()).hexdigest()
     path = tmp_path / "ckpt.json"
@@ -420,7 +421,7 @@ def _die_while_saving(path: Path) -> None:
     write_checkpoint(path, curriculum_config().make().get_state())
 
 
-def test_temp_files_of_saves_killed_midway_are_removed_by_the_next_save(tmp_path: Path) -> None:
+def test_temp_files_of_saves_killed_midway_are_removed_by_the_next_save(tmp_path: Path, make: Make) -> None:
     path = tmp_path / "ckpt.json"
     for _ in range(3):
         process = mp.get_context("fork").Process(target=_die_while_saving, args=(path,))
@@ -431,7 +432,7 @@ def test_temp_files_of_saves_killed_midway_are_removed_by_the_next_save(tmp_path
     live = tmp_path / f".ckpt.json.{os.getppid()}.abcdefgh.tmp"  # a running process is saving
     live.write_text("{}")
     (tmp_path / ".other.json.1.abcdefgh.tmp").write_text("{}")  # another checkpoint's
-    curriculum = curriculum_config().make()
+    curriculum = make(curriculum_config())
     curriculum.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["ckpt.json", live.name, ".other.json.1.abcdefgh.tmp"]
@@ -439,8 +440,8 @@ def test_temp_files_of_saves_killed_midway_are_removed_by_the_next_save(tmp_path
     assert read_checkpoint(path) == curriculum.get_state()
 
 
-def test_extensions_travel_with_the_checkpoint_and_do_not_change_loading(tmp_path: Path) -> None:
-    original = curriculum_config().make()
+def test_extensions_travel_with_the_checkpoint_and_do_not_change_loading(tmp_path: Path, make: Make) -> None:
+    original = make(curriculum_config())
     play(original, 30)
     state = original.get_state()
     set_extension(state, "trainer", {"step": 7})
@@ -448,19 +449,19 @@ def test_extensions_travel_with_the_checkpoint_and_do_not_change_loading(tmp_pat
     loaded = read_checkpoint(tmp_path / "c.json")
     assert get_extension(loaded, "trainer") == {"step": 7}
     assert get_extension(loaded, "other") is None
-    restored = curriculum_config().make()
+    restored = make(curriculum_config())
     restored.load_state(loaded)
     assert_same_future(original, restored)
 
 
-def test_a_part_kept_at_the_top_level_by_older_writers_is_read_as_an_extension() -> None:
-    state = curriculum_config().make().get_state()
+def test_a_part_kept_at_the_top_level_by_older_writers_is_read_as_an_extension(make: Make) -> None:
+    state = make(curriculum_config()).get_state()
     state["distributed"] = {"applied": {"a": 3}}
     assert get_extension(state, "distributed") == {"applied": {"a": 3}}
 
 
-def test_checkpoint_view_reads_the_pool_without_a_curriculum(tmp_path: Path) -> None:
-    curriculum = curriculum_config().make()
+def test_checkpoint_view_reads_the_pool_without_a_curriculum(tmp_path: Path, make: Make) -> None:
+    curriculum = make(curriculum_config())
     play(curriculum, 40)
     curriculum.save(tmp_path / "c.json")
     view = CheckpointView.read(tmp_path / "c.json")

@@ -17,12 +17,14 @@ from agora import (
     CurriculumAlgorithmConfig,
     CurriculumConfig,
     DiscreteRandomConfig,
+    LearningProgressConfig,
     bucketed,
     env_curriculum,
     merge,
     single_task,
 )
 from agora.pool import TaskPool
+from conftest import Make, in_mode, track_session
 from core_models import EvictPlayedConfig, MazeConfig
 
 
@@ -69,8 +71,8 @@ def run(curriculum: Any, steps: int) -> list[int]:
 # -- config -----------------------------------------------------------------------------------
 
 
-def test_pool_starts_full_with_distinct_ids_in_range() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=50, max_task_id=1000).make()
+def test_pool_starts_full_with_distinct_ids_in_range(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=50, max_task_id=1000))
     ids = curriculum.active_task_ids()
     assert len(ids) == len(set(ids)) == 50
     assert all(0 <= task_id < 1000 for task_id in ids)
@@ -78,8 +80,8 @@ def test_pool_starts_full_with_distinct_ids_in_range() -> None:
     assert curriculum.stats()["num_created"] == 50
 
 
-def test_pool_may_use_the_whole_id_space() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=40, max_task_id=40).make()
+def test_pool_may_use_the_whole_id_space(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=40, max_task_id=40))
     assert sorted(curriculum.active_task_ids()) == list(range(40))
 
 
@@ -137,8 +139,8 @@ def test_algorithm_config_round_trips_by_type() -> None:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def test_helpers_build_the_documented_shapes() -> None:
-    curriculum = env_curriculum(MazeConfig(size=9), num_active_tasks=4, seed=3).make()
+def test_helpers_build_the_documented_shapes(make: Make) -> None:
+    curriculum = make(env_curriculum(MazeConfig(size=9), num_active_tasks=4, seed=3))
     assert curriculum.config.seed == 3
     assert curriculum.get_task().get_env_cfg() == MazeConfig(size=9)
     mixed = merge([single_task(MazeConfig(name="a")), maze_buckets()], [1.0, 3.0])
@@ -146,7 +148,7 @@ def test_helpers_build_the_documented_shapes() -> None:
     assert isinstance(config, CurriculumConfig)
     assert config.task_generator is mixed
     assert config.num_active_tasks == 400
-    curriculum = config.make()
+    curriculum = make(config)
     names = Counter(curriculum.generated(task_id).config.name for task_id in curriculum.active_task_ids())
     assert set(names) == {"a", "maze"}
     assert names["maze"] > 2 * names["a"]
@@ -155,8 +157,8 @@ def test_helpers_build_the_documented_shapes() -> None:
 # -- per-episode API --------------------------------------------------------------------------
 
 
-def test_get_task_and_update_counters() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_get_task_and_update_counters(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     task = curriculum.get_task()
     assert task.task_id in curriculum.active_task_ids()
     assert (task.num_scheduled, task.num_completions, task.mean_score) == (1, 0, 0.0)
@@ -174,10 +176,10 @@ def test_get_task_and_update_counters() -> None:
     assert stats["mean_task_score"] == pytest.approx(0.75)
 
 
-def test_task_exposes_config_bucket_values_and_label() -> None:
+def test_task_exposes_config_bucket_values_and_label(make: Make) -> None:
     generator = maze_buckets()
     generator.label = "maze"
-    curriculum = generator.to_curriculum(num_active_tasks=8).make()
+    curriculum = make(generator.to_curriculum(num_active_tasks=8))
     task = curriculum.get_task()
     values = task.get_bucket_values()
     assert set(values) == {"size", "wall_density"}
@@ -191,11 +193,11 @@ def test_task_exposes_config_bucket_values_and_label() -> None:
     assert task.get_bucket_values()["size"] != -1, "callers get a copy"
 
 
-def test_stats_are_a_flat_dict_of_floats() -> None:
+def test_stats_are_a_flat_dict_of_floats(make: Make) -> None:
     config = merge([maze_buckets(), single_task(MazeConfig())])
     config.task_generators[0].label = "buckets"
     config.task_generators[1].label = "single"
-    curriculum = config.to_curriculum(num_active_tasks=32, algorithm_config=EvictPlayedConfig()).make()
+    curriculum = make(config.to_curriculum(num_active_tasks=32, algorithm_config=EvictPlayedConfig()))
     run(curriculum, 30)
     stats = curriculum.stats()
     assert stats
@@ -205,7 +207,7 @@ def test_stats_are_a_flat_dict_of_floats() -> None:
     assert {"num_active_tasks", "num_evicted", "num_stale_updates", "mean_task_score"} <= set(stats)
 
 
-def test_same_seed_same_sequence_different_seed_differs() -> None:
+def test_same_seed_same_sequence_different_seed_differs(make: Make) -> None:
     def sequence(seed: int) -> tuple[list[int], dict[str, float]]:
         config = maze_buckets().to_curriculum(
             num_active_tasks=16,
@@ -214,7 +216,7 @@ def test_same_seed_same_sequence_different_seed_differs() -> None:
             algorithm_config=EvictPlayedConfig(),
             min_presentations_for_eviction=2,
         )
-        curriculum = config.make()
+        curriculum = make(config)
         return run(curriculum, 300), curriculum.stats()
 
     first, second, other = sequence(7), sequence(7), sequence(8)
@@ -223,8 +225,8 @@ def test_same_seed_same_sequence_different_seed_differs() -> None:
     assert first[0] != other[0]
 
 
-def test_sampling_is_uniform_with_the_default_algorithm() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=10, seed=1).make()
+def test_sampling_is_uniform_with_the_default_algorithm(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=10, seed=1))
     counts = Counter(task.task_id for task in curriculum.get_tasks(3000))
     assert set(counts) == set(curriculum.active_task_ids())
     assert all(200 <= count <= 400 for count in counts.values())
@@ -233,11 +235,11 @@ def test_sampling_is_uniform_with_the_default_algorithm() -> None:
     assert all(p == pytest.approx(0.1) for p in probabilities.values())
 
 
-def test_sampling_follows_algorithm_weights() -> None:
-    curriculum = (
-        maze_buckets()
-        .to_curriculum(num_active_tasks=20, refresh_interval=1, algorithm_config=PlayedOnlyConfig())
-        .make()
+def test_sampling_follows_algorithm_weights(make: Make) -> None:
+    curriculum = make(
+        maze_buckets().to_curriculum(
+            num_active_tasks=20, refresh_interval=1, algorithm_config=PlayedOnlyConfig()
+        )
     )
     assert len({task.task_id for task in curriculum.get_tasks(60)}) > 1, (
         "all-zero weights fall back to uniform"
@@ -249,7 +251,7 @@ def test_sampling_follows_algorithm_weights() -> None:
     assert curriculum.sampling_probabilities()[favourite] == 1.0
 
 
-def test_draws_are_independent_and_follow_the_weights() -> None:
+def test_draws_are_independent_and_follow_the_weights(make: Make) -> None:
     # One refresh draws everything: the counts must match the weights (chi-square) and the
     # order must look independent, although the draws are made from sorted uniforms.
     config = maze_buckets().to_curriculum(
@@ -259,7 +261,7 @@ def test_draws_are_independent_and_follow_the_weights() -> None:
         min_presentations_for_eviction=1_000,
         seed=5,
     )
-    curriculum = config.make()
+    curriculum = make(config)
     ids = curriculum.active_task_ids()
     for index, task_id in enumerate(ids):
         curriculum.update_task_performance(task_id, index / 10)  # weights 1.0 to 4.9
@@ -275,20 +277,20 @@ def test_draws_are_independent_and_follow_the_weights() -> None:
     assert 0.45 < np.mean(slots[1:] > slots[:-1]) < 0.52
 
 
-def test_invalid_algorithm_weights_are_an_error() -> None:
+def test_invalid_algorithm_weights_are_an_error(make: Make) -> None:
     config = maze_buckets().to_curriculum(num_active_tasks=4, algorithm_config=NegativeWeightsConfig())
     with pytest.raises(ValueError, match=r"NegativeWeights\.weights returned invalid weights"):
-        config.make().get_task()
+        make(config).get_task()
 
 
-def test_batch_api_matches_single_calls() -> None:
+def test_batch_api_matches_single_calls(make: Make) -> None:
     config = maze_buckets().to_curriculum(
         num_active_tasks=16,
         refresh_interval=3,
         algorithm_config=EvictPlayedConfig(),
         min_presentations_for_eviction=1,
     )
-    single, batch = config.make(), config.make()
+    single, batch = make(config), make(config)
     for _ in range(10):
         tasks = [single.get_task() for _ in range(4)]
         for task in tasks:
@@ -301,8 +303,8 @@ def test_batch_api_matches_single_calls() -> None:
         batch.update_task_performance_many([1, 2], [0.5])
 
 
-def test_task_batch_is_a_sequence_of_tasks_with_an_id_array() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=8, refresh_interval=3).make()
+def test_task_batch_is_a_sequence_of_tasks_with_an_id_array(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=8, refresh_interval=3))
     batch = curriculum.get_tasks(7)  # spans three refreshes
     assert len(batch) == 7
     assert [task.task_id for task in batch] == batch.task_ids.tolist()
@@ -321,14 +323,14 @@ def test_task_batch_is_a_sequence_of_tasks_with_an_id_array() -> None:
         curriculum.get_tasks(-1)
 
 
-def test_config_cache() -> None:
-    cached = maze_buckets().to_curriculum(num_active_tasks=8, config_cache_size=2).make()
+def test_config_cache(make: Make) -> None:
+    cached = make(maze_buckets().to_curriculum(num_active_tasks=8, config_cache_size=2))
     first, second, third = cached.active_task_ids()[:3]
     assert cached.generated(first) is cached.generated(first)
     cached.generated(second)
     cached.generated(third)  # evicts ``first`` (least recently used)
     assert cached.generated(third) is cached.generated(third)
-    uncached = maze_buckets().to_curriculum(num_active_tasks=8, config_cache_size=0).make()
+    uncached = make(maze_buckets().to_curriculum(num_active_tasks=8, config_cache_size=0))
     a, b = uncached.generated(first), uncached.generated(first)
     assert a is not b
     assert a.config == b.config
@@ -338,22 +340,20 @@ def test_config_cache() -> None:
 # -- eviction and bad input -------------------------------------------------------------------
 
 
-def evicting_curriculum(**kwargs: Any) -> Any:
-    return (
-        maze_buckets()
-        .to_curriculum(
+def evicting_curriculum(make: Make, **kwargs: Any) -> Any:
+    return make(
+        maze_buckets().to_curriculum(
             num_active_tasks=8,
             refresh_interval=1,
             min_presentations_for_eviction=1,
             algorithm_config=EvictPlayedConfig(),
             **kwargs,
         )
-        .make()
     )
 
 
-def test_evicted_tasks_are_replaced_and_their_handles_read_zero() -> None:
-    curriculum = evicting_curriculum()
+def test_evicted_tasks_are_replaced_and_their_handles_read_zero(make: Make) -> None:
+    curriculum = evicting_curriculum(make)
     task = curriculum.get_task()
     task.complete(0.5)
     assert task.num_completions == 1
@@ -365,8 +365,8 @@ def test_evicted_tasks_are_replaced_and_their_handles_read_zero() -> None:
     assert (stats["num_evicted"], stats["num_created"]) == (1, 9)
 
 
-def test_update_for_an_evicted_task_is_counted_and_ignored() -> None:
-    curriculum = evicting_curriculum()
+def test_update_for_an_evicted_task_is_counted_and_ignored(make: Make) -> None:
+    curriculum = evicting_curriculum(make)
     task = curriculum.get_task()
     task.complete(0.5)
     curriculum.get_task()
@@ -382,8 +382,8 @@ def test_update_for_an_evicted_task_is_counted_and_ignored() -> None:
 
 
 @pytest.mark.parametrize("score", [math.nan, math.inf, -math.inf])
-def test_non_finite_scores_name_the_task(score: float) -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_non_finite_scores_name_the_task(score: float, make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     task = curriculum.get_task()
     with pytest.raises(ValueError, match=rf"score for task {task.task_id} is {score!r}"):
         curriculum.update_task_performance(task.task_id, score)
@@ -393,8 +393,8 @@ def test_non_finite_scores_name_the_task(score: float) -> None:
     assert task.num_completions == 0
 
 
-def test_a_task_completes_once() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_a_task_completes_once(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     task = curriculum.get_task()
     with pytest.raises(ValueError, match="finite"):
         task.complete(math.nan)  # a rejected score is not the task's one completion
@@ -406,8 +406,8 @@ def test_a_task_completes_once() -> None:
 
 
 @pytest.mark.parametrize("score", [np.array([0.5, 1.0]), np.array([1.0]), [0.5]])
-def test_complete_takes_one_number(score: Any) -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_complete_takes_one_number(score: Any, make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     task = curriculum.get_task()
     with pytest.raises((TypeError, ValueError), match=rf"score for task {task.task_id}"):
         task.complete(score)
@@ -417,8 +417,8 @@ def test_complete_takes_one_number(score: Any) -> None:
 
 
 @pytest.mark.parametrize("task_id", [-1, -2, 10**6, 2**70])
-def test_unknown_task_ids_are_named(task_id: int) -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100).make()
+def test_unknown_task_ids_are_named(task_id: int, make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100))
     before = curriculum.stats()
     with pytest.raises(ValueError, match=rf"unknown task id {task_id}\b"):
         curriculum.update_task_performance(task_id, 1.0)
@@ -426,8 +426,8 @@ def test_unknown_task_ids_are_named(task_id: int) -> None:
 
 
 @pytest.mark.parametrize("task_id", [-1, 10**6])
-def test_unknown_task_ids_in_a_batch_change_nothing(task_id: int) -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100).make()
+def test_unknown_task_ids_in_a_batch_change_nothing(task_id: int, make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4, max_task_id=100))
     known = curriculum.active_task_ids()[0]
     before = curriculum.stats()
     with pytest.raises(ValueError, match=rf"unknown task id {task_id}\b"):
@@ -437,8 +437,8 @@ def test_unknown_task_ids_in_a_batch_change_nothing(task_id: int) -> None:
     assert curriculum.stats() == before
 
 
-def test_batch_update_for_an_evicted_task_is_counted_and_ignored() -> None:
-    curriculum = evicting_curriculum()
+def test_batch_update_for_an_evicted_task_is_counted_and_ignored(make: Make) -> None:
+    curriculum = evicting_curriculum(make)
     task = curriculum.get_task()
     task.complete(0.5)
     curriculum.get_task()
@@ -452,8 +452,8 @@ def test_batch_update_for_an_evicted_task_is_counted_and_ignored() -> None:
     assert after == before
 
 
-def test_non_int_task_ids_are_named() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_non_int_task_ids_are_named(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     with pytest.raises(TypeError, match="got 'abc'"):
         curriculum.update_task_performance("abc", 1.0)  # type: ignore[arg-type]
     task_id = curriculum.active_task_ids()[0]
@@ -473,8 +473,10 @@ def test_non_int_task_ids_are_named() -> None:
         (-1e16, ValueError, r"is -1e\+16"),
     ],
 )
-def test_scores_are_numbers_of_bounded_magnitude(score: Any, error: type[Exception], message: str) -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_scores_are_numbers_of_bounded_magnitude(
+    score: Any, error: type[Exception], message: str, make: Make
+) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     task = curriculum.get_task()
     with pytest.raises(error, match=rf"score for task {task.task_id} {message}"):
         curriculum.update_task_performance(task.task_id, score)
@@ -488,15 +490,15 @@ def test_scores_are_numbers_of_bounded_magnitude(score: Any, error: type[Excepti
 
 
 @pytest.mark.parametrize("k", ["3", None, 2.5, True])
-def test_get_tasks_names_a_count_that_is_not_an_int(k: Any) -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_get_tasks_names_a_count_that_is_not_an_int(k: Any, make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     with pytest.raises(TypeError, match=rf"got {re.escape(repr(k))} \({type(k).__name__}\)"):
         curriculum.get_tasks(k)
     assert len(curriculum.get_tasks(np.int64(3))) == 3
 
 
-def test_batch_ids_must_be_one_dimensional_ints_in_range() -> None:
-    curriculum = maze_buckets().to_curriculum(num_active_tasks=4).make()
+def test_batch_ids_must_be_one_dimensional_ints_in_range(make: Make) -> None:
+    curriculum = make(maze_buckets().to_curriculum(num_active_tasks=4))
     ids = curriculum.active_task_ids()
     with pytest.raises(ValueError, match=r"task ids must be a 1-D sequence, got shape \(2, 2\)"):
         curriculum.update_task_performance_many(np.array(ids).reshape(2, 2), [1.0] * 4)
@@ -517,17 +519,17 @@ def test_batch_ids_must_be_one_dimensional_ints_in_range() -> None:
     assert curriculum.stats()["num_completed"] == 0
 
 
-def test_a_bucket_path_that_does_not_exist_fails_at_make() -> None:
+def test_a_bucket_path_that_does_not_exist_fails_at_make(make: Make) -> None:
     config = bucketed(MazeConfig()).add_bucket("sise", [3, 5]).to_curriculum(num_active_tasks=4)
     with pytest.raises(KeyError, match="override path 'sise' does not exist"):
-        config.make()
+        make(config)
 
 
-def test_curriculum_knobs_set_on_the_algorithm_config_move_to_the_curriculum_config() -> None:
+def test_curriculum_knobs_set_on_the_algorithm_config_move_to_the_curriculum_config(make: Make) -> None:
     algorithm = DiscreteRandomConfig(max_slice_axes=1, shared_update_batch=8)
     config = maze_buckets().to_curriculum(algorithm_config=algorithm)
     assert (config.max_slice_axes, config.shared_update_batch) == (1, 8)
-    assert config.make().slice_analyzer.axes.keys() == {"size"}  # type: ignore[union-attr]
+    assert make(config).slice_analyzer.axes.keys() == {"size"}  # type: ignore[union-attr]
 
 
 def test_curriculum_knobs_are_mirrored_on_a_copy_of_the_algorithm_config() -> None:
@@ -552,13 +554,59 @@ def test_a_knob_set_on_both_configs_with_different_values_names_both() -> None:
     assert same.max_slice_axes == 1
 
 
-def test_a_config_dumped_before_the_knobs_moved_loads_and_matches_its_checkpoints() -> None:
+def test_a_config_dumped_before_the_knobs_moved_loads_and_matches_its_checkpoints(make: Make) -> None:
     new = maze_buckets().to_curriculum(num_active_tasks=6, max_slice_axes=1)
     old = new.model_dump(mode="json")
     for name in ("use_shared_memory", "session_id", "shared_update_batch", "max_slice_axes"):
         del old[name]
     old.pop("enable_detailed_slice_logging")
     assert CurriculumConfig.model_validate(old) == new
-    state = new.make().get_state()
+    state = make(new).get_state()
     state["config"] = old
-    CurriculumConfig.model_validate(old).make().load_state(state)  # strict: no config difference
+    make(CurriculumConfig.model_validate(old)).load_state(state)  # strict: no config difference
+
+
+# -- one refresh path: a local and a single-process shared pool are the same curriculum ----------
+
+
+@pytest.mark.parametrize("algorithm", ["evict_played", "learning_progress"])
+def test_local_and_single_process_shared_pools_hand_out_the_same_tasks(algorithm: str) -> None:
+    # As Gymnasium's test_vector_env_equal: step both and compare at every step, evictions on.
+    generator = maze_buckets()
+    generator.label = "maze"
+    config = generator.to_curriculum(
+        num_active_tasks=16,
+        refresh_interval=6,
+        min_presentations_for_eviction=2,
+        seed=5,
+        algorithm_config=EvictPlayedConfig() if algorithm == "evict_played" else LearningProgressConfig(),
+    )
+    local = config.make()
+    with in_mode(config, "shared").make() as shared:
+        track_session(shared.session_id or "")
+        rng = np.random.default_rng(5)
+        for step in range(300):
+            if step % 10 == 9:  # the batch API takes the same path
+                a, b = local.get_tasks(7), shared.get_tasks(7)
+                assert a.task_ids.tolist() == b.task_ids.tolist(), f"step {step}"
+                scores = rng.random(7)
+                local.update_task_performance_many(a, scores)
+                shared.update_task_performance_many(b, scores)
+                continue
+            x, y = local.get_task(), shared.get_task()
+            assert x.task_id == y.task_id, f"step {step}"
+            score = float(rng.random() < (x.task_id % 5) / 4)
+            local.update_task_performance(x.task_id, score)
+            shared.update_task_performance(y.task_id, score)
+        assert local.stats()["num_evicted"] >= 5
+        assert shared.stats() == local.stats()
+        mine, theirs = local.get_state(), shared.get_state()
+        assert mine["pool"].keys() == theirs["pool"].keys()
+        for name in mine["pool"]:
+            if name != "header":  # its version word is a shared pool's seqlock counter
+                assert mine["pool"][name] == theirs["pool"][name], name
+        assert (mine["rng"], mine["queue"], mine["algorithm"]) == (
+            theirs["rng"],
+            theirs["queue"],
+            theirs["algorithm"],
+        )

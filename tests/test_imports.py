@@ -23,6 +23,9 @@ UPWARD = {
     # overloads' return type under TYPE_CHECKING).
     ("agora.algorithms.base", "agora.algorithms.standalone"),
     ("agora.algorithms.learning_progress", "agora.algorithms.standalone"),
+    # CurriculumConfig.make(): a config builds the curriculum it describes (public API), resolved
+    # when it is called; the front end needs the config class to rebuild one from a checkpoint.
+    ("agora.curriculum.config", "agora.curriculum.front"),
 }
 """The only edges allowed to point up, each for a stated reason."""
 
@@ -89,7 +92,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_graph_sees_the_package() -> None:
     graph = _graph()
     assert "agora.curriculum" in graph["agora"]
-    assert "agora.pool" in graph["agora.curriculum"]
+    assert "agora.pool" in graph["agora.curriculum.engine"]
     assert "agora.wrappers" in graph["agora"]  # ``from agora import wrappers`` inside a function
 
 

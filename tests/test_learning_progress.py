@@ -15,6 +15,8 @@ from agora.algorithms.scorers import BasicLPScorer, BidirectionalLPScorer, rewei
 from agora.bench import task_kinds
 from agora.bench.students import Kinds, run_student
 from agora.bench.task_kinds import KINDS, Kind, samples_per_task
+from agora.pool import HEADER
+from conftest import Make
 
 
 def kinds_config(
@@ -40,34 +42,35 @@ def test_learnable_and_forgetting_tasks_get_more_than_their_uniform_share() -> N
     assert noise < uniform_noise
 
 
-def test_uniform_baseline_does_not_prefer_learnable() -> None:
+def test_uniform_baseline_does_not_prefer_learnable(make: Make) -> None:
     cfg = kinds_config().model_copy(update={"algorithm_config": agora.DiscreteRandomConfig()})
-    per_task = samples_per_task(cfg.make(), episodes=6000, seed=0)
+    per_task = samples_per_task(make(cfg), episodes=6000, seed=0)
     assert per_task["learnable"] < 1.25 * per_task["impossible"]
 
 
-def test_rand_task_rate_gives_every_task_a_floor() -> None:
-    curriculum = kinds_config(rand_task_rate=0.2, staleness_rate=0.0).make()
+def test_rand_task_rate_gives_every_task_a_floor(make: Make) -> None:
+    curriculum = make(kinds_config(rand_task_rate=0.2, staleness_rate=0.0))
     samples_per_task(curriculum, episodes=3000, seed=1)
     probs = curriculum.sampling_probabilities()
     assert min(probs.values()) >= 0.2 / len(probs) - 1e-12
     assert sum(probs.values()) == pytest.approx(1.0)
-    no_floor = kinds_config(rand_task_rate=0.0, staleness_rate=0.0).make()
+    no_floor = make(kinds_config(rand_task_rate=0.0, staleness_rate=0.0))
     samples_per_task(no_floor, episodes=3000, seed=1)
     assert min(no_floor.sampling_probabilities().values()) < 0.2 / len(probs)
 
 
-def test_checkpoint_restores_every_ema_and_the_distribution() -> None:
+def test_checkpoint_restores_every_ema_and_the_distribution(make: Make) -> None:
     cfg = kinds_config(seed=3).model_copy(update={"refresh_interval": 7})
-    original = cfg.make()
+    original = make(cfg)
     samples_per_task(original, episodes=2000, seed=3)
     state = json.loads(json.dumps(original.get_state()))
-    restored = cfg.make()
+    restored = make(cfg)
     restored.load_state(state)
     for spec in original.pool.backend.layout:
-        np.testing.assert_array_equal(
-            original.pool.backend.array(spec.name), restored.pool.backend.array(spec.name), err_msg=spec.name
-        )
+        a, b = original.pool.backend.array(spec.name), restored.pool.backend.array(spec.name)
+        if spec.name == "header":  # but its version: a shared pool's seqlock word, bumped by the load
+            a, b = a[: HEADER.index("version")], b[: HEADER.index("version")]
+        np.testing.assert_array_equal(a, b, err_msg=spec.name)
     assert original.sampling_probabilities() == restored.sampling_probabilities()
     for score in np.linspace(0, 1, 100):
         a, b = original.get_task(), restored.get_task()
@@ -76,7 +79,7 @@ def test_checkpoint_restores_every_ema_and_the_distribution() -> None:
         restored.update_task_performance(b.task_id, float(score))
 
 
-def test_evicted_slots_never_carry_statistics_to_new_tasks() -> None:
+def test_evicted_slots_never_carry_statistics_to_new_tasks(make: Make) -> None:
     cfg = agora.CurriculumConfig(
         task_generator=agora.single_task(Kind()),
         num_active_tasks=50,
@@ -85,7 +88,7 @@ def test_evicted_slots_never_carry_statistics_to_new_tasks() -> None:
         min_presentations_for_eviction=3,
         algorithm_config=LearningProgressConfig(sample_threshold=3),
     )
-    curriculum = cfg.make()
+    curriculum = make(cfg)
     history: dict[int, list[float]] = collections.defaultdict(list)
     rng = np.random.default_rng(5)
     for _ in range(20_000):
@@ -110,13 +113,15 @@ def test_evicted_slots_never_carry_statistics_to_new_tasks() -> None:
         assert algorithm.tracker.recent_scores(slot) == pytest.approx(tail[-25:], abs=1e-4)
 
 
-def test_only_measured_tasks_are_evicted() -> None:
-    curriculum = agora.CurriculumConfig(
-        task_generator=agora.single_task(Kind()),
-        num_active_tasks=64,
-        seed=11,
-        algorithm_config=LearningProgressConfig(),  # min_presentations 5 < sample_threshold 10
-    ).make()
+def test_only_measured_tasks_are_evicted(make: Make) -> None:
+    curriculum = make(
+        agora.CurriculumConfig(
+            task_generator=agora.single_task(Kind()),
+            num_active_tasks=64,
+            seed=11,
+            algorithm_config=LearningProgressConfig(),  # min_presentations 5 < sample_threshold 10
+        )
+    )
     played: collections.Counter[int] = collections.Counter()
     rng = np.random.default_rng(11)
     for _ in range(20_000):
@@ -145,11 +150,13 @@ def test_only_measured_tasks_are_evicted() -> None:
 )
 @pytest.mark.parametrize("size", [16, 64])  # 64 over 12 tasks: the repeats go in vectorised rounds
 @pytest.mark.parametrize("pass_batch", [False, True])  # ids, or the TaskBatch (slots checked, not looked up)
-def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int, pass_batch: bool) -> None:
+def test_batch_calls_equal_single_calls(
+    lp: dict[str, object], size: int, pass_batch: bool, make: Make
+) -> None:
     cfg = kinds_config(num_tasks=12, seed=9, **lp).model_copy(
         update={"refresh_interval": 5, "min_presentations_for_eviction": 3}
     )
-    single, batch = cfg.make(), cfg.make()
+    single, batch = make(cfg), make(cfg)
     batch.update_task_performance_many([], [])  # an empty batch changes nothing
     rng = np.random.default_rng(9)
     for _ in range(30):
@@ -165,11 +172,11 @@ def test_batch_calls_equal_single_calls(lp: dict[str, object], size: int, pass_b
     assert single.stats()["num_stale_updates"] > 0, "some tasks were evicted while in a batch"
 
 
-def test_full_pool_fast_path_gives_the_same_weights_as_gathering() -> None:
+def test_full_pool_fast_path_gives_the_same_weights_as_gathering(make: Make) -> None:
     # A full pool is read without gathers (active_slots() is pool.all_slots); the same slots
     # in a copy take the gathering path and must give identical weights, and a part of the
     # pool is weighted from the same cached LP.
-    curriculum = kinds_config(seed=2).make()
+    curriculum = make(kinds_config(seed=2))
     samples_per_task(curriculum, episodes=2000, seed=2)
     algorithm = curriculum.algorithm
     everything = curriculum.pool.active_slots()
@@ -181,7 +188,7 @@ def test_full_pool_fast_path_gives_the_same_weights_as_gathering() -> None:
     np.testing.assert_array_equal(algorithm._lp_and_rate(part)[0], lp)
 
 
-def test_every_parameter_reaches_its_component() -> None:
+def test_every_parameter_reaches_its_component(make: Make) -> None:
     cfg = LearningProgressConfig(
         ema_timescale=0.2,
         slow_timescale_factor=0.5,
@@ -193,9 +200,11 @@ def test_every_parameter_reaches_its_component() -> None:
         use_baseline_normalization=True,
         baseline_value=0.25,
     )
-    curriculum = agora.CurriculumConfig(
-        task_generator=agora.single_task(Kind()), num_active_tasks=4, algorithm_config=cfg
-    ).make()
+    curriculum = make(
+        agora.CurriculumConfig(
+            task_generator=agora.single_task(Kind()), num_active_tasks=4, algorithm_config=cfg
+        )
+    )
     algorithm = curriculum.algorithm
     assert isinstance(algorithm, LearningProgressAlgorithm)
     assert isinstance(algorithm.scorer, BidirectionalLPScorer)
@@ -210,22 +219,26 @@ def test_every_parameter_reaches_its_component() -> None:
     assert stats is not None
     assert stats["success_rate_ema"] == pytest.approx(0.7, abs=1e-6)  # one failure at alpha 0.3
     basic = LearningProgressConfig(use_bidirectional=False, basic_exploration_samples=4)
-    basic_curriculum = agora.CurriculumConfig(
-        task_generator=agora.single_task(Kind()), num_active_tasks=4, algorithm_config=basic
-    ).make()
+    basic_curriculum = make(
+        agora.CurriculumConfig(
+            task_generator=agora.single_task(Kind()), num_active_tasks=4, algorithm_config=basic
+        )
+    )
     assert isinstance(basic_curriculum.algorithm, LearningProgressAlgorithm)
     assert isinstance(basic_curriculum.algorithm.scorer, BasicLPScorer)
     assert not basic_curriculum.pool.has_field("p_ema")
 
 
-def test_paper_and_seed_slow_ema_differ() -> None:
+def test_paper_and_seed_slow_ema_differ(make: Make) -> None:
     results = []
     for mode in ("of_rate", "of_fast"):
-        curriculum = agora.CurriculumConfig(
-            task_generator=agora.single_task(Kind()),
-            num_active_tasks=1,
-            algorithm_config=LearningProgressConfig(slow_ema=mode, lp_timescales=2, sample_threshold=1),  # type: ignore[arg-type]
-        ).make()
+        curriculum = make(
+            agora.CurriculumConfig(
+                task_generator=agora.single_task(Kind()),
+                num_active_tasks=1,
+                algorithm_config=LearningProgressConfig(slow_ema=mode, lp_timescales=2, sample_threshold=1),  # type: ignore[arg-type]
+            )
+        )
         task = curriculum.get_task()
         for score in [0.0] * 30 + [1.0] * 30:
             curriculum.update_task_performance(task.task_id, score)
@@ -255,20 +268,22 @@ def test_lp_config_round_trips_through_json() -> None:
     assert isinstance(again.algorithm_config, LearningProgressConfig)
 
 
-def test_invalid_parameters_are_rejected() -> None:
+def test_invalid_parameters_are_rejected(make: Make) -> None:
     with pytest.raises(ValueError, match="ema_timescale"):
         LearningProgressConfig(ema_timescale=0)
     with pytest.raises(ValueError, match="baseline_value"):
         LearningProgressConfig(baseline_value=0.3)
     with pytest.raises(ValueError, match="num_active_tasks"):
-        agora.CurriculumConfig(
-            task_generator=agora.single_task(Kind()),
-            num_active_tasks=4,
-            algorithm_config=LearningProgressConfig(num_active_tasks=5),
-        ).make()
+        make(
+            agora.CurriculumConfig(
+                task_generator=agora.single_task(Kind()),
+                num_active_tasks=4,
+                algorithm_config=LearningProgressConfig(num_active_tasks=5),
+            )
+        )
 
 
-def test_stats_are_flat_and_cover_labels_and_slices() -> None:
+def test_stats_are_flat_and_cover_labels_and_slices(make: Make) -> None:
     gen = agora.merge(
         [
             agora.bucketed(Kind(kind="a"))
@@ -277,11 +292,13 @@ def test_stats_are_flat_and_cover_labels_and_slices() -> None:
             agora.bucketed(Kind(kind="b")).add_bucket("variant", [3]).model_copy(update={"label": "hard"}),
         ]
     )
-    curriculum = agora.CurriculumConfig(
-        task_generator=gen,
-        num_active_tasks=30,
-        algorithm_config=LearningProgressConfig(enable_detailed_slice_logging=True),
-    ).make()
+    curriculum = make(
+        agora.CurriculumConfig(
+            task_generator=gen,
+            num_active_tasks=30,
+            algorithm_config=LearningProgressConfig(enable_detailed_slice_logging=True),
+        )
+    )
     for _ in range(300):
         task = curriculum.get_task()
         curriculum.update_task_performance(task.task_id, 1.0 if task.get_label() == "easy" else 0.0)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ import agora
 from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
 from agora.bench import faults
 from agora.bench import shared_memory as bench
+from agora.curriculum.coordination.shared import Journal, SharedCoordinator
+from agora.curriculum.engine import PoolEngine
 from agora.tracking.shared import (
     CentralizedTaskTracker,
     LayoutMismatchError,
@@ -167,16 +170,17 @@ def _kill_worker(config: agora.CurriculumConfig, index: int, returned: Any, star
             returned[index] = i + 1
 
 
+def _journal(curriculum: agora.Curriculum[Any]) -> Journal:
+    """The crash journal of a shared curriculum, its lock taken (as a writer holds it)."""
+    coordinator = curriculum.coordinator
+    assert isinstance(coordinator, SharedCoordinator)
+    coordinator.backend.acquire()
+    return coordinator.journal
+
+
 def _crash_mid_update(config: agora.CurriculumConfig, task_id: int) -> None:
     curriculum = config.make()
-    backend = curriculum._shared
-    assert backend is not None
-    backend.acquire()
-    control = backend.control
-    control[curriculum._j_arg] = task_id
-    control[curriculum._j_target] = curriculum.pool.counter("num_completed") + 1
-    control[curriculum._j_stale] = curriculum.pool.counter("num_stale")
-    control[curriculum._j_op] = 1
+    _journal(curriculum).begin_update(task_id)
     slot = curriculum.pool.slot_of(task_id)
     curriculum.pool.view("completions")[slot] += 1  # half an update ...
     os.kill(os.getpid(), signal.SIGKILL)  # ... then death, holding the lock
@@ -184,11 +188,9 @@ def _crash_mid_update(config: agora.CurriculumConfig, task_id: int) -> None:
 
 def _crash_mid_eviction(config: agora.CurriculumConfig) -> None:
     curriculum = config.make()
-    backend = curriculum._shared
-    assert backend is not None
-    backend.acquire()
+    journal = _journal(curriculum)
     evict = curriculum.pool.active_slots()[:8]
-    curriculum._journal_eviction(evict)
+    journal.begin_eviction(evict)
     curriculum.pool.remove_many(evict[:3].tolist())
     curriculum.pool._table_delete(int(curriculum.pool.ids[evict[5]]))  # torn in the middle of a removal
     os.kill(os.getpid(), signal.SIGKILL)
@@ -566,9 +568,7 @@ def test_slots_looked_up_before_the_lock_are_checked_under_it() -> None:
         right = curriculum.pool.slots_of(ids)
         outdated = np.roll(right, 1)
         outdated[0] = -1  # and one that was not in the pool when looked up
-        assert curriculum._shared is not None
-        with curriculum._shared:
-            curriculum._apply_batch(ids, np.ones(4), outdated, np.zeros(4, dtype=np.intp))
+        curriculum.coordinator.update_many(ids, np.ones(4), outdated)
         completions = curriculum.pool.array("completions")
         assert completions[right].tolist() == [1, 1, 1, 1]
         assert completions.sum() == 4
@@ -594,55 +594,47 @@ def test_a_batch_longer_than_the_journal_equals_the_local_result() -> None:
         assert shared.get_state()["pool"] == local.get_state()["pool"]
 
 
-def test_batches_refresh_outside_the_lock() -> None:
+def test_batches_refresh_outside_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     # A refresh is O(pool) work: a batch spanning refreshes must not hold the lock through them.
     with lp_config(new_session(), num_tasks=8).make() as curriculum:
-        backend = curriculum._shared
-        assert backend is not None
-        depths: list[int] = []
-        refresh = curriculum._refresh
+        backend = curriculum.pool.backend
+        assert isinstance(backend, SharedMemoryBackend)
+        held: list[bool] = []
+        on_refresh = curriculum.algorithm.on_refresh
 
         def spy() -> None:
-            depths.append(backend._depth)
-            refresh()
+            held.append(backend.held)
+            on_refresh()
 
-        curriculum._refresh = spy  # type: ignore[method-assign]
+        monkeypatch.setattr(curriculum.algorithm, "on_refresh", spy)
         assert len(curriculum.get_tasks(50)) == 50  # refresh_interval 20: three refreshes
-        assert depths == [0, 0, 0]
+        assert held == [False, False, False]
         with pytest.raises(ValueError, match="cannot get -1 tasks"):
             curriculum.get_tasks(-1)
 
 
-def test_stats_are_read_without_the_lock() -> None:
+def test_stats_are_read_without_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     # O(pool) inspection must not stall other processes; this process's buffered score is
     # applied first, so its own statistics are complete.
     with lp_config(new_session(), num_tasks=8).make() as curriculum:
-        backend = curriculum._shared
-        assert backend is not None
-        depths: list[int] = []
+        backend = curriculum.pool.backend
+        assert isinstance(backend, SharedMemoryBackend)
+        held: list[bool] = []
         algorithm_stats = curriculum.algorithm.stats
 
         def spy() -> dict[str, float]:
-            depths.append(backend._depth)
+            held.append(backend.held)
             return algorithm_stats()
 
-        curriculum.algorithm.stats = spy  # type: ignore[method-assign]
+        monkeypatch.setattr(curriculum.algorithm, "stats", spy)
         curriculum.get_task().complete(0.5)  # buffered: shared_update_batch is 256
         assert curriculum.stats()["num_completed"] == 1
-        assert depths == [0]
+        assert held == [False]
 
 
 def _crash_mid_batch(config: agora.CurriculumConfig, task_ids: list[int]) -> None:
     curriculum = config.make()
-    backend = curriculum._shared
-    assert backend is not None
-    backend.acquire()
-    backend.scratch[: len(task_ids)] = task_ids
-    control = backend.control
-    control[curriculum._j_arg] = len(task_ids)
-    control[curriculum._j_target] = curriculum.pool.counter("num_completed") + len(task_ids)
-    control[curriculum._j_stale] = curriculum.pool.counter("num_stale")
-    control[curriculum._j_op] = 3
+    _journal(curriculum).begin_batch(np.asarray(task_ids, dtype=np.int64))
     curriculum.pool.array("completions")[curriculum.pool.slots_of(np.asarray(task_ids[:1]))] += 1
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -662,11 +654,11 @@ def test_crash_mid_batch_is_repaired() -> None:
 
 
 def _die_while_creating(config: agora.CurriculumConfig) -> None:
-    def die(self: agora.Curriculum[Any]) -> None:
+    def die(self: PoolEngine) -> None:
         os.kill(os.getpid(), signal.SIGKILL)  # segment created, pool never filled nor marked ready
 
-    agora.Curriculum._fill = die  # type: ignore[method-assign]  # in this child process only
-    config.make()
+    with mock.patch.object(PoolEngine, "fill", die):  # in this child process only
+        config.make()
 
 
 def test_creator_killed_while_initialising_is_taken_over() -> None:
@@ -894,12 +886,13 @@ def _killed_applying(config: agora.CurriculumConfig, task_ids: list[int], where:
         os.kill(os.getpid(), signal.SIGKILL)
 
     # In this child only: die at a chosen point of the journalled batch, after the stale
-    # scores of the chunk were seen and before (or while) its live ones are applied.
-    setattr(curriculum, where, die)
+    # scores of the chunk were seen and while its live ones are applied (in the algorithm's
+    # hook, after the core columns of those scores changed).
+    setattr(curriculum.algorithm, where, die)
     curriculum.update_task_performance_many(task_ids, [1.0] * len(task_ids))
 
 
-@pytest.mark.parametrize("where", ["_apply_distinct", "_apply_in_order"])
+@pytest.mark.parametrize("where", ["update_many", "update"])
 def test_a_batch_killed_mid_apply_with_evicted_ids_counts_nothing(where: str) -> None:
     config = lp_config(new_session(), num_tasks=20)
     with config.make() as owner:
@@ -909,7 +902,7 @@ def test_a_batch_killed_mid_apply_with_evicted_ids_counts_nothing(where: str) ->
             owner.update_task_performance(task.task_id, score_of(task.task_id, rng))
         evicted = owner.pool.backend.array("evicted")[:4].tolist()
         live = owner.active_task_ids()[:3]
-        # Repeats of a live task go through _apply_in_order, first occurrences through _apply_distinct.
+        # First occurrences reach the algorithm through update_many, the repeat of a live task through update.
         task_ids = [*evicted, *live, live[0]]
         before = owner.stats()
         process = mp.get_context("fork").Process(target=_killed_applying, args=(config, task_ids, where))

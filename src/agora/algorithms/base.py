@@ -4,6 +4,11 @@ The :class:`~agora.curriculum.Curriculum` owns the pool; an algorithm keeps its 
 state in pool columns it declares (:meth:`CurriculumAlgorithmConfig.pool_fields`), sees
 every score through :meth:`CurriculumAlgorithm.update` (O(1), on the hot path) and is
 asked for sampling weights and eviction candidates only at refreshes, in vectorised form.
+
+Each hook's docstring states its lock context on a shared pool: *under the lock* (other
+processes wait: keep it O(1) per score) or *without it* (a lock-free read of the pool; the
+hook only reads, or writes derived columns). A local pool runs the same calls in the same
+order, with no lock. The pool engine (:mod:`agora.curriculum.engine`) calls them.
 """
 
 from __future__ import annotations
@@ -94,33 +99,41 @@ class CurriculumAlgorithm(ABC):
         self.pool = pool
 
     def update(self, slot: int, score: float) -> None:  # noqa: B027 - optional hook
-        """Record one episode's score for the task in ``slot`` (hot path: keep it O(1))."""
+        """Record one episode's score for the task in ``slot`` (hot path: keep it O(1)).
+
+        Under the lock, after the core columns (completions, score sum, last score) counted it."""
 
     def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
         """Vectorised :meth:`update` for distinct ``slots``; must give the same result.
 
-        The default loops over :meth:`update`; override it to vectorise.
+        The default loops over :meth:`update`; override it to vectorise. Under the lock.
         """
         for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
             self.update(slot, score)
 
     def on_refresh(self) -> None:  # noqa: B027 - optional hook
-        """A refresh of the sampling distribution begins (before eviction and weights)."""
+        """A refresh of the sampling distribution begins (before eviction and weights).
+
+        Without the lock, after this process's buffered scores were applied."""
 
     def on_tasks_created(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
-        """New tasks occupy ``slots`` (their columns are already zeroed)."""
+        """New tasks occupy ``slots`` (their columns are already zeroed). Under the lock."""
 
     def on_tasks_evicted(self, slots: npt.NDArray[np.intp]) -> None:  # noqa: B027 - optional hook
-        """Tasks in ``slots`` are about to be removed."""
+        """Tasks in ``slots`` are about to be removed (evicted, or replaced by a repair). Under the lock."""
 
     @abstractmethod
     def weights(self, slots: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """Non-negative sampling weights for the active ``slots`` (vectorised, at refresh)."""
+        """Non-negative sampling weights for the active ``slots`` (vectorised, at refresh).
+
+        Without the lock: read only."""
 
     def eviction_candidates(
         self, slots: npt.NDArray[np.intp], min_presentations: int, limit: int
     ) -> npt.NDArray[np.intp]:
-        """Up to ``limit`` active slots that may be evicted, most evictable first (at refresh)."""
+        """Up to ``limit`` active slots that may be evicted, most evictable first (at refresh).
+
+        Without the lock (the plan is re-checked under it): read only, or fill derived columns."""
         return np.empty(0, dtype=np.intp)
 
     def stats(self) -> dict[str, float]:

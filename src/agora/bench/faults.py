@@ -71,13 +71,16 @@ def _worker(
     config: CurriculumConfig, index: int, scenario: str, call: int, reported: Any, start: Any
 ) -> None:
     curriculum = config.make()
-    target = index == 0 and scenario != "random moment"
-    if target and scenario == "applying a score":
-        curriculum.algorithm.update = _die_on_call(curriculum.algorithm.update, call)  # type: ignore[method-assign]
-    elif target and scenario == "applying a batch chunk":
-        curriculum._apply_distinct = _die_on_call(curriculum._apply_distinct, call)  # type: ignore[method-assign]
-    elif target and scenario == "evicting":
-        curriculum.pool.add_many = _die_on_call(curriculum.pool.add_many, call)  # type: ignore[method-assign]
+    # The step of each scenario, wrapped on this instance only: a score's algorithm update, a
+    # batch chunk's vectorised one (after its core columns changed), the refill of an eviction.
+    steps: dict[str, tuple[object, str]] = {
+        "applying a score": (curriculum.algorithm, "update"),
+        "applying a batch chunk": (curriculum.algorithm, "update_many"),
+        "evicting": (curriculum.pool, "add_many"),
+    }
+    if index == 0 and scenario in steps:
+        owner, name = steps[scenario]
+        setattr(owner, name, _die_on_call(getattr(owner, name), call))
     start.wait(_TIMEOUT)
     rng = np.random.default_rng(index)
     batches = scenario == "applying a batch chunk"

@@ -61,7 +61,7 @@ _CONTROL = (
     "attach_count",
     "fingerprint_len",
 )
-_CONTROL_WORDS = 16  # room for the journal words a curriculum keeps here (see ``journal``)
+_CONTROL_WORDS = 16  # room for the crash journal's words (agora.curriculum.coordination.shared.Journal)
 _MAX_STRINGS = 4096
 _STRING_BYTES = 256 * 1024
 _PREFIX = "ag_"
@@ -85,6 +85,21 @@ def _describe(layout: Sequence[ArraySpec]) -> str:
     return ",".join(f"{spec.name}:{spec.typecode}:{spec.length}" for spec in layout)
 
 
+def _layout_differences(theirs: str, mine: str) -> tuple[str, list[str]]:
+    """A pool-size note ("" if the sizes agree) and every array that differs between two descriptors."""
+    mine_specs, their_specs = _parse(mine), _parse(theirs)
+    diffs = []
+    for name in dict.fromkeys([*their_specs, *mine_specs]):
+        a, b = their_specs.get(name, "absent"), mine_specs.get(name, "absent")
+        if a != b:
+            diffs.append(f"{name}: {a} in the session, {b} here")
+    pool_size = ""
+    if "ids" in their_specs and "ids" in mine_specs and their_specs["ids"] != mine_specs["ids"]:
+        there, here = their_specs["ids"].split(":")[1], mine_specs["ids"].split(":")[1]
+        pool_size = f"pool size {there} in the session but {here} here; "
+    return pool_size, diffs
+
+
 def _parse(descriptor: str) -> dict[str, str]:
     out = {}
     for item in descriptor.split(","):
@@ -93,7 +108,123 @@ def _parse(descriptor: str) -> dict[str, str]:
     return out
 
 
-class SharedMemoryBackend(TaskMemoryBackend):
+class SegmentLock:
+    """The cross-process lock of a segment: ``fcntl.flock`` on its descriptor (re-entrant here).
+
+    Where flock does not work on a shared-memory descriptor, a lock file in the temporary
+    directory. The kernel drops a dead holder's lock, so a killed worker never deadlocks the others.
+    """
+
+    name: str
+    session_id: str
+    _fd: int
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._lock_fd = -1
+        self._lock_path: Path | None = None
+        self.lock_waits = 0
+        """How often this process found the lock taken (and waited)."""
+        self.lock_wait_seconds = 0.0
+        self.lock_hold_seconds = 0.0
+        """How long this process held the lock: what it keeps every other process from doing."""
+        self._held_since = 0.0
+
+    def _setup_lock(self) -> None:
+        """Lock the segment's own descriptor; where flock does not work on it, a lock file."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._lock_fd = self._fd
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                self._lock_fd = self._fd  # flock works on it: another process holds the lock
+                return
+            self._lock_path = Path(tempfile.gettempdir()) / f"{self.name}.lock"
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _lock(self) -> None:
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+
+    def _release_lock(self) -> None:
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def acquire(self) -> None:
+        """Take the cross-process lock (re-entrant within this process)."""
+        if self._depth == 0:
+            if self._lock_fd < 0:
+                raise ValueError(f"the shared pool of session {self.session_id!r} was closed in this process")
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # contended: wait, and account for it
+                start = time.perf_counter()
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                self.lock_waits += 1
+                self.lock_wait_seconds += time.perf_counter() - start
+            self._held_since = time.perf_counter()
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self.lock_hold_seconds += time.perf_counter() - self._held_since
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock."""
+        return self._depth > 0
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class StringTable:
+    """An append-only table of strings in shared memory: count, end offset of each, utf-8 bytes.
+
+    Indices mean the same in every process attached to the session; appends happen under the lock.
+    """
+
+    def __init__(self, memory: memoryview[int], session_id: str) -> None:
+        self._index: memoryview[int] = memory[: 8 * (_MAX_STRINGS + 2)].cast("q")
+        self._bytes: memoryview[int] = memory[8 * (_MAX_STRINGS + 2) :]
+        self._session_id = session_id
+
+    def clear(self) -> None:
+        self._index[0] = self._index[1] = 0
+
+    def release(self) -> None:
+        self._index.release()
+        self._bytes.release()
+
+    def count(self) -> int:
+        return int(self._index[0])
+
+    def read(self, start: int = 0) -> list[str]:
+        """Strings ``start..`` of the session's append-only string table (e.g. task labels)."""
+        index, count = self._index, self._index[0]
+        return [bytes(self._bytes[index[i] : index[i + 1]]).decode() for i in range(start + 1, count + 1)]
+
+    def add(self, text: str) -> int:
+        """Append ``text`` (under the lock); returns its index, the same in every process."""
+        index, count = self._index, self._index[0]
+        encoded = text.encode()
+        end = index[count + 1] + len(encoded)
+        if count >= _MAX_STRINGS or end > len(self._bytes):
+            raise ValueError(
+                f"shared pool of session {self._session_id!r} cannot hold more than {_MAX_STRINGS} labels "
+                f"or {_STRING_BYTES} bytes of them; cannot add {text!r}"
+            )
+        self._bytes[index[count + 1] : end] = encoded
+        index[count + 2] = end
+        index[0] = count + 1
+        return int(count)
+
+
+class SharedMemoryBackend(TaskMemoryBackend, SegmentLock):
     """The pool buffer in a shared-memory segment named after ``session_id``.
 
     After construction, :attr:`created` tells whether this process created the segment. A
@@ -125,18 +256,10 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self._strings_at = self._control_bytes + self._data_size + layout_size([self._scratch_spec])
         self._total = self._strings_at + 8 * (_MAX_STRINGS + 2) + _STRING_BYTES
         self._descriptor = _describe(layout)
-        self._depth = 0
-        self.lock_waits = 0
-        """How often this process found the lock taken (and waited)."""
-        self.lock_wait_seconds = 0.0
-        self.lock_hold_seconds = 0.0
-        """How long this process held the lock: what it keeps every other process from doing."""
-        self._held_since = 0.0
+        SegmentLock.__init__(self)
         self._pid = os.getpid()
         self._fd = -1
-        self._lock_fd = -1
         self._attach_fd = -1
-        self._lock_path: Path | None = None
         self._mmap: mmap.mmap | None = None
         self.created = False
         self.owner = False
@@ -160,12 +283,9 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self.scratch: npt.NDArray[np.int64] = np.frombuffer(
             scratch[: self._scratch_spec.nbytes], dtype=np.int64
         )
-        """Room for the curriculum's refresh journal (``scratch_length`` int64 values)."""
-        # String table: count, end offset of each string, then the utf-8 bytes.
-        self._string_index: memoryview[int] = raw[
-            self._strings_at : self._strings_at + 8 * (_MAX_STRINGS + 2)
-        ].cast("q")
-        self._string_bytes: memoryview[int] = raw[self._strings_at + 8 * (_MAX_STRINGS + 2) : self._total]
+        """Room for the crash journal's task ids and slots (``scratch_length`` int64 values)."""
+        self.string_table: StringTable = StringTable(raw[self._strings_at : self._total], session_id)
+        """The session's append-only string table (task labels)."""
         if self.created:
             self._write_control()
             self._depth = 1  # still held: released by mark_ready
@@ -292,7 +412,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         control[_CONTROL.index("fingerprint_len")] = len(fingerprint)
         control[_CONTROL.index("owner_pid")] = os.getpid()
         control[_CONTROL.index("state")] = _INIT
-        self._string_index[0] = self._string_index[1] = 0
+        self.string_table.clear()
 
     def _check_layout(self, length: int, size: int) -> None:
         assert self._mmap is not None
@@ -300,16 +420,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         theirs = self._mmap[start : start + length].decode()
         if theirs == self._descriptor and size >= self._total:
             return
-        mine_specs, their_specs = _parse(self._descriptor), _parse(theirs)
-        diffs = []
-        for name in dict.fromkeys([*their_specs, *mine_specs]):
-            a, b = their_specs.get(name, "absent"), mine_specs.get(name, "absent")
-            if a != b:
-                diffs.append(f"{name}: {a} in the session, {b} here")
-        pool_size = ""
-        if "ids" in their_specs and "ids" in mine_specs and their_specs["ids"] != mine_specs["ids"]:
-            there, here = their_specs["ids"].split(":")[1], mine_specs["ids"].split(":")[1]
-            pool_size = f"pool size {there} in the session but {here} here; "
+        pool_size, diffs = _layout_differences(theirs, self._descriptor)
         self._fail(
             f"cannot attach to shared pool of session {self.session_id!r}: {pool_size}"
             f"layouts differ ({'; '.join(diffs) or f'{size} vs {self._total} bytes'})",
@@ -342,56 +453,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
         self.control[_CONTROL.index("state")] = _READY
         self.release()
 
-    # -- locking ------------------------------------------------------------------------
-
-    def _setup_lock(self) -> None:
-        """Lock the segment's own descriptor; where flock does not work on it, a lock file."""
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            self._lock_fd = self._fd
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
-                self._lock_fd = self._fd  # flock works on it: another process holds the lock
-                return
-            self._lock_path = Path(tempfile.gettempdir()) / f"{self.name}.lock"
-            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    def _lock(self) -> None:
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-
-    def _release_lock(self) -> None:
-        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
-    def acquire(self) -> None:
-        """Take the cross-process lock (re-entrant within this process)."""
-        if self._depth == 0:
-            if self._lock_fd < 0:
-                raise ValueError(f"the shared pool of session {self.session_id!r} was closed in this process")
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # contended: wait, and account for it
-                start = time.perf_counter()
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-                self.lock_waits += 1
-                self.lock_wait_seconds += time.perf_counter() - start
-            self._held_since = time.perf_counter()
-        self._depth += 1
-
-    def release(self) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            self.lock_hold_seconds += time.perf_counter() - self._held_since
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
     def lock(self) -> SharedMemoryBackend:
         return self
-
-    def __enter__(self) -> None:
-        self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     # -- control words --------------------------------------------------------------------
 
@@ -403,34 +466,8 @@ class SharedMemoryBackend(TaskMemoryBackend):
         return int(index)
 
     journal_base = len(_CONTROL)
-    """Control words from this index up to 16 are free for the curriculum's journal."""
-
-    # -- string table ---------------------------------------------------------------------
-
-    def string_count(self) -> int:
-        return int(self._string_index[0])
-
-    def strings(self, start: int = 0) -> list[str]:
-        """Strings ``start..`` of the session's append-only string table (e.g. task labels)."""
-        index, count = self._string_index, self._string_index[0]
-        return [
-            bytes(self._string_bytes[index[i] : index[i + 1]]).decode() for i in range(start + 1, count + 1)
-        ]
-
-    def add_string(self, text: str) -> int:
-        """Append ``text`` (under the lock); returns its index, the same in every process."""
-        index, count = self._string_index, self._string_index[0]
-        encoded = text.encode()
-        end = index[count + 1] + len(encoded)
-        if count >= _MAX_STRINGS or end > _STRING_BYTES:
-            raise ValueError(
-                f"shared pool of session {self.session_id!r} cannot hold more than {_MAX_STRINGS} labels "
-                f"or {_STRING_BYTES} bytes of them; cannot add {text!r}"
-            )
-        self._string_bytes[index[count + 1] : end] = encoded
-        index[count + 2] = end
-        index[0] = count + 1
-        return int(count)
+    """Control words from this index up to 16 are free for the crash journal
+    (:class:`agora.curriculum.coordination.shared.Journal`)."""
 
     # -- fork and close -------------------------------------------------------------------
 
@@ -465,8 +502,7 @@ class SharedMemoryBackend(TaskMemoryBackend):
         unlink = self.owner and os.getpid() == self._pid
         super().close()
         self.control.release()
-        self._string_index.release()
-        self._string_bytes.release()
+        self.string_table.release()
         self.scratch = np.empty(0, dtype=np.int64)
         try:
             self._raw.release()

@@ -1,0 +1,104 @@
+"""What a curriculum hands out: one task (:class:`CurriculumTask`) or a batch (:class:`TaskBatch`)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from agora.config import TConfig
+from agora.handles import TaskHandle, TaskSource
+from agora.pool import TaskPool
+
+__all__ = ["CurriculumTask", "PoolSource", "TaskBatch", "TaskIds"]
+
+
+class PoolSource(TaskSource[TConfig], Protocol):
+    """A task source whose pool the handles read their live counters from (a ``Curriculum``)."""
+
+    pool: TaskPool
+
+
+class CurriculumTask(TaskHandle[TConfig]):
+    """A task handed out by :meth:`Curriculum.get_task`, with live counters from the pool.
+
+    Counters read the live pool; once the task is evicted they read 0.
+    """
+
+    __slots__ = ("_slot",)
+    _source: PoolSource[TConfig]
+
+    def __init__(self, curriculum: PoolSource[TConfig], task_id: int, slot: int) -> None:
+        self._source = curriculum
+        self._slot = slot
+        self.task_id = task_id
+        self._completed = False
+
+    def _count(self, field: str) -> float:
+        pool = self._source.pool
+        return float(pool.view(field)[self._slot]) if pool.ids[self._slot] == self.task_id else 0.0
+
+    @property
+    def num_completions(self) -> int:
+        return int(self._count("completions"))
+
+    @property
+    def num_scheduled(self) -> int:
+        return int(self._count("scheduled"))
+
+    @property
+    def mean_score(self) -> float:
+        n = self._count("completions")
+        return self._count("score_sum") / n if n else 0.0
+
+
+class TaskBatch(Sequence[CurriculumTask[TConfig]]):
+    """Tasks handed out together by :meth:`Curriculum.get_tasks`.
+
+    A sequence of :class:`CurriculumTask` (each made when accessed) that also holds the ids as
+    one read-only array, ``task_ids``: what a vectorised trainer keeps per environment and
+    passes back to :meth:`Curriculum.update_task_performance_many`.
+    """
+
+    __slots__ = ("_curriculum", "_slots", "task_ids")
+
+    def __init__(
+        self, curriculum: PoolSource[TConfig], task_ids: npt.NDArray[np.int64], slots: npt.NDArray[np.intp]
+    ) -> None:
+        self._curriculum = curriculum
+        self._slots = slots
+        self.task_ids = task_ids
+        task_ids.flags.writeable = False
+
+    def slots_from(self, source: object) -> npt.NDArray[np.intp] | None:
+        """The slots the tasks had when ``source`` handed them out, or None if another source did."""
+        return self._slots if self._curriculum is source else None
+
+    def __len__(self) -> int:
+        return len(self.task_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> CurriculumTask[TConfig]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CurriculumTask[TConfig]]: ...
+
+    def __getitem__(self, index: int | slice) -> CurriculumTask[TConfig] | list[CurriculumTask[TConfig]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return CurriculumTask(self._curriculum, int(self.task_ids[index]), int(self._slots[index]))
+
+    def __iter__(self) -> Iterator[CurriculumTask[TConfig]]:
+        return map(
+            CurriculumTask, itertools.repeat(self._curriculum), self.task_ids.tolist(), self._slots.tolist()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task_ids={self.task_ids.tolist()})"
+
+
+TaskIds = Sequence[int] | npt.NDArray[np.integer[Any]] | TaskBatch[Any]
+"""What the batch API takes as task ids: ids, or the :class:`TaskBatch` they were handed out in."""
