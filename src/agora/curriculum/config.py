@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agora.algorithms.base import AnyAlgorithmConfig, DiscreteRandomConfig
 from agora.config import CurriculumKnobs
 from agora.generators.base import AnyTaskGeneratorConfig
+from agora.generators.single import SingleTaskGenerator
 
 if TYPE_CHECKING:
     from agora.curriculum.front import Curriculum
@@ -44,6 +45,32 @@ class CurriculumConfig(CurriculumKnobs):
         "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
+
+    @field_validator("algorithm_config", mode="before")
+    @classmethod
+    def _none_is_discrete_random(cls, value: Any) -> Any:
+        """``None`` (the seed system's "no algorithm") is uniform sampling, the default."""
+        return DiscreteRandomConfig() if value is None else value
+
+    @model_validator(mode="after")
+    def _pool_size_from_algorithm(self) -> CurriculumConfig:
+        """An algorithm config's ``num_active_tasks`` sizes the pool when this config leaves it
+        unset (the seed system's recipes set it there); set on both, they must agree."""
+        declared = getattr(self.algorithm_config, "num_active_tasks", None)
+        if declared is None or declared == self.num_active_tasks:
+            return self
+        if "num_active_tasks" in self.model_fields_set:
+            raise ValueError(
+                f"num_active_tasks is {self.num_active_tasks} on the CurriculumConfig but {declared} on its "
+                f"algorithm_config ({type(self.algorithm_config).__name__}): set it in one place"
+            )
+        self.__dict__["num_active_tasks"] = declared
+        return self
+
+    @classmethod
+    def from_mg(cls, config: BaseModel) -> CurriculumConfig:
+        """The seed system's constructor: a curriculum over the single task ``config``."""
+        return cls(task_generator=SingleTaskGenerator.Config(env=config))
 
     @model_validator(mode="after")
     def _one_value_per_knob(self) -> CurriculumConfig:

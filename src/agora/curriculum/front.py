@@ -144,8 +144,12 @@ class Curriculum(Generic[TConfig]):
         see the scores in the order given. Validation happens before anything is applied, so a
         bad entry leaves the curriculum unchanged.
         """
-        ids, values = score_batch(task_ids, scores)
-        guess = task_ids.slots_from(self) if isinstance(task_ids, TaskBatch) else None
+        if isinstance(task_ids, TaskBatch):
+            ids, values = score_batch(task_ids.task_ids, scores)
+            guess = task_ids.slots_from(self)
+        else:
+            ids, values = score_batch(task_ids, scores)
+            guess = None
         self.coordinator.update_many(ids, values, guess)
 
     def flush(self) -> None:

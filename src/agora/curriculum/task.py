@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol, overload
+from typing import Any, Generic, Protocol, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from agora.config import TConfig
+from agora.curriculum.validation import checked_score, checked_task_id
+from agora.generators.base import GeneratedTask
 from agora.handles import TaskHandle, TaskSource
 from agora.pool import TaskPool
 
@@ -22,23 +24,52 @@ class PoolSource(TaskSource[TConfig], Protocol):
     pool: TaskPool
 
 
+class OwnTask(Generic[TConfig]):
+    """The source of a :class:`CurriculumTask` made on its own: its config and its own counts."""
+
+    def __init__(self, task_id: int, config: TConfig) -> None:
+        self.task = GeneratedTask(task_id, lambda: config)
+        self.counts = {"completions": 0.0, "scheduled": 0.0, "score_sum": 0.0}
+
+    def generated(self, task_id: int) -> GeneratedTask[TConfig]:
+        return self.task
+
+    def update_task_performance(self, task_id: int, score: float) -> None:
+        self.counts["score_sum"] += checked_score(task_id, score)
+        self.counts["completions"] += 1
+
+
 class CurriculumTask(TaskHandle[TConfig]):
     """A task handed out by :meth:`Curriculum.get_task`, with live counters from the pool.
 
-    Counters read the live pool; once the task is evicted they read 0.
+    Counters read the live pool; once the task is evicted they read 0. ``CurriculumTask(task_id,
+    env_cfg)`` (the seed system's form) makes a task of no curriculum, which counts its own
+    completions.
     """
 
     __slots__ = ("_slot",)
-    _source: PoolSource[TConfig]
+    _source: PoolSource[TConfig] | OwnTask[TConfig]
 
-    def __init__(self, curriculum: PoolSource[TConfig], task_id: int, slot: int) -> None:
-        self._source = curriculum
+    @overload
+    def __init__(self, curriculum: PoolSource[TConfig], task_id: int, slot: int) -> None: ...
+
+    @overload
+    def __init__(self, curriculum: int, task_id: TConfig) -> None: ...
+
+    def __init__(self, curriculum: PoolSource[TConfig] | int, task_id: Any, slot: int = -1) -> None:
+        if slot < 0:
+            own = OwnTask(checked_task_id(curriculum), task_id)
+            self._source, self.task_id = own, own.task.task_id
+        else:
+            self._source, self.task_id = curriculum, task_id  # type: ignore[assignment]
         self._slot = slot
-        self.task_id = task_id
         self._completed = False
 
     def _count(self, field: str) -> float:
-        pool = self._source.pool
+        source = self._source
+        if isinstance(source, OwnTask):
+            return source.counts[field]
+        pool = source.pool
         return float(pool.view(field)[self._slot]) if pool.ids[self._slot] == self.task_id else 0.0
 
     @property

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agora.curriculum.task import TaskBatch, TaskIds
 
 __all__ = [
     "ID_LIMIT",
@@ -80,10 +79,9 @@ def checked_count(k: object) -> int:
 
 
 def score_batch(
-    task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
+    given_ids: Sequence[int] | npt.NDArray[np.integer[Any]], scores: Sequence[float] | npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Ids and scores of a batch as arrays, or the error that names the first bad entry."""
-    given_ids = task_ids.task_ids if isinstance(task_ids, TaskBatch) else task_ids
     raw = np.asarray(given_ids)
     if raw.ndim != 1:
         raise ValueError(f"task ids must be a 1-D sequence, got shape {raw.shape}: {_short(raw)}")
