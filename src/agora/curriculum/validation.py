@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-
 __all__ = [
     "ID_LIMIT",
     "MAX_SCORE",
