@@ -47,6 +47,7 @@ from agora.generators import (
 )
 from agora.handles import CurriculumLike
 from agora.helpers import bucketed, env_curriculum, merge, single_task
+from agora.runlog import RunLog
 
 _WRAPPERS = {"CurriculumEnv", "GymnasiumCurriculumWrapper", "PettingZooCurriculumWrapper"}
 
@@ -83,6 +84,7 @@ __all__ = [
     "InvariantRule",
     "InvariantViolation",
     "LearningProgressConfig",
+    "RunLog",
     "SingleTaskGenerator",
     "Span",
     "TConfig",

@@ -15,6 +15,7 @@ import numpy as np
 
 from agora.curriculum import CurriculumConfig
 from agora.handles import CurriculumLike
+from agora.runlog import RunLog
 from agora.wrappers._common import (
     ApplyConfig,
     DrivenWrapper,
@@ -70,6 +71,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             learning progress, which reads scores as success rates.
         stats_interval: curriculum statistics are added to ``info`` (keys starting with
             ``env_curriculum/``) once every this many steps.
+        run_log: an :class:`~agora.RunLog` that counts every episode (for ``agora report``).
 
     Everything else (spaces, ``render``, ``notify``, ...) is delegated to ``env``; the
     buffers (``observations``, ``rewards``, ...) are the wrapped env's own arrays.
@@ -84,6 +86,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         episode_score: EpisodeScore | None = None,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
+        run_log: RunLog | None = None,
     ) -> None:
         # PufferEnv.__init__ is not called: it would allocate a second set of buffers, while
         # the wrapped env already owns them (possibly slices of a vectoriser's shared memory).
@@ -92,7 +95,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             require_method(env, "get_episode_rewards", "episode_score")
             episode_score = mean_episode_reward
         self.env = env
-        self._init_driver(curriculum, stats_interval, score_range)
+        self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._episode_score = episode_score
         self._steps = 0
         self._stats_interval = self._driver.stats_interval
