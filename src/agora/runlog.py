@@ -148,9 +148,10 @@ class RunLog:
                 self._next_pool = (self.num_episodes // self.pool_every + 1) * self.pool_every
 
     def flush(self, curriculum: CurriculumLike[Any]) -> None:
-        """Record the episodes counted since the last record, if any (wrappers call this on close)."""
+        """Record the episodes counted since the last record, if any (wrappers call this on close);
+        with a pool record unless ``pool_every`` is 0."""
         if self._pending:
-            self.record(curriculum)
+            self.record(curriculum, pool=self.pool_every > 0)
 
     def _header(self, curriculum: CurriculumLike[Any]) -> dict[str, Any]:
         from agora import __version__
