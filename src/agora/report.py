@@ -27,6 +27,9 @@ __all__ = ["FIGURES", "RunLogData", "read_run_log", "write_report"]
 _MAX_WINDOWS = 60
 """Episode records are merged into at most this many windows along the time axis."""
 
+_MAX_KEYS = 10
+"""Labels or bucket values shown apart in a share plot; the rarest of the rest are merged."""
+
 
 @dataclass
 class RunLogData:
@@ -132,11 +135,21 @@ def _figure(rows: int = 1, cols: int = 1, height: float = 3.6) -> tuple[Figure, 
 
 
 def _stacked_shares(ax: Axes, x: list[int], counts: list[dict[str, list[float]]], title: str) -> None:
+    """Shares of each key per window, stacked; beyond :data:`_MAX_KEYS` keys the rarest are merged."""
     keys = _keys(counts)
+    if len(keys) > _MAX_KEYS:
+        totals = {key: sum(c[key][0] for c in counts if key in c) for key in keys}
+        kept = set(sorted(keys, key=lambda k: -totals[k])[: _MAX_KEYS - 1])
+        other = f"other ({len(keys) - len(kept)} values)"
+        counts = [_merged(c, kept, other) for c in counts]
+        keys = [key for key in keys if key in kept] + [other]
     shares = []
     for key in keys:
         shares.append(
-            [c[key][0] / total if (total := sum(v[0] for v in c.values())) else 0.0 for c in counts]
+            [
+                c[key][0] / total if key in c and (total := sum(v[0] for v in c.values())) else 0.0
+                for c in counts
+            ]
         )
     ax.stackplot(x, shares, labels=[_label_name(k) for k in keys], step="pre", alpha=0.85)
     ax.set_ylim(0, 1)
@@ -145,6 +158,13 @@ def _stacked_shares(ax: Axes, x: list[int], counts: list[dict[str, list[float]]]
     ax.set_xlabel("episodes logged")
     ax.set_ylabel("share of episodes")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+
+
+def _merged(counts: dict[str, list[float]], kept: set[str], other: str) -> dict[str, list[float]]:
+    out = {key: value for key, value in counts.items() if key in kept}
+    rest = [value for key, value in counts.items() if key not in kept]
+    out[other] = [sum(v[0] for v in rest), sum(v[1] for v in rest)]
+    return out
 
 
 def _label_share(data: RunLogData) -> Figure | None:
