@@ -21,6 +21,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +155,13 @@ class RunLog:
             self.record(curriculum, pool=self.pool_every > 0)
 
     def _header(self, curriculum: CurriculumLike[Any]) -> dict[str, Any]:
-        from agora import __version__
-
+        try:  # not agora.__version__: the package imports this module
+            agora_version = version("agora-rl")
+        except PackageNotFoundError:
+            agora_version = "0.0.0+unknown"
         spans = _span_axes(curriculum.task_generator.bucket_axes(), self.bins)
         return {
-            "agora_version": __version__,
+            "agora_version": agora_version,
             "every": self.every,
             "spans": {path: [[s.range_min, s.range_max, len(h)] for s, h in e] for path, e in spans.items()},
         }
