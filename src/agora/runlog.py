@@ -17,7 +17,6 @@ sent to another process (pickled) starts counting from zero there.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Mapping
@@ -77,7 +76,7 @@ class RunLog:
         self._next_pool = self.pool_every
         self._labels: _Counts = {}
         self._buckets: dict[str, _Counts] = {}
-        self._spans: dict[str, list[tuple[Span, list[int]]]] | None = None  # path -> (span, counts)
+        self._spans: dict[str, list[_SpanBins]] | None = None  # path -> a histogram per Span
         self._started = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -96,21 +95,21 @@ class RunLog:
         generated = curriculum.generated(task if isinstance(task, int) else task.task_id)
         if self._spans is None:
             self._spans = _span_axes(curriculum.task_generator.bucket_axes(), self.bins)
-        counts = self._labels.setdefault(generated.label, [0, 0.0])
-        counts[0] += 1
-        counts[1] += score
+        _count(self._labels, generated.label, score)
+        buckets = self._buckets
         for path, value in generated.bucket_values.items():
             spans = self._spans.get(path)
             key = value
-            if spans is not None and isinstance(value, int | float):
-                for span, histogram in spans:
-                    if span.range_min <= value <= span.range_max:
-                        histogram[_bin(span, value, len(histogram))] += 1
-                        key = str(span)
+            if spans is not None and isinstance(value, (int, float)):
+                for bins in spans:
+                    if bins.low <= value <= bins.high:
+                        bins.add(value)
+                        key = bins.key
                         break
-            counts = self._buckets.setdefault(path, {}).setdefault(key, [0, 0.0])
-            counts[0] += 1
-            counts[1] += score
+            counts = buckets.get(path)
+            if counts is None:
+                counts = buckets[path] = {}
+            _count(counts, key, score)
         self.num_episodes += 1
         self._pending += 1
         if self._pending >= self.every:
@@ -132,15 +131,15 @@ class RunLog:
                 "total": self.num_episodes,
                 "labels": {_key(k): v for k, v in self._labels.items()},
                 "buckets": {p: {_key(k): v for k, v in c.items()} for p, c in self._buckets.items()},
-                "spans": {p: [h for _, h in spans] for p, spans in self._spans.items()},
+                "spans": {p: [bins.counts for bins in spans] for p, spans in self._spans.items()},
                 "stats": curriculum.stats(),
             }
         )
         self._pending = 0
         self._labels, self._buckets = {}, {}
         for spans in self._spans.values():
-            for _, histogram in spans:
-                histogram[:] = [0] * len(histogram)
+            for bins in spans:
+                bins.counts = [0] * len(bins.counts)
         if pool:
             summary = pool_summary(curriculum, self.top, self.bins)
             if summary is not None:
@@ -163,7 +162,7 @@ class RunLog:
         return {
             "agora_version": agora_version,
             "every": self.every,
-            "spans": {path: [[s.range_min, s.range_max, len(h)] for s, h in e] for path, e in spans.items()},
+            "spans": {path: [[b.low, b.high, len(b.counts)] for b in e] for path, e in spans.items()},
         }
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -231,29 +230,43 @@ def _histogram(values: np.ndarray[Any, Any], bins: int, low: float, high: float 
     return {"counts": counts.tolist(), "edges": edges.tolist()}
 
 
-def _span_axes(axes: Mapping[str, list[Any]], bins: int) -> dict[str, list[tuple[Span, list[int]]]]:
-    """Per bucket path with Spans: each Span with its zeroed histogram (an int Span: one bin per int,
-    at most ``bins``)."""
+class _SpanBins:
+    """The histogram of the values drawn from one ``Span`` (an int Span: one bin per int, at most
+    ``bins``)."""
+
+    __slots__ = ("_scale", "_top", "counts", "high", "key", "low")
+
+    def __init__(self, span: Span, bins: int) -> None:
+        self.low, self.high, self.key = span.range_min, span.range_max, str(span)
+        integer = isinstance(self.low, int) and isinstance(self.high, int)
+        self.counts = [0] * (min(bins, int(self.high) - int(self.low) + 1) if integer else bins)
+        self._top = len(self.counts) - 1
+        width = (
+            float(self.high) - float(self.low) + (1.0 if integer else 0.0)
+        )  # ints lo..hi fill [lo, hi + 1)
+        self._scale = len(self.counts) / width
+
+    def add(self, value: float) -> None:
+        self.counts[min(int((value - self.low) * self._scale), self._top)] += 1
+
+
+def _span_axes(axes: Mapping[str, list[Any]], bins: int) -> dict[str, list[_SpanBins]]:
+    """Per bucket path that has Spans: a zeroed histogram per Span."""
     out = {}
     for path, entries in axes.items():
-        spans = [entry for entry in entries if isinstance(entry, Span)]
+        spans = [_SpanBins(entry, bins) for entry in entries if isinstance(entry, Span)]
         if spans:
-            out[path] = [(span, [0] * _num_bins(span, bins)) for span in spans]
+            out[path] = spans
     return out
 
 
-def _num_bins(span: Span, bins: int) -> int:
-    lo, hi = span.range_min, span.range_max
-    if isinstance(lo, int) and isinstance(hi, int):
-        return min(bins, hi - lo + 1)
-    return bins
-
-
-def _bin(span: Span, value: float, count: int) -> int:
-    lo, hi = float(span.range_min), float(span.range_max)
-    if isinstance(span.range_min, int) and isinstance(span.range_max, int):
-        hi += 1.0  # ints lo..hi fill [lo, hi + 1)
-    return min(math.floor((value - lo) / (hi - lo) * count), count - 1)
+def _count(counts: _Counts, key: Any, score: float) -> None:
+    entry = counts.get(key)
+    if entry is None:
+        counts[key] = [1, score]
+    else:
+        entry[0] += 1
+        entry[1] += score
 
 
 def _key(key: Any) -> str:
