@@ -225,7 +225,7 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--eval-episodes", type=int, default=10, help="held-out levels per size")
     p.add_argument("--log", type=Path, help="JSON-lines log (default: stdout only)")
     p.add_argument(
-        "--run-log", type=Path, help="agora.RunLog file for `agora report` (every 100 episodes per worker)"
+        "--run-log", type=Path, help="agora.RunLog file for `agora report` (every 25 episodes per worker)"
     )
     p.add_argument("--checkpoint", type=Path, help="folder for model + curriculum checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -243,7 +243,7 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     # config (attaching by session id). Handing `curriculum` itself to the workers would give
     # each a private copy, which the wrapper detects and warns about.
     curriculum = config.make()
-    run_log = agora.RunLog(args.run_log, every=100) if args.run_log else None  # each worker counts its own
+    run_log = agora.RunLog(args.run_log, every=25) if args.run_log else None  # each worker counts its own
     envs = gymnasium.vector.AsyncVectorEnv(
         [lambda: make_env(config, run_log=run_log) for _ in range(args.num_envs)],
         autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP,

@@ -143,15 +143,13 @@ def _stacked_shares(ax: Axes, x: list[int], counts: list[dict[str, list[float]]]
         other = f"other ({len(keys) - len(kept)} values)"
         counts = [_merged(c, kept, other) for c in counts]
         keys = [key for key in keys if key in kept] + [other]
-    shares = []
-    for key in keys:
-        shares.append(
-            [
-                c[key][0] / total if key in c and (total := sum(v[0] for v in c.values())) else 0.0
-                for c in counts
-            ]
-        )
-    ax.stackplot(x, shares, labels=[_label_name(k) for k in keys], step="pre", alpha=0.85)
+    totals = [sum(v[0] for v in c.values()) for c in counts]
+    shares = [
+        [c[key][0] / t if key in c and t else 0.0 for c, t in zip(counts, totals, strict=True)]
+        for key in keys
+    ]
+    # Step "pre": a window's share spans (previous end, its end]; the first window starts at 0.
+    ax.stackplot([0, *x], [[s[0], *s] for s in shares], labels=[_label_name(k) for k in keys], step="pre")
     ax.set_ylim(0, 1)
     ax.set_xlim(0, x[-1])
     ax.set_title(title)
