@@ -114,8 +114,13 @@ def test_a_line_cut_short_is_skipped(tmp_path: Path) -> None:
 def test_bad_settings_name_the_value(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         agora.RunLog(tmp_path / "run.jsonl", **kwargs)
+
+
+def test_a_path_that_cannot_be_written_fails_at_construction(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError, match="is a folder"):
         agora.RunLog(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"folder {tmp_path / 'missing'} does not exist"):
+        agora.RunLog(tmp_path / "missing" / "run.jsonl")
 
 
 def test_every_figure_renders_from_a_real_run(tmp_path: Path) -> None:

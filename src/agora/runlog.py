@@ -66,6 +66,8 @@ class RunLog:
         self.path = Path(path)
         if self.path.is_dir():
             raise IsADirectoryError(f"RunLog path {self.path} is a folder; give a file name")
+        if not self.path.parent.is_dir():  # fail now, not at the first record deep in training
+            raise FileNotFoundError(f"RunLog folder {self.path.parent} does not exist; create it first")
         self.every, self.pool_every, self.top, self.bins = every, pool_every, top, bins
         self._reset()
 
