@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["FIGURES", "RunLogData", "read_run_log", "write_report"]
 
 _MAX_WINDOWS = 60
-"""Episode records are merged into at most this many windows along the time axis."""
+"""Episode records are merged into about this many windows along the time axis (fewer when
+records are larger)."""
 
 _MAX_KEYS = 10
 """Labels or bucket values shown apart in a share plot; the rarest of the rest are merged."""
@@ -83,13 +83,27 @@ class _Windows:
 
 
 def _windows(records: list[dict[str, Any]]) -> _Windows:
-    size = max(1, math.ceil(len(records) / _MAX_WINDOWS))
+    """Consecutive records merged into windows of about equal episode counts (at least one full
+    record each), so that the short records written at the end of a run (a worker's last
+    episodes) do not show as windows of their own."""
+    sizes = [int(record["episodes"]) for record in records]
+    target = max(sum(sizes) / _MAX_WINDOWS, max(sizes))
+    groups: list[list[dict[str, Any]]] = [[]]
+    filled = 0
+    for record, size in zip(records, sizes, strict=True):
+        if filled >= target:
+            groups.append([])
+            filled = 0
+        groups[-1].append(record)
+        filled += size
+    if len(groups) > 1 and filled < target / 2:  # a short last window joins the one before
+        groups[-2].extend(groups.pop())
     out = _Windows([], [], [])
     total = 0
-    for start in range(0, len(records), size):
+    for group in groups:
         labels: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         buckets: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
-        for record in records[start : start + size]:
+        for record in group:
             total += int(record["episodes"])
             for label, (n, score) in record.get("labels", {}).items():
                 labels[label][0] += n
@@ -138,8 +152,8 @@ def _stacked_shares(ax: Axes, x: list[int], counts: list[dict[str, list[float]]]
     """Shares of each key per window, stacked; beyond :data:`_MAX_KEYS` keys the rarest are merged."""
     keys = _keys(counts)
     if len(keys) > _MAX_KEYS:
-        totals = {key: sum(c[key][0] for c in counts if key in c) for key in keys}
-        kept = set(sorted(keys, key=lambda k: -totals[k])[: _MAX_KEYS - 1])
+        overall = {key: sum(c[key][0] for c in counts if key in c) for key in keys}
+        kept = set(sorted(keys, key=lambda k: -overall[k])[: _MAX_KEYS - 1])
         other = f"other ({len(keys) - len(kept)} values)"
         counts = [_merged(c, kept, other) for c in counts]
         keys = [key for key in keys if key in kept] + [other]
