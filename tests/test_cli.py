@@ -117,6 +117,7 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
         "shared_memory": "Shared-memory curriculum",
         "distributed": "Curriculum shared over Ray",
         "faults": "Fault injection: a worker of a shared pool killed with SIGKILL",
+        "run_log": "RunLog cost",
     }
     assert set(titles) == set(BENCHMARKS)
     for name, title in titles.items():
