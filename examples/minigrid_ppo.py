@@ -12,8 +12,9 @@ size, so per-size statistics show in the log); the tasks are played through
 Every iteration appends one JSON line (PPO losses, steps/s, per-size success of the episodes
 finished, the curriculum's ``stats()`` under ``curriculum/``) and every ``--eval-every``
 iterations the success on fixed held-out levels (``eval/<label>/success``).
-``--checkpoint DIR`` saves the model, optimiser and curriculum there at each evaluation and at
-the end; ``--resume`` continues from them. A GPU is used when there is one.
+``--run-log FILE`` has the workers append an :class:`agora.RunLog` there, which
+``agora report FILE`` draws. ``--checkpoint DIR`` saves the model, optimiser and curriculum
+there at each evaluation and at the end; ``--resume`` continues from them. A GPU is used when there is one.
 """
 
 from __future__ import annotations
@@ -122,12 +123,16 @@ def make_curriculum(
 
 
 def make_env(
-    config: agora.CurriculumConfig | None = None, stats_interval: int = 1000
+    config: agora.CurriculumConfig | None = None,
+    stats_interval: int = 1000,
+    run_log: agora.RunLog | None = None,
 ) -> gymnasium.Env[Any, Any]:
     """DoorKey with image observations; with ``config``, playing its curriculum's tasks."""
     env: gymnasium.Env[Any, Any] = ImgObsWrapper(DoorKeyLevels(gymnasium.make("MiniGrid-DoorKey-5x5-v0")))
     if config is not None:
-        env = GymnasiumCurriculumWrapper(env, config, apply_config=set_task, stats_interval=stats_interval)
+        env = GymnasiumCurriculumWrapper(
+            env, config, apply_config=set_task, stats_interval=stats_interval, run_log=run_log
+        )
     return env
 
 
@@ -219,6 +224,9 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations")
     p.add_argument("--eval-episodes", type=int, default=10, help="held-out levels per size")
     p.add_argument("--log", type=Path, help="JSON-lines log (default: stdout only)")
+    p.add_argument(
+        "--run-log", type=Path, help="agora.RunLog file for `agora report` (every 25 episodes per worker)"
+    )
     p.add_argument("--checkpoint", type=Path, help="folder for model + curriculum checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     args = p.parse_args(argv)
@@ -235,8 +243,9 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     # config (attaching by session id). Handing `curriculum` itself to the workers would give
     # each a private copy, which the wrapper detects and warns about.
     curriculum = config.make()
+    run_log = agora.RunLog(args.run_log, every=25) if args.run_log else None  # each worker counts its own
     envs = gymnasium.vector.AsyncVectorEnv(
-        [lambda: make_env(config) for _ in range(args.num_envs)],
+        [lambda: make_env(config, run_log=run_log) for _ in range(args.num_envs)],
         autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP,
     )
     obs_shape = envs.single_observation_space.shape

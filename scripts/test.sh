@@ -19,7 +19,7 @@ if [ ! -f .venv/.agora-deps ] || [ pyproject.toml -nt .venv/.agora-deps ] || [ "
     # index serves torch as a CUDA build (PyPI on Linux), set
     # TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to take it from PyTorch's CPU index.
     python -m pip install -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
-    python -m pip install -q -e ".[gymnasium,pettingzoo,mettagrid,minigrid,ray,demo,compare,migrate,test]"
+    python -m pip install -q -e ".[gymnasium,pettingzoo,mettagrid,minigrid,ray,demo,report,compare,migrate,test]"
     python -m pip install -q --no-deps "pufferlib-core==3.0.23"
     python -m pip install -q psutil rich pyro-ppl rich-argparse  # the last two: pufferlib.pufferl's imports
     touch .venv/.agora-deps

@@ -12,10 +12,12 @@ from types import ModuleType
 
 import pytest
 
+from agora import bucketed
 from agora.algorithms import DiscreteRandomConfig, LearningProgressConfig
 from agora.curriculum import CurriculumConfig
 from agora.demo import GridTaskGenerator
 from agora.generators import TaskGeneratorSet
+from report_run import Corridor, real_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,6 +117,7 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
         "shared_memory": "Shared-memory curriculum",
         "distributed": "Curriculum shared over Ray",
         "faults": "Fault injection: a worker of a shared pool killed with SIGKILL",
+        "run_log": "RunLog cost",
     }
     assert set(titles) == set(BENCHMARKS)
     for name, title in titles.items():
@@ -178,16 +181,95 @@ def test_inspect_summarises_a_checkpoint(checkpoint: Path) -> None:
     assert "pool 40 active of 40 slots" in out
     assert "completions 300" in out
     state = json.loads(checkpoint.read_text())["state"]
-    if state["config"]["algorithm_config"]["type"] == "learning_progress":
-        assert "algorithm learning_progress" in out
-        assert "top 5 tasks by lp_score" in out
-    else:
-        assert "top 5 tasks by mean score" in out
+    assert f"algorithm {state['config']['algorithm_config']['type']}" in out
+    assert "top 5 tasks by sampling probability" in out
     assert "start_distance=" in out, "bucket values are regenerated from the saved config"
     label_lines = [line.split() for line in out.splitlines() if line.startswith(("small", "large"))]
     counts = {row[0]: int(row[1]) for row in label_lines}
     assert set(counts) == {"small", "large"}
     assert sum(counts.values()) == 40
+    assert sum(int(row[3]) for row in label_lines) == 300, "episodes per label: no task was evicted"
+
+
+def test_inspect_json_sorts_by_the_curriculum_s_own_sampling_probabilities(tmp_path: Path) -> None:
+    generator = bucketed(Corridor(), label="corridor").add_bucket("length", [2, 3, 5])
+    curriculum = generator.to_curriculum(
+        num_active_tasks=30, refresh_interval=7, algorithm_config=LearningProgressConfig()
+    ).make()
+    for i in range(600):
+        task = curriculum.get_task()
+        task.complete(float(task.get_bucket_values()["length"] < 5 and i % 4 > 0))
+    path = tmp_path / "lp.json"
+    curriculum.save(path)
+    proc = agora("inspect", str(path), "--top", "30", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    expected = curriculum.sampling_probabilities()
+    top = summary["top"]
+    assert [t["task_id"] for t in top] == sorted(expected, key=lambda t: -expected[t])
+    assert [t["sampling_probability"] for t in top] == pytest.approx([expected[t["task_id"]] for t in top])
+    assert summary["counters"]["num_completed"] == 600
+    assert summary["counters"]["num_evicted"] > 0
+    assert {t["label"] for t in top} == {"corridor"}
+    assert all(t["buckets"]["length"] in (2, 3, 5) for t in top)
+    # Slice statistics keep evicted tasks' episodes: every episode is under a bucket value.
+    assert sum(summary["buckets"]["length"].values()) == 600
+    assert summary["labels"]["corridor"]["episodes"] == summary["episodes_of_active_tasks"] < 600
+
+
+def test_inspect_regenerates_bucket_values_of_an_env_config_defined_in_main(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import json, sys\n"
+        "from pydantic import BaseModel\n"
+        "import agora\n"
+        "class Maze(BaseModel):\n"
+        "    size: int = 5\n"
+        "gen = agora.bucketed(Maze(), label='maze').add_bucket('size', [5, 7, agora.Span(9, 12)])\n"
+        "curriculum = gen.to_curriculum(num_active_tasks=8).make()\n"
+        "for _ in range(40):\n"
+        "    curriculum.get_task().complete(1.0)\n"
+        "curriculum.save(sys.argv[1])\n"
+        "sizes = {t: curriculum.generated(t).bucket_values['size'] for t in curriculum.active_task_ids()}\n"
+        "print(json.dumps(sizes))\n"
+    )
+    path = tmp_path / "maze.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
+    trained = subprocess.run(
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert trained.returncode == 0, trained.stderr
+    expected = {int(t): size for t, size in json.loads(trained.stdout).items()}  # the script's own
+    proc = agora("inspect", str(path), "--json", "--top", "8")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert {t["task_id"]: t["buckets"]["size"] for t in summary["top"]} == expected
+    assert {t["label"] for t in summary["top"]} == {"maze"}
+    assert summary["notes"] == []
+
+
+def test_report_draws_every_figure_of_a_real_run(tmp_path: Path) -> None:
+    _optional("matplotlib")
+    log, checkpoint = real_run(tmp_path)
+    out = tmp_path / "report"
+    proc = agora("report", str(log), str(checkpoint), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    from agora.report import FIGURES
+
+    for name in FIGURES:
+        assert (out / f"{name}.png").read_bytes().startswith(PNG_SIGNATURE), name
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(FIGURES), "every figure is inlined"
+    assert "top 20 tasks by sampling probability" in page, "the checkpoint's summary ends the page"
+    assert f"{len(FIGURES)} figures" in proc.stdout
+
+
+def test_report_names_a_file_that_is_not_a_run_log(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "something else"}\n')
+    proc = agora("report", str(bad), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert "bad.jsonl has no episodes records" in proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -221,7 +303,7 @@ def test_inspect_missing_file(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"], ["migrate"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["inspect"], ["report"], ["migrate"]])
 def test_help_on_every_command(command: list[str]) -> None:
     proc = agora(*command, "--help")
     assert proc.returncode == 0
@@ -248,6 +330,7 @@ def test_version_is_the_installed_distributions() -> None:
         (["demo", "--algorithms", "plr,nope"], "'nope'"),
         (["demo", "--algorithms", "plr,plr"], "named twice"),
         (["inspect"], "path"),
+        (["report"], "RUN.jsonl"),
         (["migrate"], "path"),
     ],
 )

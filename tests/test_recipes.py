@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from agora.report import read_run_log
 from optional_deps import require
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -45,8 +46,11 @@ def test_minigrid_ppo_trains_logs_and_resumes(tmp_path: Path) -> None:
     log, ckpt = tmp_path / "run.jsonl", tmp_path / "ckpt"
     common = ["--num-envs", "2", "--num-steps", "128", "--sizes", "5", "6", "--eval-episodes", "2"]
     common += ["--log", str(log), "--checkpoint", str(ckpt), "--eval-every", "4", "--tasks", "16"]
-    first = recipe.train([*common, "--total-steps", "3072"])
+    first = recipe.train([*common, "--total-steps", "3072", "--run-log", str(tmp_path / "curriculum.jsonl")])
     assert first["step"] == 3072
+    run_log = read_run_log(tmp_path / "curriculum.jsonl")
+    assert run_log.processes == 2  # both workers' wrappers logged, and flushed at close
+    assert run_log.total_episodes == sum(first["episodes_per_env"])
     assert all(n > 0 for n in first["episodes_per_env"])  # episodes complete in every worker
     assert first["final/num_completed"] == sum(first["episodes_per_env"])  # every score arrived
     records = [json.loads(line) for line in log.read_text().splitlines()]

@@ -7,6 +7,7 @@ import pickle
 import sys
 import warnings
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from optional_deps import require
 
 gymnasium = require("gymnasium")
 
+from agora.report import read_run_log  # noqa: E402
 from agora.wrappers import _common  # noqa: E402
 from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper  # noqa: E402
 
@@ -69,9 +71,11 @@ def corridor_curriculum() -> agora.CurriculumConfig:
     return gen.to_curriculum(num_active_tasks=12, seed=3)
 
 
-def make_env(curriculum: Any, stats_interval: int = 1000) -> GymnasiumCurriculumWrapper:
+def make_env(
+    curriculum: Any, stats_interval: int = 1000, run_log: agora.RunLog | None = None
+) -> GymnasiumCurriculumWrapper:
     return GymnasiumCurriculumWrapper(
-        CorridorEnv(), curriculum, apply_config=set_task, stats_interval=stats_interval
+        CorridorEnv(), curriculum, apply_config=set_task, stats_interval=stats_interval, run_log=run_log
     )
 
 
@@ -138,6 +142,27 @@ def test_async_vector_env_workers_report_every_episode() -> None:
     completed = info["env_curriculum/num_completed"]
     assert info["_env_curriculum/num_completed"].all()
     assert completed.sum() == len(episodes)
+
+
+def test_async_workers_append_every_episode_to_one_run_log(tmp_path: Path) -> None:
+    config = corridor_curriculum()
+    algorithm = agora.DiscreteRandomConfig(use_shared_memory=True, session_id=new_session())
+    config = config.model_copy(update={"algorithm_config": algorithm})
+    run_log = agora.RunLog(tmp_path / "run.jsonl", every=20)
+    vec = gymnasium.vector.AsyncVectorEnv([partial(make_env, config, run_log=run_log) for _ in range(2)])
+    try:
+        episodes, _ = run_vector(vec, 150)
+    finally:
+        vec.close()  # each worker's wrapper records its last episodes
+    data = read_run_log(run_log.path)
+    assert data.processes == 2
+    assert data.total_episodes == len(episodes)
+    lengths = {}
+    for record in data.episodes:
+        for length, (count, _) in record["buckets"]["length"].items():
+            lengths[int(length)] = lengths.get(int(length), 0) + count
+    assert lengths == {n: sum(1 for _, seen in episodes if seen == n) for n in (2, 3, 5)}
+    assert data.pool, "a shared pool is summarised from every worker"
 
 
 def test_info_carries_the_task_and_success_replaces_the_return() -> None:

@@ -52,6 +52,7 @@ from agora.generators import (
 )
 from agora.handles import CurriculumLike
 from agora.helpers import bucketed, env_curriculum, merge, single_task
+from agora.runlog import RunLog
 
 _WRAPPERS = {"CurriculumEnv", "GymnasiumCurriculumWrapper", "PettingZooCurriculumWrapper"}
 
@@ -90,6 +91,7 @@ __all__ = [
     "LearnabilityConfig",
     "LearningProgressConfig",
     "PLRConfig",
+    "RunLog",
     "SequentialConfig",
     "SingleTaskGenerator",
     "Span",

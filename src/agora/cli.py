@@ -1,4 +1,4 @@
-"""The ``agora`` command: ``demo``, ``bench``, ``inspect`` and ``migrate``."""
+"""The ``agora`` command: ``demo``, ``bench``, ``inspect``, ``report`` and ``migrate``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
-
-import numpy as np
-
-from agora._table import format_table
-
-if TYPE_CHECKING:
-    from agora.checkpoint import CheckpointView
+from typing import Any, NoReturn
 
 __all__ = ["main"]
 
@@ -102,6 +95,21 @@ def _parser() -> _Parser:
     )
     inspect.add_argument("path", type=Path, help="checkpoint written by Curriculum.save")
     inspect.add_argument("--top", type=_positive, default=10, help="tasks to list (default 10)")
+    inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    report = sub.add_parser(
+        "report",
+        help="draw what the curriculum did from a run log (HTML page and PNGs)",
+        description="Draw the figures of a run log written by agora.RunLog (episode shares per label and "
+        "bucket value, success per label, the sampling distribution, LP and success histograms, evictions, "
+        "values drawn from Span buckets) into PNGs and one self-contained HTML page. With a checkpoint, "
+        "the page ends with its `agora inspect` summary. Needs matplotlib: pip install 'agora-rl[report]'.",
+    )
+    report.add_argument("run_log", type=Path, metavar="RUN.jsonl", help="run log written by agora.RunLog")
+    report.add_argument("checkpoint", type=Path, nargs="?", help="a checkpoint of the same run (optional)")
+    report.add_argument(
+        "-o", "--out", type=Path, default=Path("agora-report"), help="output folder (default ./agora-report)"
+    )
 
     migrate = sub.add_parser(
         "migrate",
@@ -125,7 +133,8 @@ def _parser() -> _Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agora`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    command = {"demo": _demo, "bench": _bench, "inspect": _inspect, "migrate": _migrate}[args.command]
+    commands = {"demo": _demo, "bench": _bench, "inspect": _inspect, "report": _report, "migrate": _migrate}
+    command = commands[args.command]
     return command(args)
 
 
@@ -239,12 +248,33 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from agora.checkpoint import CheckpointError, CheckpointView
+    from agora.checkpoint import CheckpointError, read_checkpoint
+    from agora.inspection import format_summary, summarize
 
     try:
-        print(_describe(CheckpointView.read(args.path), args.path, args.top))
+        summary = summarize(read_checkpoint(args.path), str(args.path), args.top)
     except CheckpointError as exc:
         return _fail(str(exc))
+    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from agora.checkpoint import CheckpointError, read_checkpoint
+    from agora.inspection import format_summary, summarize
+    from agora.report import write_report
+
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} exists and is not a folder")
+    text = None
+    try:
+        if args.checkpoint is not None:
+            text = format_summary(summarize(read_checkpoint(args.checkpoint), str(args.checkpoint), 20))
+        page, images = write_report(args.run_log, out, checkpoint_text=text)
+    except (CheckpointError, ImportError, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    print(f"wrote {page} ({len(images)} figures: {', '.join(image.name for image in images)})")
     return 0
 
 
@@ -273,61 +303,6 @@ def _migrate(args: argparse.Namespace) -> int:
         files = write_shim(args.shim)
         print(f"agora migrate: wrote the shim, {len(files)} modules under {files[0].parent}", file=sys.stderr)
     return 1 if problems else 0
-
-
-def _describe(view: CheckpointView, path: Path, top: int) -> str:
-    """The inspect report of a checkpoint."""
-    ids, active, header, labels = view.ids, view.active, view.header, view.labels
-    completions = view.active_column("completions").astype(np.float64)
-    score_sum = view.active_column("score_sum")
-    label_ids = view.active_column("label")
-    lines = [
-        f"checkpoint {path}",
-        f"algorithm {view.algorithm_type}, pool {len(active):,} active of {len(ids):,} slots",
-        f"completions {header['num_completed']:,}, scheduled {header['num_scheduled']:,}, "
-        f"tasks created {header['num_created']:,}, evicted {header['num_evicted']:,}, "
-        f"stale updates {header['num_stale']:,}",
-        "",
-    ]
-    means = np.divide(score_sum, completions, out=np.zeros_like(score_sum), where=completions > 0)
-    if "lp_score" in view.columns:
-        key, values = "lp_score", view.active_column("lp_score").astype(np.float64)
-    else:
-        key, values = "mean score", means
-    order = np.argsort(-values, kind="stable")[:top]
-    generator, problem = _generator(view.config)
-    rows = []
-    for i in order.tolist():
-        task_id = int(ids[active[i]])
-        buckets = "" if generator is None else _buckets(generator.generate(task_id).bucket_values)
-        label = labels[label_ids[i]] if 0 <= label_ids[i] < len(labels) else ""
-        rows.append([str(task_id), float(values[i]), int(completions[i]), float(means[i]), label, buckets])
-    lines.append(f"top {len(rows)} tasks by {key}:")
-    lines.append(format_table(["task id", key, "completions", "mean score", "label", "bucket values"], rows))
-    if problem:
-        lines.append(f"(bucket values unavailable: {problem})")
-    if labels:
-        counts = np.bincount(label_ids[label_ids >= 0], minlength=len(labels))
-        lines += ["", "labels:"]
-        label_rows = [
-            [label, int(counts[j]), float(counts[j] / max(len(active), 1))] for j, label in enumerate(labels)
-        ]
-        lines.append(format_table(["label", "active tasks", "share"], label_rows))
-    return "\n".join(lines)
-
-
-def _generator(config_data: dict[str, Any]) -> tuple[Any, str]:
-    """The task generator of a saved config, or None and why (its classes may not be importable here)."""
-    from agora.curriculum import CurriculumConfig
-
-    try:
-        return CurriculumConfig.model_validate(config_data).task_generator.create(), ""
-    except Exception as exc:  # a user's generator module missing here should not stop the report
-        return None, f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
-def _buckets(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
 if __name__ == "__main__":

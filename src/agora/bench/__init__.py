@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "shared_memory": "agora.bench.shared_memory:run",
     "distributed": "agora.bench.distributed:run",
     "faults": "agora.bench.faults:run",
+    "run_log": "agora.bench.run_log:run",
 }
 """Benchmark name -> ``module:function`` of its ``run(quick)``, which returns a :class:`BenchResult`
 or a dict with the same fields."""

@@ -27,6 +27,7 @@ from agora.curriculum import CurriculumConfig
 from agora.generators import BucketedTaskGenerator, InvariantRule, SingleTaskGenerator, TaskGeneratorSet
 from agora.generators.base import TaskGeneratorConfig
 from agora.handles import CurriculumLike
+from agora.runlog import RunLog
 from agora.wrappers._common import missing_extra
 
 try:
@@ -113,6 +114,7 @@ def make_puffer_env(
     seed: int = 0,
     *,
     stats_interval: int = 1000,
+    run_log: RunLog | None = None,
     **env_kwargs: Any,
 ) -> CurriculumEnv:
     """A ``MettaGridPufferEnv`` wrapped in :class:`~agora.wrappers.puffer.CurriculumEnv`.
@@ -124,14 +126,14 @@ def make_puffer_env(
     With a :class:`~agora.CurriculumConfig` each env builds its own curriculum (shared across
     processes when it has ``use_shared_memory=True`` and a ``session_id``); a
     :class:`~agora.Curriculum` is shared by the envs of one process.
-    ``env_kwargs`` go to ``MettaGridPufferEnv``.
+    ``env_kwargs`` go to ``MettaGridPufferEnv``; ``run_log`` to the wrapper.
     """
     from mettagrid.envs.mettagrid_puffer_env import MettaGridPufferEnv
 
     from agora.wrappers.puffer import CurriculumEnv
 
     env = MettaGridPufferEnv(Simulator(), _first_config(curriculum), buf=buf, seed=seed, **env_kwargs)
-    return CurriculumEnv(env, curriculum, stats_interval=stats_interval)
+    return CurriculumEnv(env, curriculum, stats_interval=stats_interval, run_log=run_log)
 
 
 def set_pettingzoo_config(env: Any, config: MettaGridConfig) -> None:
@@ -146,7 +148,11 @@ def set_pettingzoo_config(env: Any, config: MettaGridConfig) -> None:
 
 
 def make_pettingzoo_env(
-    curriculum: CurriculumLike[Any] | CurriculumConfig, *, stats_interval: int = 1000, **env_kwargs: Any
+    curriculum: CurriculumLike[Any] | CurriculumConfig,
+    *,
+    stats_interval: int = 1000,
+    run_log: RunLog | None = None,
+    **env_kwargs: Any,
 ) -> PettingZooCurriculumWrapper:
     """A ``MettaGridPettingZooEnv`` in a PettingZooCurriculumWrapper (``env_kwargs`` go to the env)."""
     from mettagrid.envs.pettingzoo_env import MettaGridPettingZooEnv
@@ -155,5 +161,5 @@ def make_pettingzoo_env(
 
     env = MettaGridPettingZooEnv(Simulator(), _first_config(curriculum), **env_kwargs)
     return PettingZooCurriculumWrapper(
-        env, curriculum, apply_config=set_pettingzoo_config, stats_interval=stats_interval
+        env, curriculum, apply_config=set_pettingzoo_config, stats_interval=stats_interval, run_log=run_log
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from agora.curriculum import Curriculum, CurriculumConfig
 from agora.handles import CurriculumLike, TaskHandle
+from agora.runlog import RunLog
 
 __all__ = [
     "STATS_PREFIX",
@@ -103,7 +104,7 @@ class TaskDriver:
     drivers in different processes then share one pool. Any object with the per-episode
     interface (:class:`~agora.CurriculumLike`) also works, e.g. an
     ``agora.distributed.RayCurriculumClient``; the driver closes
-    only a curriculum it built.
+    only a curriculum it built. A ``run_log`` counts every reported episode (see :mod:`agora.runlog`).
     """
 
     def __init__(
@@ -111,7 +112,10 @@ class TaskDriver:
         curriculum: CurriculumLike[Any] | CurriculumConfig,
         stats_interval: int,
         score_range: ScoreRange | None = None,
+        run_log: RunLog | None = None,
     ) -> None:
+        if run_log is not None and not isinstance(run_log, RunLog):
+            raise TypeError(f"run_log must be an agora.RunLog or None, got {type(run_log).__name__}")
         if isinstance(stats_interval, bool) or not isinstance(stats_interval, int) or stats_interval < 1:
             raise ValueError(f"stats_interval must be a positive int (steps per report): {stats_interval!r}")
         self._owns_curriculum = isinstance(curriculum, CurriculumConfig)
@@ -119,6 +123,7 @@ class TaskDriver:
         if isinstance(self.curriculum, Curriculum):
             self.curriculum.warn_if_copied()
         self.score_range = checked_score_range(score_range)
+        self.run_log = run_log
         self.stats_interval = stats_interval
         self.task: TaskHandle[Any] | None = None
         self.num_episodes = 0
@@ -139,6 +144,8 @@ class TaskDriver:
         if not 0.0 <= score <= 1.0:
             warn_score_scale(score)
         self.curriculum.update_task_performance(task.task_id, score)
+        if self.run_log is not None:
+            self.run_log.episode(self.curriculum, task, score)
         self.num_episodes += 1
         label = task.get_label()
         if label is not None:
@@ -154,7 +161,10 @@ class TaskDriver:
 
     def close(self) -> None:
         """Release the curriculum if this driver built it (shared pools detach); otherwise
-        deliver the scores a shared pool still buffers from this process."""
+        deliver the scores a shared pool still buffers from this process. The run log records
+        its remaining episodes first."""
+        if self.run_log is not None:
+            self.run_log.flush(self.curriculum)
         close = getattr(self.curriculum, "close", None)
         if self._owns_curriculum and close is not None:
             close()
@@ -220,8 +230,9 @@ class DrivenWrapper:
         curriculum: CurriculumLike[Any] | CurriculumConfig,
         stats_interval: int,
         score_range: ScoreRange | None = None,
+        run_log: RunLog | None = None,
     ) -> None:
-        self._driver = TaskDriver(curriculum, stats_interval, score_range)
+        self._driver = TaskDriver(curriculum, stats_interval, score_range, run_log)
 
     @property
     def curriculum(self) -> CurriculumLike[Any]:

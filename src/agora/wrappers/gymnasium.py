@@ -19,6 +19,7 @@ from typing import Any, SupportsFloat
 
 from agora.curriculum import CurriculumConfig
 from agora.handles import CurriculumLike
+from agora.runlog import RunLog
 from agora.wrappers._common import (
     TASK_ID_KEY,
     TASK_LABEL_KEY,
@@ -53,6 +54,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         success_key: ``info`` key of a success value that replaces the return as the score.
         score_range: ``(low, high)`` returns that score 0 and 1 (linear between, clipped).
         stats_interval: steps between curriculum statistics in ``info``.
+        run_log: an :class:`~agora.RunLog` that counts every episode (for ``agora report``).
     """
 
     def __init__(
@@ -64,10 +66,11 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         success_key: str = SUCCESS_KEY,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
+        run_log: RunLog | None = None,
     ) -> None:
         super().__init__(env)
         self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
-        self._init_driver(curriculum, stats_interval, score_range)
+        self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._success_key = success_key
         self._return = 0.0
         self._steps = 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from agora.curriculum import CurriculumConfig
 from agora.handles import CurriculumLike
+from agora.runlog import RunLog
 from agora.wrappers._common import (
     TASK_ID_KEY,
     TASK_LABEL_KEY,
@@ -52,10 +53,11 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         success_key: str = SUCCESS_KEY,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
+        run_log: RunLog | None = None,
     ) -> None:
         super().__init__(env)
         self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
-        self._init_driver(curriculum, stats_interval, score_range)
+        self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._success_key = success_key
         self._return = 0.0
         self._num_agents = 1

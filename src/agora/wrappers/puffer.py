@@ -17,6 +17,7 @@ import numpy as np
 
 from agora.curriculum import CurriculumConfig
 from agora.handles import CurriculumLike
+from agora.runlog import RunLog
 from agora.wrappers._common import (
     ApplyConfig,
     DrivenWrapper,
@@ -75,6 +76,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             learning progress, which reads scores as success rates.
         stats_interval: curriculum statistics are added to ``info`` (keys starting with
             ``env_curriculum/``) once every this many steps.
+        run_log: an :class:`~agora.RunLog` that counts every episode (for ``agora report``).
 
     When ``apply_config`` raises ``ValueError`` or ``AssertionError`` for a task (a config the
     env cannot play), the wrapper warns and takes another task, up to
@@ -93,6 +95,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         episode_score: EpisodeScore | None = None,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
+        run_log: RunLog | None = None,
     ) -> None:
         # PufferEnv.__init__ is not called: it would allocate a second set of buffers, while
         # the wrapped env already owns them (possibly slices of a vectoriser's shared memory).
@@ -101,7 +104,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             require_method(env, "get_episode_rewards", "episode_score")
             episode_score = mean_episode_reward
         self.env = env
-        self._init_driver(curriculum, stats_interval, score_range)
+        self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._episode_score = episode_score
         self._steps = 0
         self._stats_interval = self._driver.stats_interval
