@@ -256,7 +256,10 @@ def test_run_demo_runs_plr_by_td_error_and_syllabus_side_by_side() -> None:
     result = run_demo(config, arms, progress=False)
     assert result.curricula == ["plr", "syllabus", "uniform"]
     assert all(len(run.success) == 3 and run.episodes > 0 for run in result.runs)
-    assert "comparison" not in result.summary()  # it compares learning progress with uniform
+    summary = result.summary()
+    assert "comparison" not in summary  # it compares learning progress with uniform
+    assert set(summary["comparisons"]) == {"plr", "syllabus"}  # every other curriculum with uniform
+    assert summary["comparisons"]["plr"]["candidate"] == "plr"
 
 
 def test_comparison_interpolates_between_evaluations() -> None:

@@ -177,9 +177,10 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     print("Evaluation success on the whole task family (mean ± std over seeds):")
     print(result.table())
-    if "comparison" in summary:
+    if "comparisons" in summary:
         print()
-        print(_verdict(summary["comparison"]))
+        for comparison in summary["comparisons"].values():
+            print(_verdict(comparison))
     cores = summary["cpu_count"]
     print(f"({summary['wall_time_s']:.0f} s with {config.workers} worker processes on {cores} cores)")
     try:
@@ -197,16 +198,17 @@ def _verdict(comparison: dict[str, Any]) -> str:
     target = comparison["baseline_final_success"]
     steps = comparison["candidate_steps_to_baseline_final"]
     baseline = comparison["baseline_steps_to_final"]
+    name = comparison["candidate"].replace("_", " ")
     if steps is None:
         return (
-            f"Learning progress did not reach uniform's final success ({target:.3f}) within the budget: "
+            f"{name.capitalize()} did not reach uniform's final success ({target:.3f}) within the budget: "
             f"its own final success is {comparison['candidate_final_success']:.3f}."
         )
     ratio = comparison["step_ratio"]
     relative = "" if ratio is None else f": {ratio:.0%} of the steps ({1 / max(ratio, 1e-9):.1f}x fewer)"
     return (
         f"Uniform first reached its final success ({target:.3f}) after {baseline:,.0f} environment steps; "
-        f"learning progress after {steps:,.0f}{relative}."
+        f"{name} after {steps:,.0f}{relative}."
     )
 
 

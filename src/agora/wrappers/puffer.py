@@ -168,8 +168,11 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
 
     def step(self, actions: Any, **kwargs: Any) -> tuple[Any, Any, Any, Any, Any]:
         """Step the env (``kwargs`` go to its ``step``); at an episode end, score it, start the next task."""
-        obs, rewards, terminals, truncations, infos = self.env.step(actions, **kwargs)
-        self._unplayed = False
+        obs, rewards, terminals, truncations, infos = (
+            self.env.step(actions, **kwargs) if kwargs else self.env.step(actions)
+        )
+        if self._unplayed:
+            self._unplayed = False
         # Agent 0 is checked first so that the common, mid-episode step costs two lookups.
         if (terminals[0] or truncations[0]) and (terminals.all() or truncations.all()):
             driver = self._driver
