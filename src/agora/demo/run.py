@@ -340,7 +340,8 @@ class DemoResult:
         if {"uniform", "learning_progress"} <= set(curricula):
             out["comparison"] = self.comparison()
         if "uniform" in curricula:  # every other curriculum against uniform, as the verdict lines say
-            out["comparisons"] = {name: self.comparison(candidate=name) for name in curricula if name != "uniform"}
+            others = [name for name in curricula if name != "uniform"]
+            out["comparisons"] = {name: self.comparison(candidate=name) for name in others}
         return out
 
     def table(self, max_rows: int = 16) -> str:
