@@ -393,7 +393,7 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         # earlier evicts it for an LP it has not had time to develop: with the seed's counting
         # (min_presentations from the first outcome) no task in a 64-task pool was ever scored.
         needed = max(min_presentations, self._judgeable)
-        all_lp = self._lp_and_rate(slots)[0]
+        all_lp, rate = self._lp_and_rate(slots)
         lp_column = self.pool.array("lp_score")  # the LP that statistics and inspect report
         if slots is self.pool.all_slots:
             lp_column[:] = all_lp
@@ -403,7 +403,6 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         judged = completions >= needed
         settled = max(min_presentations, self.config.settled_after or needed)
         if settled < needed:
-            rate = self._lp_and_rate(slots)[1]
             judged |= (completions >= settled) & ((rate == 0.0) | (rate == 1.0))
         if not judged.any():
             return np.empty(0, dtype=np.intp)
