@@ -12,7 +12,7 @@ import json
 import operator
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Self, TypeVar
 
@@ -41,6 +41,7 @@ __all__ = [
     "GeneratedTask",
     "TaskGenerator",
     "TaskGeneratorConfig",
+    "merged_bucket_axes",
 ]
 
 TGenerator = TypeVar("TGenerator", bound="TaskGenerator[Any]")
@@ -188,6 +189,16 @@ class TaskGenerator(ABC, Generic[TConfig]):
     @abstractmethod
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         """Draw the task from ``rng`` (seeded for this id) and return it with a lazy config."""
+
+
+def merged_bucket_axes(children: Iterable[TaskGenerator[Any]]) -> dict[str, list[Any]]:
+    """The bucket axes of ``children`` together: children sharing a path contribute all their entries."""
+    axes: dict[str, list[Any]] = {}
+    for child in children:
+        for path, entries in child.bucket_axes().items():
+            merged = axes.setdefault(path, [])
+            merged.extend(entry for entry in entries if entry not in merged)
+    return axes
 
 
 def _validate_any_generator(value: Any, handler: ValidatorFunctionWrapHandler | Callable[[Any], Any]) -> Any:

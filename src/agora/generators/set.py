@@ -11,7 +11,13 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from agora.config import TConfig
-from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+from agora.generators.base import (
+    AnyTaskGeneratorConfig,
+    GeneratedTask,
+    TaskGenerator,
+    TaskGeneratorConfig,
+    merged_bucket_axes,
+)
 from agora.generators.rng import TaskRandom
 
 __all__ = ["TaskGeneratorSet"]
@@ -52,12 +58,7 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
         return super().has_labels or any(child.has_labels for child in self._children)
 
     def bucket_axes(self) -> dict[str, list[Any]]:
-        axes: dict[str, list[Any]] = {}
-        for child in self._children:  # children sharing a path contribute all their entries
-            for path, entries in child.bucket_axes().items():
-                merged = axes.setdefault(path, [])
-                merged.extend(entry for entry in entries if entry not in merged)
-        return axes
+        return merged_bucket_axes(self._children)
 
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])

@@ -14,7 +14,13 @@ from typing import Any
 from pydantic import Field
 
 from agora.config import TConfig
-from agora.generators.base import AnyTaskGeneratorConfig, GeneratedTask, TaskGenerator, TaskGeneratorConfig
+from agora.generators.base import (
+    AnyTaskGeneratorConfig,
+    GeneratedTask,
+    TaskGenerator,
+    TaskGeneratorConfig,
+    merged_bucket_axes,
+)
 from agora.generators.rng import TaskRandom
 
 __all__ = ["StagedTaskGenerator"]
@@ -37,12 +43,7 @@ class StagedTaskGenerator(TaskGenerator[TConfig]):
         return super().has_labels or any(stage.has_labels for stage in self._stages)
 
     def bucket_axes(self) -> dict[str, list[Any]]:
-        axes: dict[str, list[Any]] = {}
-        for stage in self._stages:  # stages sharing a path contribute all their entries
-            for path, entries in stage.bucket_axes().items():
-                merged = axes.setdefault(path, [])
-                merged.extend(entry for entry in entries if entry not in merged)
-        return axes
+        return merged_bucket_axes(self._stages)
 
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         return self._stages[task_id % len(self._stages)].generate(task_id, TaskRandom(rng.getrandbits(64)))
