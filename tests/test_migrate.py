@@ -114,7 +114,7 @@ MIGRATED_TRAIN = '''
     from typing import TYPE_CHECKING
 
     import agora as cc
-    import agora.tracking.stats
+    import agora.curriculum.stat_loggers
     from agora import (
         CurriculumConfig,  # the config
         # the generators:
@@ -135,12 +135,12 @@ MIGRATED_TRAIN = '''
 
 
     def build(num_tasks: int = 8) -> Curriculum:
-        import agora.tracking.stats as stats  # lazy
+        import agora.curriculum.stat_loggers as stats  # lazy
 
         single = SingleTaskGenerator.Config(env=Maze())
         generator = Bucketed.Config(child_generator_config=single).add_bucket("size", [5, 7, 9])
         algorithm = cc.LearningProgressConfig(num_active_tasks=num_tasks)
-        assert issubclass(stats.SliceAnalyzer, agora.tracking.stats.StatsLogger)
+        assert issubclass(stats.SliceAnalyzer, agora.curriculum.stat_loggers.StatsLogger)
         assert TaskTracker.__name__ == "TaskTracker"
         assert SharedMemoryBackend.__name__ == "SharedMemoryBackend"
         return CurriculumConfig(
@@ -184,7 +184,7 @@ def test_prints_a_diff_and_lists_what_it_left_with_file_and_line(tmp_path: Path)
     diff = result.stdout
     assert "--- a/pkg/train.py\n+++ b/pkg/train.py\n" in diff
     assert "\n-import metta.cogworks.curriculum as cc\n" in diff
-    assert "\n+import agora as cc\n+import agora.tracking.stats\n+from agora import (\n" in diff
+    assert "\n+import agora as cc\n+import agora.curriculum.stat_loggers\n+from agora import (\n" in diff
     assert "-  type: metta.cogworks.curriculum.task_generator.BucketedTaskGenerator  # bucketed\n" in diff
     assert "+  type: agora.generators.bucketed.BucketedTaskGenerator  # bucketed\n" in diff
     assert '+  "type": "agora.generators.single.SingleTaskGenerator",\n' in diff

@@ -132,8 +132,8 @@ def _probabilities(
 ) -> tuple[npt.NDArray[np.float64] | None, list[str]]:
     """Each active task's sampling probability, from the saved algorithm over the saved pool."""
     from agora.algorithms import AnyAlgorithmConfig
+    from agora.curriculum.stat_loggers import SliceAnalyzer
     from agora.pool import TaskPool
-    from agora.tracking.stats import SliceAnalyzer
 
     try:
         config = TypeAdapter(AnyAlgorithmConfig).validate_python(view.config["algorithm_config"])

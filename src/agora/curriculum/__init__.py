@@ -8,6 +8,7 @@
 - :mod:`agora.curriculum.coordination`: when and under which lock (local or shared memory)
 - :mod:`agora.curriculum.validation`: checks on reported task ids and scores
 - :mod:`agora.curriculum.stats`: what ``Curriculum.stats()`` reports, cached
+- :mod:`agora.curriculum.stat_loggers`: the slice and label statistics behind it, and their cache
 
 The checkpoint names are re-exported: ``agora.curriculum`` was their home before ``agora.checkpoint``.
 """

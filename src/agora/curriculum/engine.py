@@ -15,10 +15,10 @@ import numpy.typing as npt
 
 from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
 from agora.curriculum.labels import LabelTable
+from agora.curriculum.stat_loggers import SliceAnalyzer
 from agora.curriculum.validation import unknown_id
 from agora.generators.base import GeneratedTask, TaskGenerator
 from agora.pool import HEADER, TaskPool
-from agora.tracking.stats import SliceAnalyzer
 
 __all__ = ["PoolEngine", "count_into", "first_occurrences"]
 

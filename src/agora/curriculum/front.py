@@ -31,11 +31,11 @@ from agora.curriculum.coordination.local import LocalCoordinator
 from agora.curriculum.coordination.shared import SharedCoordinator
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.sampler import Sampler
+from agora.curriculum.stat_loggers import CacheCoordinator, SliceAnalyzer
 from agora.curriculum.stats import CurriculumStats
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
 from agora.curriculum.validation import checked_count, score_batch
 from agora.generators.base import GeneratedTask, TaskGenerator
-from agora.tracking.stats import CacheCoordinator, SliceAnalyzer
 
 __all__ = ["Curriculum"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agora.curriculum.engine import PoolEngine
-from agora.tracking.stats import CacheCoordinator, LPStatsAggregator
+from agora.curriculum.stat_loggers import CacheCoordinator, LPStatsAggregator
 
 __all__ = ["CurriculumStats"]
 

@@ -62,7 +62,12 @@ _IN = {
     ),
     "agora.generators": ("AnyTaskGeneratorConfig",),
     "agora.wrappers.puffer": ("CurriculumEnv",),
-    "agora.tracking.stats": ("StatsLogger", "SliceAnalyzer", "LPStatsAggregator", "CacheCoordinator"),
+    "agora.curriculum.stat_loggers": (
+        "StatsLogger",
+        "SliceAnalyzer",
+        "LPStatsAggregator",
+        "CacheCoordinator",
+    ),
     "agora.tracking.tracker": ("TaskTracker", "LocalTaskTracker"),
     "agora.tracking.memory": ("TaskMemoryBackend", "LocalMemoryBackend"),
     "agora.tracking.shared": ("SharedMemoryBackend", "CentralizedTaskTracker"),
@@ -133,7 +138,7 @@ OLD_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("TaskMemoryBackend", "LocalMemoryBackend", "SharedMemoryBackend", "SharedTaskMemory"),
     ),
     f"{OLD_PACKAGE}.stats": (
-        "agora.tracking.stats",
+        "agora.curriculum.stat_loggers",
         ("StatsLogger", "SliceAnalyzer", "LPStatsAggregator", "CacheCoordinator"),
     ),
     f"{OLD_PACKAGE}.task_generator": (
