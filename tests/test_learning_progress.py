@@ -148,12 +148,14 @@ def test_only_measured_tasks_are_evicted(make: Make) -> None:
         {"use_bidirectional": False},
     ],
 )
-@pytest.mark.parametrize("size", [16, 64])  # 64 over 12 tasks: the repeats go in vectorised rounds
+# 64 over 12 tasks: every task repeats, too few for a second vectorised round, so one by one;
+# 256 over 48: the first repeats of every task in more vectorised rounds, the rest one by one.
+@pytest.mark.parametrize(("num_tasks", "size"), [(12, 16), (12, 64), (48, 256)])
 @pytest.mark.parametrize("pass_batch", [False, True])  # ids, or the TaskBatch (slots checked, not looked up)
 def test_batch_calls_equal_single_calls(
-    lp: dict[str, object], size: int, pass_batch: bool, make: Make
+    lp: dict[str, object], num_tasks: int, size: int, pass_batch: bool, make: Make
 ) -> None:
-    cfg = kinds_config(num_tasks=12, seed=9, **lp).model_copy(
+    cfg = kinds_config(num_tasks=num_tasks, seed=9, **lp).model_copy(
         update={"refresh_interval": 5, "min_presentations_for_eviction": 3}
     )
     single, batch = make(cfg), make(cfg)

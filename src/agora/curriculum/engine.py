@@ -25,8 +25,9 @@ __all__ = ["PoolEngine", "count_into", "first_occurrences"]
 Prepared = dict[int, GeneratedTask[Any] | None]
 """Fresh task ids drawn ahead of an eviction, each generated when labels or slice bins need it."""
 
-_SCALAR_REPEATS_MAX = 32
-"""Repeated tasks in a batch up to which the repeats are applied one by one, not as more rounds."""
+_ROUND_MIN = 32
+"""Repeats that make a vectorised round worth it: a round's fixed cost is about that many scores
+applied one by one (learning progress, 10k tasks: 40 µs a round against 1.5 µs a score)."""
 
 
 class PoolEngine:
@@ -128,8 +129,10 @@ class PoolEngine:
         counted as stale, see :meth:`check_known`) and ``first`` marks each slot's first
         occurrence (:func:`first_occurrences`).
 
-        Each task's first score is applied with everyone else's, its later ones after it (one by
-        one when there are few, else in more vectorised rounds), so per-task EMAs see them in order.
+        Each task's first score is applied with everyone else's, its later ones after it, so
+        per-task EMAs see them in order: its second scores in a second vectorised round, and so
+        on while a round holds at least ``_ROUND_MIN`` scores; the rest (a sharply focused
+        distribution repeats a few tasks many times) one by one, in the order given.
         """
         missing = slots < 0
         stale = int(missing.sum())
@@ -141,13 +144,16 @@ class PoolEngine:
         else:
             later = np.flatnonzero(~first)
             self._apply_distinct(slots[first], values[first])
-            if len(later) <= _SCALAR_REPEATS_MAX:  # the usual case: cheaper than more rounds
-                self._apply_in_order(slots[later].tolist(), values[later].tolist())
-            else:  # rounds of distinct slots, each task's scores in the order given
-                rank = _occurrence_rank(slots[later])
-                for r in range(int(rank.max()) + 1):
+            if len(later) >= _ROUND_MIN:
+                rank = _occurrence_rank(slots[later])  # 0: a task's second score
+                sizes = np.bincount(rank)  # non-increasing: a round's tasks were all in the one before
+                rounds = int(np.count_nonzero(sizes >= _ROUND_MIN))
+                for r in range(rounds):
                     in_round = later[rank == r]
                     self._apply_distinct(slots[in_round], values[in_round])
+                if rounds:
+                    later = later[rank >= rounds]  # still in the order given
+            self._apply_in_order(slots[later].tolist(), values[later].tolist())
         if stale:  # played, as in the single path
             self.pool.add_to_counter("num_stale", stale)
         # Last, stale episodes included: a shared pool's crash journal relies on it.

@@ -140,9 +140,9 @@ class Curriculum(Generic[TConfig]):
         ``task_ids``: the ids, or the :class:`TaskBatch` they came in (cheaper: the slots of
         its tasks are known, so they are only checked instead of looked up). Vectorised: each
         task's first score in the batch is applied with everyone else's, its later ones after
-        it (one by one when there are few, else in more vectorised rounds), so per-task EMAs
-        see the scores in the order given. Validation happens before anything is applied, so a
-        bad entry leaves the curriculum unchanged.
+        it (in more vectorised rounds while many tasks repeat, the few left one by one), so
+        per-task EMAs see the scores in the order given. Validation happens before anything is
+        applied, so a bad entry leaves the curriculum unchanged.
         """
         if isinstance(task_ids, TaskBatch):
             ids, values = score_batch(task_ids.task_ids, scores)
