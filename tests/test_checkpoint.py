@@ -295,6 +295,18 @@ def test_config_mismatch_only_warns_when_not_strict(tmp_path: Path, make: Make) 
     assert_same_future(curriculum, other)
 
 
+def test_a_different_seed_alone_only_warns_because_the_random_state_replaces_it(
+    tmp_path: Path, make: Make
+) -> None:
+    other = make(curriculum_config(seed=4))
+    play(other, 30)
+    other.save(tmp_path / "ckpt.json")
+    curriculum = make(curriculum_config())
+    with pytest.warns(UserWarning, match=r"differs in: seed\), which the checkpoint's random state replaces"):
+        curriculum.load(tmp_path / "ckpt.json")  # strict, the default
+    assert_same_future(curriculum, other)
+
+
 def test_layout_mismatch_is_an_error_even_when_not_strict(
     twins: tuple[Curriculum[Any], Curriculum[Any]], make: Make
 ) -> None:
@@ -409,8 +421,8 @@ def test_deployment_fields_are_not_config_differences(tmp_path: Path) -> None:
     resumed = curriculum_config().make()
     resumed.load(tmp_path / "shared.json")  # a shared run resumed locally (or under a new session)
     assert resumed.stats() == local.stats()
-    with pytest.raises(CheckpointError, match=r"differs in: seed\)"):
-        curriculum_config(seed=4).make().load(tmp_path / "local.json")
+    with pytest.raises(CheckpointError, match=r"differs in: refresh_interval\)"):
+        curriculum_config(refresh_interval=9).make().load(tmp_path / "local.json")
 
 
 def _die_while_saving(path: Path) -> None:

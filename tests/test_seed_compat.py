@@ -41,6 +41,28 @@ def test_early_progress_amplification_is_the_reweighting_theta() -> None:
         LearningProgressConfig(early_progress_amplification=0.7)
 
 
+def test_lp_gain_is_the_performance_bonus_weight() -> None:
+    assert LearningProgressConfig(lp_gain=0.25).performance_bonus_weight == 0.25
+    assert LearningProgressConfig().performance_bonus_weight == 0.0  # unset: agora's default
+    with pytest.raises(ValidationError, match=r"lp_gain=0.25 .* performance_bonus_weight=0.5"):
+        LearningProgressConfig(lp_gain=0.25, performance_bonus_weight=0.5)
+
+    def scores(**gain: float) -> dict[int, float]:
+        """Two tasks without progress, at success rates 0.8 and 0.2."""
+        algorithm = StandaloneAlgorithm(
+            2, LearningProgressConfig(sample_threshold=2, staleness_rate=0, **gain)
+        )
+        algorithm.on_task_created(1)
+        algorithm.on_task_created(2)
+        for i in range(40):
+            algorithm.update_task_performance(1, float(i % 5 != 0))
+            algorithm.update_task_performance(2, float(i % 5 == 0))
+        return algorithm.score_tasks([1, 2])
+
+    assert scores()[1] == pytest.approx(scores()[2])
+    assert scores(lp_gain=1.0)[1] > scores(lp_gain=1.0)[2]  # the bonus favours the task being solved
+
+
 def test_min_samples_for_lp_is_the_basic_scorers_threshold_only() -> None:
     assert LearningProgressConfig(use_bidirectional=False, min_samples_for_lp=3).sample_threshold == 3
     bidirectional = LearningProgressConfig(min_samples_for_lp=3)

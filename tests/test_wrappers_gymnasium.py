@@ -200,6 +200,26 @@ def test_statistics_every_k_steps_only() -> None:
     assert with_stats == [4, 8, 12]
 
 
+def test_statistics_interval_changes_and_forced_reports() -> None:
+    env = make_env(corridor_curriculum().make())
+    env.reset(seed=0)
+
+    def reporting_steps(steps: int) -> list[int]:
+        found = []
+        for step in range(1, steps + 1):
+            _, _, terminated, truncated, info = env.step(1)
+            if "env_curriculum/num_completed" in info:
+                found.append(step)
+            if terminated or truncated:
+                env.reset()
+        return found
+
+    env.set_stats_update_frequency(5)
+    assert reporting_steps(10) == [5, 10]
+    env.force_stats_update()
+    assert reporting_steps(6) == [1, 6]
+
+
 def test_default_apply_config_needs_set_mg_config() -> None:
     with pytest.raises(TypeError, match=r"CorridorEnv has no set_mg_config\(\).*apply_config="):
         GymnasiumCurriculumWrapper(CorridorEnv(), corridor_curriculum())

@@ -357,6 +357,27 @@ def test_bad_stats_interval_is_rejected() -> None:
         )
 
 
+def test_the_statistics_interval_can_change_and_a_report_be_forced() -> None:
+    curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
+    env = CurriculumEnv(CounterEnv(), curriculum, apply_config=lambda e, c: None, episode_score=lambda e: 0.0)
+
+    def reporting_steps(steps: int) -> list[int]:
+        found = []
+        for step in range(1, steps + 1):
+            infos = env.step(np.zeros(1, dtype=np.int64))[4]  # a list of dicts, as the env returns
+            if any(key.startswith("env_curriculum/") for info in infos for key in info):
+                found.append(step)
+        return found
+
+    assert reporting_steps(20) == []  # the default interval is 1000 steps
+    env.set_stats_update_frequency(3)  # counts from now
+    assert reporting_steps(9) == [3, 6, 9]
+    env.force_stats_update()
+    assert reporting_steps(4) == [1, 4]  # the forced report, then every 3 steps again
+    with pytest.raises(ValueError, match=r"stats_interval must be a positive int.*: 0"):
+        env.set_stats_update_frequency(0)
+
+
 @pytest.mark.parametrize(
     ("module", "blocked", "extra"),
     [

@@ -59,6 +59,11 @@ _DEPLOYMENT_FIELDS = ("config_cache_size", "use_shared_memory", "session_id", "s
 """Config fields that say how a curriculum runs, not what it is: left out of the comparisons
 behind checkpoint loading and joining a shared session."""
 
+_SUPERSEDED_FIELDS = frozenset({"seed"})
+"""Config fields whose effect a checkpoint replaces: the seed only starts the random stream,
+and a checkpoint stores the stream's state. Differing only in them, a checkpoint loads with a
+warning even when strict, as the seed system loaded them."""
+
 _MOVED_FIELDS = ("max_slice_axes", "enable_detailed_slice_logging")
 """Fields of ``CurriculumConfig`` that older configs kept only on the algorithm config."""
 
@@ -147,8 +152,10 @@ def check_state(state: object, *, config: dict[str, Any], pool: TaskPool, strict
     if theirs != mine:
         diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         message = f"checkpoint was saved with a different CurriculumConfig (differs in: {', '.join(diff)})"
-        if strict:
+        if strict and not set(diff) <= _SUPERSEDED_FIELDS:
             raise CheckpointError(message + "; pass strict=False to load it anyway")
+        if set(diff) <= _SUPERSEDED_FIELDS:
+            message += ", which the checkpoint's random state replaces: loading it"
         warnings.warn(message, stacklevel=5)  # the caller of Curriculum.load_state
     decoded = {}
     for spec in pool.backend.layout:

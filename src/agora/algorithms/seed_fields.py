@@ -1,11 +1,14 @@
 """Fields of the seed system's ``LearningProgressConfig`` that agora names differently or does not need.
 
 Metta's configs and recipes set them, so :class:`~agora.LearningProgressConfig` accepts them
-and those configs load unchanged. Two still act, through the agora field they stand for:
+and those configs load unchanged. Three still act, through the agora field they stand for:
 
 - ``early_progress_amplification`` is the seed's name for the reweighting θ, which agora
   calls ``progress_smoothing`` (the seed's ``progress_smoothing`` was an additive floor on LP
   instead: docs/migration.md).
+- ``lp_gain`` (Metta's main branch, 2026-01) weighs a bonus for tasks already being solved,
+  agora's ``performance_bonus_weight``. Metta multiplied it by the fast EMA, agora by the
+  recent success rate, which the fast EMA follows.
 - ``min_samples_for_lp`` is the number of outcomes the seed's basic (variance) scorer waited
   for; agora's basic scorer waits for ``sample_threshold`` outcomes, so with
   ``use_bidirectional=False`` it sets that. The seed's bidirectional scorer ignored it, as
@@ -33,6 +36,12 @@ class SeedLearningProgressFields(BaseModel):
         le=0.5,
         description="The seed's name for progress_smoothing (θ of the reweighting, 0.5: off): if set, "
         "it is the θ used.",
+    )
+    lp_gain: float | None = Field(
+        default=None,
+        ge=0,
+        description="Metta's name for performance_bonus_weight (its main branch, 2026-01): if set, "
+        "LP gets lp_gain * the task's recent success rate added.",
     )
     min_samples_for_lp: int | None = Field(
         default=None,
@@ -72,6 +81,7 @@ class SeedLearningProgressFields(BaseModel):
     @model_validator(mode="after")
     def _seed_names_act(self) -> Any:
         self._stand_in("early_progress_amplification", "progress_smoothing")
+        self._stand_in("lp_gain", "performance_bonus_weight")
         if not getattr(self, "use_bidirectional", True):
             self._stand_in("min_samples_for_lp", "sample_threshold")
         return self

@@ -29,6 +29,7 @@ from agora.algorithms.learning_progress import LearningProgressAlgorithm
 from agora.algorithms.scorers import LPScorer
 from agora.curriculum import checked_score, checked_task_id
 from agora.pool import TaskPool
+from agora.tracking.gini import pool_gini
 from agora.tracking.shared import SharedMemoryBackend
 
 __all__ = ["StandaloneAlgorithm", "TrackedTasks"]
@@ -190,16 +191,33 @@ class StandaloneAlgorithm:
             "mean_sample_prob": 1.0 / size if size else 0.0,
         }
 
-    def stats(self) -> dict[str, float]:
-        """Pool counts, :meth:`get_stats` under ``lp/`` and the algorithm's own under ``algorithm/``."""
+    def get_base_stats(self) -> dict[str, float]:
+        """Pool counts and the Gini coefficients of the tracked tasks' episodes, sampling
+        probabilities and LP (``curriculum_gini/*``, as the seed system reported them)."""
         with self._locked():
-            counts = {
-                "num_tasks": float(self.pool.size),
-                "num_completed": float(self.pool.counter("num_completed")),
-            }
+            pool = self.pool
+            out = {"num_tasks": float(pool.size), "num_completed": float(pool.counter("num_completed"))}
+            probabilities = self._probabilities()
+            if probabilities:
+                active = np.fromiter(probabilities, dtype=np.intp, count=len(probabilities))
+                weights = np.fromiter(probabilities.values(), dtype=np.float64, count=len(probabilities))
+                out.update(pool_gini(pool, active, weights, self._lp(active)))
+        return out
+
+    def _lp(self, slots: np.ndarray[Any, np.dtype[np.intp]]) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+        """The learning-progress algorithm's LP of ``slots`` (None for other algorithms)."""
+        algorithm = self.algorithm
+        if not isinstance(algorithm, LearningProgressAlgorithm):
+            return None
+        return algorithm.scorer.scores(slots, algorithm.tracker.recent_rate(slots))
+
+    def stats(self) -> dict[str, float]:
+        """:meth:`get_base_stats`, :meth:`get_stats` under ``lp/`` and the algorithm's own under
+        ``algorithm/``."""
+        with self._locked():
             algorithm = self.algorithm.stats()
         return {
-            **counts,
+            **self.get_base_stats(),
             **{f"lp/{key}": value for key, value in self.get_stats().items()},
             **{f"algorithm/{key}": value for key, value in algorithm.items()},
         }

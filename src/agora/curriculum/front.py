@@ -251,7 +251,8 @@ class Curriculum(Generic[TConfig]):
         map and free stack, label indices, a queue of active slots). A config that differs
         from this curriculum's raises :class:`CheckpointError`; with ``strict=False`` it only
         warns (the pool layout must still match). Deployment fields (``use_shared_memory``,
-        ``session_id``, ``shared_update_batch``, ``config_cache_size``) are not compared.
+        ``session_id``, ``shared_update_batch``, ``config_cache_size``) are not compared; a
+        different ``seed`` only warns, since the checkpoint's random state replaces it.
         """
         with self.coordinator.locked():
             backup = self.get_state()

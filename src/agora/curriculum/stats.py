@@ -1,9 +1,10 @@
-"""A curriculum's ``stats()``: the engine's pool statistics plus per-label and per-slice ones, cached."""
+"""A curriculum's ``stats()``: pool statistics, Gini coefficients, per-label and per-slice ones, cached."""
 
 from __future__ import annotations
 
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.stat_loggers import CacheCoordinator, LPStatsAggregator
+from agora.tracking.gini import pool_gini
 
 __all__ = ["CurriculumStats"]
 
@@ -25,9 +26,14 @@ class CurriculumStats:
     def collect(self) -> dict[str, float]:
         version = self._versions.version()
         if version != self._version:
-            out = self._engine.stats()
+            engine = self._engine
+            out = engine.stats()
+            pool, active = engine.pool, engine.pool.active_slots()
+            if len(active):
+                lp = pool.gather("lp_score", active) if pool.has_field("lp_score") else None
+                out.update(pool_gini(pool, active, engine.checked_weights(active), lp))
             out.update(self._labels.stats("label/"))
-            if self._engine.slice_analyzer is not None:
-                out.update(self._engine.slice_analyzer.stats("slices/"))
+            if engine.slice_analyzer is not None:
+                out.update(engine.slice_analyzer.stats("slices/"))
             self._cached, self._version = out, version
         return dict(self._cached)

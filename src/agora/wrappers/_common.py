@@ -116,8 +116,7 @@ class TaskDriver:
     ) -> None:
         if run_log is not None and not isinstance(run_log, RunLog):
             raise TypeError(f"run_log must be an agora.RunLog or None, got {type(run_log).__name__}")
-        if isinstance(stats_interval, bool) or not isinstance(stats_interval, int) or stats_interval < 1:
-            raise ValueError(f"stats_interval must be a positive int (steps per report): {stats_interval!r}")
+        stats_interval = checked_stats_interval(stats_interval)
         self._owns_curriculum = isinstance(curriculum, CurriculumConfig)
         self.curriculum = _make_curriculum(curriculum)
         if isinstance(self.curriculum, Curriculum):
@@ -180,6 +179,13 @@ class TaskDriver:
         return out
 
 
+def checked_stats_interval(steps: object) -> int:
+    """``steps`` if it is a positive int (steps between statistics reports), else ValueError."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"stats_interval must be a positive int (steps per report): {steps!r}")
+    return steps
+
+
 def checked_score_range(score_range: object) -> ScoreRange | None:
     """``score_range`` as a float pair ``(low, high)`` with ``low < high``, or None."""
     if score_range is None:
@@ -224,6 +230,8 @@ class DrivenWrapper:
     """What every agora wrapper shares: a :class:`TaskDriver` and read-only views of it."""
 
     _driver: TaskDriver
+    _stats_interval: int
+    _steps: int
 
     def _init_driver(
         self,
@@ -233,6 +241,18 @@ class DrivenWrapper:
         run_log: RunLog | None = None,
     ) -> None:
         self._driver = TaskDriver(curriculum, stats_interval, score_range, run_log)
+        self._stats_interval = self._driver.stats_interval
+        self._steps = 0  # steps since statistics were last added to an info
+
+    def set_stats_update_frequency(self, frequency: int) -> None:
+        """Add curriculum statistics to ``info`` every ``frequency`` steps from now on (the
+        ``stats_interval`` given to the constructor; Metta's name for changing it)."""
+        self._stats_interval = self._driver.stats_interval = checked_stats_interval(frequency)
+        self._steps = 0
+
+    def force_stats_update(self) -> None:
+        """Add curriculum statistics to the next step's ``info``, whatever the interval."""
+        self._steps = self._stats_interval
 
     @property
     def curriculum(self) -> CurriculumLike[Any]:

@@ -73,7 +73,6 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._success_key = success_key
         self._return = 0.0
-        self._steps = 0
         self._task_info: dict[str, Any] = {}
 
     def reset(
@@ -96,7 +95,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
             driver = self._driver
             driver.finish(driver.scaled(self._return) if success is None else float(success))
         self._steps += 1
-        if self._steps >= self._driver.stats_interval:
+        if self._steps >= self._stats_interval:
             self._steps = 0
             out.update(self._driver.stats())
         return obs, reward, terminated, truncated, out

@@ -61,7 +61,6 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         self._success_key = success_key
         self._return = 0.0
         self._num_agents = 1
-        self._steps = 0
         self._task_info: dict[str, Any] = {}
 
     def reset(
@@ -91,7 +90,7 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
             else:
                 driver.finish(driver.scaled(self._return / self._num_agents))
         self._steps += 1
-        if self._steps >= self._driver.stats_interval and out:
+        if self._steps >= self._stats_interval and out:
             self._steps = 0
             next(iter(out.values())).update(self._driver.stats())
         return obs, rewards, terminations, truncations, out

@@ -106,8 +106,6 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         self.env = env
         self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._episode_score = episode_score
-        self._steps = 0
-        self._stats_interval = self._driver.stats_interval
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.num_agents = env.num_agents
