@@ -200,8 +200,13 @@ def test_standalone_tracks_tasks_by_id_and_reuses_slots() -> None:
     fresh = algorithm.task_tracker.get_task_stats(9)
     assert fresh is not None
     assert fresh["completion_count"] == 0
+    algorithm.task_tracker.update_task_performance(9, 0.5)  # the seed's tracker took scores too
+    assert algorithm.task_tracker.get_task_stats(9) == algorithm.task_tracker.get_task_stats(9) | {
+        "completion_count": 1.0,
+        "last_score": 0.5,
+    }
     assert algorithm.stats()["num_tasks"] == 2
-    assert algorithm.stats()["num_completed"] == 3
+    assert algorithm.stats()["num_completed"] == 4
 
 
 def test_standalone_refuses_what_a_curriculum_refuses() -> None:

@@ -254,6 +254,10 @@ class TrackedTasks:
     def remove_task(self, task_id: int) -> None:
         self._owner.on_task_evicted(task_id)
 
+    def update_task_performance(self, task_id: int, score: float) -> None:
+        """Report one episode's score (what the algorithm's method of the same name does)."""
+        self._owner.update_task_performance(task_id, score)
+
     def get_all_tracked_tasks(self) -> list[int]:
         pool = self._owner.pool
         with self._owner._locked():
