@@ -10,7 +10,7 @@ from pydantic import BaseModel
 import agora
 from agora.algorithms import LearningProgressConfig
 from agora.algorithms.standalone import StandaloneAlgorithm
-from agora.tracking.gini import gini
+from agora.curriculum.gini import gini
 
 
 class Maze(BaseModel):

@@ -28,8 +28,8 @@ from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
 from agora.algorithms.learning_progress import LearningProgressAlgorithm
 from agora.algorithms.scorers import LPScorer
 from agora.curriculum import checked_score, checked_task_id
+from agora.curriculum.gini import pool_gini
 from agora.pool import TaskPool
-from agora.tracking.gini import pool_gini
 from agora.tracking.shared import SharedMemoryBackend
 
 __all__ = ["StandaloneAlgorithm", "TrackedTasks"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agora.curriculum.engine import PoolEngine
+from agora.curriculum.gini import pool_gini
 from agora.curriculum.stat_loggers import CacheCoordinator, LPStatsAggregator
-from agora.tracking.gini import pool_gini
 
 __all__ = ["CurriculumStats"]
 
