@@ -44,7 +44,7 @@ class CurriculumTask(TaskHandle[TConfig]):
 
     Counters read the live pool; once the task is evicted they read 0. ``CurriculumTask(task_id,
     env_cfg)`` (the seed system's form) makes a task of no curriculum, which counts its own
-    completions.
+    completions: every ``complete`` counts one, since no hand-out stands for one episode.
     """
 
     __slots__ = ("_slot",)
@@ -64,6 +64,11 @@ class CurriculumTask(TaskHandle[TConfig]):
             self._source, self.task_id = curriculum, task_id  # type: ignore[assignment]
         self._slot = slot
         self._completed = False
+
+    def complete(self, score: float) -> None:
+        super().complete(score)
+        if isinstance(self._source, OwnTask):
+            self._completed = False
 
     def _count(self, field: str) -> float:
         source = self._source
