@@ -24,6 +24,7 @@ from agora import (
     merge,
     single_task,
 )
+from agora.bench.students import Kinds, LargeSpace, MutationArm, run_student
 from agora.generators import MUTATED_ID_BASE
 from agora.generators.bucketed import SPAN_GRID
 from conftest import Make, in_mode, track_session
@@ -334,3 +335,20 @@ def test_the_mutation_config_round_trips_through_json_and_yaml() -> None:
         CurriculumConfig.model_validate({**config.model_dump(mode="json"), "mutation": None}).mutation is None
     )
     assert CurriculumConfig(task_generator=literal_buckets()).mutation is None  # off by default
+
+
+# -- the student arm ---------------------------------------------------------------------------
+
+
+def test_the_mutation_arm_edits_the_large_space_and_plays_fixed_lists_as_its_algorithm() -> None:
+    large = LargeSpace(episodes=15_000, warmup=1_000)
+    plain = run_student(large, LearningProgressConfig(), seed=0)
+    mutating = run_student(large, MutationArm(LearningProgressConfig()), seed=0)
+    assert mutating.values != plain.values  # replacements differ once the pool evicts
+    again = run_student(large, MutationArm(LearningProgressConfig()), seed=0)
+    assert again.values == mutating.values  # deterministic for a seed
+    kinds = Kinds(episodes=3_000, warmup=300)  # the pool is the whole list: nothing is replaced
+    assert (
+        run_student(kinds, MutationArm(LearningProgressConfig()), seed=0).values
+        == run_student(kinds, LearningProgressConfig(), seed=0).values
+    )
