@@ -280,7 +280,8 @@ def test_local_and_single_process_shared_pools_mutate_the_same_way() -> None:
 def test_a_checkpoint_resumes_a_mutating_curriculum_exactly(make: Make) -> None:
     original = make(mutating_config(rate=0.7))
     play(original, 57)
-    assert any(task_id >= MUTATED_ID_BASE for task_id in original.active_task_ids())
+    mutated = [task_id for task_id in original.active_task_ids() if task_id >= MUTATED_ID_BASE]
+    assert original.stats()["frac_tasks_mutated"] == len(mutated) / 16 > 0
     state = json.loads(json.dumps(original.get_state()))
     restored = make(mutating_config(rate=0.7))
     restored.load_state(state)
@@ -334,7 +335,9 @@ def test_the_mutation_config_round_trips_through_json_and_yaml() -> None:
     assert (
         CurriculumConfig.model_validate({**config.model_dump(mode="json"), "mutation": None}).mutation is None
     )
-    assert CurriculumConfig(task_generator=literal_buckets()).mutation is None  # off by default
+    off = CurriculumConfig(task_generator=literal_buckets(), num_active_tasks=8)
+    assert off.mutation is None  # off by default
+    assert "frac_tasks_mutated" not in off.make().stats()
 
 
 # -- the student arm ---------------------------------------------------------------------------

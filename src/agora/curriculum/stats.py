@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agora.curriculum.engine import PoolEngine
+from agora.generators.base import MUTATED_ID_BASE
 from agora.tracking.stats import CacheCoordinator, LPStatsAggregator
 
 __all__ = ["CurriculumStats"]
@@ -26,8 +27,16 @@ class CurriculumStats:
         version = self._versions.version()
         if version != self._version:
             out = self._engine.stats()
+            if self._engine.mutation is not None:
+                out["frac_tasks_mutated"] = self._mutated_share()
             out.update(self._labels.stats("label/"))
             if self._engine.slice_analyzer is not None:
                 out.update(self._engine.slice_analyzer.stats("slices/"))
             self._cached, self._version = out, version
         return dict(self._cached)
+
+    def _mutated_share(self) -> float:
+        """Share of the active tasks that are edits of other tasks (mutated ids)."""
+        pool = self._engine.pool
+        ids = pool.gather("ids", pool.active_slots())
+        return float((ids >= MUTATED_ID_BASE).mean()) if len(ids) else 0.0
