@@ -27,7 +27,7 @@ from agora import (
 from agora.bench.students import Kinds, LargeSpace, MutationArm, run_student
 from agora.generators import MUTATED_ID_BASE
 from agora.generators.bucketed import SPAN_GRID
-from conftest import Make, in_mode, track_session
+from conftest import Make, in_mode, new_session, track_session
 from core_models import EvictPlayedConfig, MazeConfig, generate_dumps
 
 
@@ -355,3 +355,45 @@ def test_the_mutation_arm_edits_the_large_space_and_plays_fixed_lists_as_its_alg
         run_student(kinds, MutationArm(LearningProgressConfig()), seed=0).values
         == run_student(kinds, LearningProgressConfig(), seed=0).values
     )
+
+
+def _shared_worker(config: CurriculumConfig, episodes: int, seed: int, results: Any) -> None:
+    """Play ``episodes`` on the shared pool; report each mutated task's config as this process built it."""
+    rng = np.random.default_rng(seed)
+    seen: dict[int, dict[str, Any]] = {}
+    with config.make() as curriculum:
+        for _ in range(episodes):
+            task = curriculum.get_task()
+            if task.task_id >= MUTATED_ID_BASE:
+                seen[task.task_id] = task.get_env_cfg().model_dump()
+            x = task.get_bucket_values()["x"]
+            curriculum.update_task_performance(task.task_id, float(rng.random() < (x % 5) / 4))
+        curriculum.flush()
+    results.put(seen)
+
+
+def test_processes_sharing_a_pool_mutate_and_rebuild_the_same_configs() -> None:
+    config = in_mode(mutating_config(rate=0.5), "shared")
+    config.algorithm_config = LearningProgressConfig()
+    config.session_id = new_session()
+    ctx = multiprocessing.get_context("spawn")
+    with config.make() as owner:
+        results = ctx.Queue()
+        workers = [ctx.Process(target=_shared_worker, args=(config, 3_000, i, results)) for i in range(2)]
+        for worker in workers:
+            worker.start()
+        seen = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(120)
+        assert [worker.exitcode for worker in workers] == [0, 0]
+        stats = owner.stats()
+        assert stats["num_completed"] == 6_000
+        assert stats["num_evicted"] > 0
+        generator = owner.task_generator
+        mutated = {task_id: dump for found in seen for task_id, dump in found.items()}
+        assert mutated  # the workers played edits made by either process
+        for task_id, dump in mutated.items():
+            assert generator.get_task(task_id).model_dump() == dump
+        ids = owner.active_task_ids()
+        assert len(set(ids)) == len(ids) == 16
+        assert all(owner.pool.slot_of(task_id) is not None for task_id in ids)
