@@ -34,6 +34,7 @@ from agora.curriculum import (
     Curriculum,
     CurriculumConfig,
     CurriculumTask,
+    MutationConfig,
     TaskBatch,
     read_checkpoint,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "InvariantViolation",
     "LearnabilityConfig",
     "LearningProgressConfig",
+    "MutationConfig",
     "PLRConfig",
     "RunLog",
     "SequentialConfig",

@@ -79,6 +79,8 @@ def defining_config(config: dict[str, Any]) -> dict[str, Any]:
     were algorithm fields) or newer (the algorithm config mirrors them).
     """
     out = {k: v for k, v in config.items() if k not in _DEPLOYMENT_FIELDS}
+    if out.get("mutation", 0) is None:
+        del out["mutation"]  # off: as in configs dumped before mutation existed
     algorithm = out.get("algorithm_config")
     if isinstance(algorithm, dict):
         for name in _MOVED_FIELDS:

@@ -4,6 +4,7 @@
 - :mod:`agora.curriculum.task`: ``CurriculumTask``, ``TaskBatch``
 - :mod:`agora.curriculum.front`: ``Curriculum``, the thin front end
 - :mod:`agora.curriculum.engine`: ``PoolEngine``, what happens to the pool (no locks)
+- :mod:`agora.curriculum.mutation`: ``MutationConfig``, replacements as edits of favoured tasks
 - :mod:`agora.curriculum.sampler`: the pre-drawn queue
 - :mod:`agora.curriculum.coordination`: when and under which lock (local or shared memory)
 - :mod:`agora.curriculum.validation`: checks on reported task ids and scores
@@ -24,6 +25,7 @@ from agora.checkpoint import (
 from agora.curriculum.config import CURRICULUM_KNOBS, CurriculumConfig
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.front import Curriculum
+from agora.curriculum.mutation import MutationConfig
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
 from agora.curriculum.validation import MAX_SCORE, checked_score, checked_task_id
 from agora.handles import CurriculumLike, TaskHandle, TaskSource
@@ -37,6 +39,7 @@ __all__ = [
     "CurriculumConfig",
     "CurriculumLike",
     "CurriculumTask",
+    "MutationConfig",
     "PoolEngine",
     "TaskBatch",
     "TaskHandle",

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agora.algorithms.base import AnyAlgorithmConfig, DiscreteRandomConfig
 from agora.config import CurriculumKnobs
+from agora.curriculum.mutation import MutationConfig
 from agora.generators.base import AnyTaskGeneratorConfig
 from agora.generators.single import SingleTaskGenerator
 
@@ -45,6 +46,11 @@ class CurriculumConfig(CurriculumKnobs):
         "None means ceil(num_active_tasks / 4), at most 65536.",
     )
     config_cache_size: int = Field(default=256, ge=0, description="Generated configs kept in an LRU cache.")
+    mutation: MutationConfig | None = Field(
+        default=None,
+        description="Make some replacement tasks edits of tasks the algorithm favours (ACCEL-style); "
+        "None: every replacement is a fresh random id.",
+    )
 
     @field_validator("algorithm_config", mode="before")
     @classmethod

@@ -15,9 +15,11 @@ import numpy.typing as npt
 
 from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
 from agora.curriculum.labels import LabelTable
+from agora.curriculum.mutation import MutationConfig, pick_parents
 from agora.curriculum.stat_loggers import SliceAnalyzer
 from agora.curriculum.validation import unknown_id
 from agora.generators.base import GeneratedTask, TaskGenerator
+from agora.generators.rng import TaskRandom
 from agora.pool import HEADER, TaskPool
 
 __all__ = ["PoolEngine", "count_into", "first_occurrences"]
@@ -29,6 +31,9 @@ _ROUND_MIN = 32
 """Repeats that make a vectorised round worth it: a round's fixed cost is about that many scores
 applied one by one (learning progress, 10k tasks: 40 µs a round against 1.5 µs a score)."""
 
+_EDIT_TRIES = 8
+"""Edits of one parent tried for a replacement before it falls back to its fresh id."""
+
 
 class PoolEngine:
     """Pool maintenance for one algorithm: apply scores, plan / evict / fill, weights.
@@ -36,6 +41,7 @@ class PoolEngine:
     ``rng`` draws new task ids (and, in a curriculum, the samples: one generator for both, as
     checkpoints store one). ``generator`` (optional) gives new tasks their labels (in
     ``labels``) and bucket bins (for ``slice_analyzer``); without one, tasks are bare ids.
+    ``mutation`` (needs a ``generator`` that can mutate): replacements may be edits of pool tasks.
     """
 
     def __init__(
@@ -50,7 +56,16 @@ class PoolEngine:
         generator: TaskGenerator[Any] | None = None,
         labels: LabelTable | None = None,
         slice_analyzer: SliceAnalyzer | None = None,
+        mutation: MutationConfig | None = None,
     ) -> None:
+        if mutation is not None and (generator is None or not generator.can_mutate):
+            name = type(generator).__name__ if generator is not None else "no generator"
+            size = generator.space_size if generator is not None else None
+            raise ValueError(
+                f"mutation is on but {name} cannot mutate tasks (it enumerates {size} tasks): mutation "
+                "needs the built-in single, bucketed or set generators and at least two tasks"
+            )
+        self.mutation = mutation
         self.pool = pool
         self.algorithm = algorithm
         self.rng = rng
@@ -189,20 +204,54 @@ class PoolEngine:
         active = self.pool.active_slots()
         return self.algorithm.eviction_candidates(active, self.min_presentations, limit)[:limit]
 
-    def prepare_tasks(self, n: int) -> Prepared:
+    def prepare_tasks(self, n: int, evicting: npt.NDArray[np.intp] | None = None) -> Prepared:
         """At least ``n`` fresh random ids, generated when labels or slice bins need it.
 
         Kept across evictions: when another process evicted a planned task first, the
         replacement prepared for it waits for the next eviction instead of being wasted. A
         shared pool prepares them outside its lock; a local one the same way, so both draw the
-        same ids from the same seed.
+        same ids from the same seed. With mutation, some are edits of tasks not in ``evicting``.
         """
         spare = self._spare
         if n > len(spare):
-            for task_id in self.rng.integers(0, self.max_task_id, size=n - len(spare)).tolist():
+            new = self.rng.integers(0, self.max_task_id, size=n - len(spare)).tolist()
+            if self.mutation is not None:
+                self._mutate_some(new, self.mutation, evicting)
+            for task_id in new:
                 if task_id not in spare:
                     spare[task_id] = self._generated(task_id) if self._generate else None
         return spare
+
+    def _mutate_some(
+        self, ids: list[int], mutation: MutationConfig, evicting: npt.NDArray[np.intp] | None
+    ) -> None:
+        """Replace each of ``ids`` (in place) with probability ``mutation.rate`` by an edit of a
+        parent drawn from the active tasks not in ``evicting`` (see :mod:`agora.curriculum.mutation`)."""
+        edits = np.flatnonzero(self.rng.random(len(ids)) < mutation.rate)
+        if not len(edits):
+            return
+        active = self.pool.active_slots()
+        if evicting is not None and len(evicting):
+            active = active[~np.isin(active, evicting)]
+        if not len(active):
+            return
+        assert self.generator is not None  # checked in __init__
+        chosen = active[pick_parents(mutation, self.checked_weights(active), self.rng, len(edits))]
+        parents = self.pool.array("ids")[chosen].tolist()
+        seeds = self.rng.integers(0, 2**62, size=len(edits)).tolist()
+        made: set[int] = set()
+        for position, parent, seed in zip(edits.tolist(), parents, seeds, strict=True):
+            if parent < 0:  # a slot freed meanwhile (a shared pool, read without the lock)
+                continue
+            edit_rng = TaskRandom(seed)
+            for _ in range(_EDIT_TRIES):  # an edit already in the pool (or made just now): another one
+                child = self.generator.mutate(parent, edit_rng)
+                if child is None:  # nothing to edit: the fresh id stays
+                    break
+                if child not in made and self.pool.slot_of(child) is None:
+                    ids[position] = child
+                    made.add(child)
+                    break
 
     def forget_prepared(self) -> None:
         """Drop the prepared ids (a forked child draws its own)."""

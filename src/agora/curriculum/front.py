@@ -96,6 +96,7 @@ class Curriculum(Generic[TConfig]):
                 generator=self._generator,
                 labels=labels,
                 slice_analyzer=self.slice_analyzer,
+                mutation=config.mutation,
             )
             if created:
                 self._engine.fill()
@@ -201,7 +202,7 @@ class Curriculum(Generic[TConfig]):
         plan = engine.eviction_plan()
         if plan is not None and len(plan):
             planned_ids = self.pool.array("ids")[plan]
-            for task_id in self.coordinator.evict(plan, planned_ids, engine.prepare_tasks(len(plan))):
+            for task_id in self.coordinator.evict(plan, planned_ids, engine.prepare_tasks(len(plan), plan)):
                 self._cache.pop(task_id, None)
         active = self.pool.active_slots()
         weights = engine.checked_weights(active)

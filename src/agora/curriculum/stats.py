@@ -5,6 +5,7 @@ from __future__ import annotations
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.gini import pool_gini
 from agora.curriculum.stat_loggers import CacheCoordinator, LPStatsAggregator
+from agora.generators.base import MUTATED_ID_BASE
 
 __all__ = ["CurriculumStats"]
 
@@ -32,8 +33,16 @@ class CurriculumStats:
             if len(active):
                 lp = pool.gather("lp_score", active) if pool.has_field("lp_score") else None
                 out.update(pool_gini(pool, active, engine.checked_weights(active), lp))
+            if engine.mutation is not None:
+                out["frac_tasks_mutated"] = self._mutated_share()
             out.update(self._labels.stats("label/"))
             if engine.slice_analyzer is not None:
                 out.update(engine.slice_analyzer.stats("slices/"))
             self._cached, self._version = out, version
         return dict(self._cached)
+
+    def _mutated_share(self) -> float:
+        """Share of the active tasks that are edits of other tasks (mutated ids)."""
+        pool = self._engine.pool
+        ids = pool.gather("ids", pool.active_slots())
+        return float((ids >= MUTATED_ID_BASE).mean()) if len(ids) else 0.0

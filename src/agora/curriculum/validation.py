@@ -26,7 +26,7 @@ MAX_SCORE = 1e15
 """Largest score magnitude accepted: sums of up to 2**32 scores per task stay far from overflow,
 so statistics stay finite. Larger or non-finite scores raise ``ValueError``."""
 ID_LIMIT = 2**63
-"""Task ids are int64 in the pool (and below ``max_task_id``, at most 2**62)."""
+"""Task ids are int64 in the pool: fresh ones below ``max_task_id`` (at most 2**62), mutated ones above."""
 _NUMBER_TYPES = {float, int, np.float64, np.float32, np.int64, np.int32}
 """Types of scores in a Python sequence that need no check one by one."""
 

@@ -4,6 +4,15 @@ A generator is built from its pydantic ``Config`` (``MyGenerator.Config(...).cre
 The same task id gives an equal config in any process, so pools, checkpoints and shared
 memory only ever store ids. ``generate`` is cheap: it draws the label and bucket values
 and defers building the (possibly large) config until ``GeneratedTask.config`` is read.
+
+Mutated ids. The built-in generators (single, bucketed, set) also enumerate their tasks:
+each task is a point of a finite space of ``space_size`` points (a mixed-radix number over
+the bucket entries, see :mod:`agora.generators.bucketed`). :meth:`TaskGenerator.mutate`
+edits a task and returns the id ``MUTATED_ID_BASE + point`` of the edited one. Fresh ids
+lie below ``max_task_id <= 2**62 = MUTATED_ID_BASE``, so the two never collide, and a
+mutated id names its config by itself: no parent, edit history or table is needed to
+rebuild it in another process or after a checkpoint, and an edit of an edit is again one
+id (chains of mutations collapse to the point they reached).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
     from agora.curriculum import CurriculumConfig
 
 __all__ = [
+    "MUTATED_ID_BASE",
     "AnyTaskGeneratorConfig",
     "GeneratedTask",
     "TaskGenerator",
@@ -45,6 +55,12 @@ __all__ = [
 ]
 
 TGenerator = TypeVar("TGenerator", bound="TaskGenerator[Any]")
+
+MUTATED_ID_BASE = 2**62
+"""Ids from here on (up to ``2**63``) are mutated tasks: ``MUTATED_ID_BASE + point``."""
+
+MAX_SPACE_SIZE = 2**63 - MUTATED_ID_BASE
+"""A space with more points than this cannot be enumerated in int64 ids (no mutation)."""
 
 
 class GeneratedTask(Generic[TConfig]):
@@ -167,7 +183,21 @@ class TaskGenerator(ABC, Generic[TConfig]):
 
     def generate(self, task_id: int, rng: random.Random | None = None) -> GeneratedTask[TConfig]:
         """Draw task ``task_id``. ``rng`` is given by parent generators; top-level calls omit it."""
-        task = self._generate(task_id, rng if rng is not None else TaskRandom(operator.index(task_id)))
+        if rng is None and task_id >= MUTATED_ID_BASE and self.space_size is not None:
+            return self.generate_point(task_id, self._point_of_mutated(task_id))
+        if rng is None:
+            rng = TaskRandom(operator.index(task_id))
+        return self._finished(task_id, self._generate(task_id, rng))
+
+    def generate_point(self, task_id: int, point: int) -> GeneratedTask[TConfig]:
+        """The task at ``point`` of this generator's space (see :attr:`space_size`), as ``task_id``."""
+        size = self.space_size
+        if size is None or not 0 <= point < size:
+            raise ValueError(f"point {point} is outside the {size} tasks of this {type(self).__name__}")
+        return self._finished(task_id, self._at(task_id, point))
+
+    def _finished(self, task_id: int, task: GeneratedTask[TConfig]) -> GeneratedTask[TConfig]:
+        """``task`` with this generator's label, overrides and invariants."""
         cfg = self.config
         if cfg.label is not None:
             task.label = cfg.label if task.label is None else f"{task.label}|{cfg.label}"
@@ -189,6 +219,68 @@ class TaskGenerator(ABC, Generic[TConfig]):
     @abstractmethod
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         """Draw the task from ``rng`` (seeded for this id) and return it with a lazy config."""
+
+    # -- the enumerated space and mutation ------------------------------------------------
+
+    @cached_property
+    def space_size(self) -> int | None:
+        """How many distinct tasks this generator enumerates; None when it does not (a custom
+        generator without the hooks below, or a space beyond :data:`MAX_SPACE_SIZE`): no mutation."""
+        size = self._space_size()
+        return size if size is not None and size <= MAX_SPACE_SIZE else None
+
+    @property
+    def can_mutate(self) -> bool:
+        """Whether :meth:`mutate` can edit tasks (the space is enumerated and has two points)."""
+        return self.space_size is not None and self.space_size > 1
+
+    def point_of(self, task_id: int) -> int:
+        """The point of this generator's space that task ``task_id`` is (fresh or mutated)."""
+        if self.space_size is None:
+            raise TypeError(f"{type(self).__name__} does not enumerate its tasks (its space_size is None)")
+        if task_id >= MUTATED_ID_BASE:
+            return self._point_of_mutated(task_id)
+        return self._point(task_id, TaskRandom(operator.index(task_id)))
+
+    def mutate(self, task_id: int, rng: random.Random) -> int | None:
+        """The id of an edit of task ``task_id``: one bucket value moved to a neighbouring entry of
+        its bucket, or within its ``Span`` (see :mod:`agora.generators.bucketed`); ``rng`` picks
+        the edit. None when the task has nothing to edit (e.g. a set's single-config child).
+
+        Deterministic: equal ``task_id`` and ``rng`` state give the same id in any process.
+        """
+        if not self.can_mutate:
+            raise TypeError(
+                f"{type(self).__name__} cannot mutate tasks: it enumerates {self.space_size} tasks "
+                "(mutation needs the built-in single, bucketed or set generators and at least two tasks)"
+            )
+        point = self._mutated(self.point_of(task_id), rng)
+        return None if point is None else MUTATED_ID_BASE + point
+
+    def _point_of_mutated(self, task_id: int) -> int:
+        point = task_id - MUTATED_ID_BASE
+        if not point < (self.space_size or 0):
+            raise ValueError(
+                f"task id {task_id} is a mutated id (>= 2**62) beyond the {self.space_size} tasks of "
+                f"this {type(self).__name__}"
+            )
+        return point
+
+    def _space_size(self) -> int | None:
+        """Hook: the number of points of this generator's space, or None (not enumerated)."""
+        return None
+
+    def _point(self, task_id: int, rng: random.Random) -> int:
+        """Hook: the point that :meth:`_generate` draws from ``rng`` (the same draws, in order)."""
+        raise NotImplementedError
+
+    def _at(self, task_id: int, point: int) -> GeneratedTask[TConfig]:
+        """Hook: the task at ``point`` (``0 <= point < space_size``), without label or overrides."""
+        raise NotImplementedError
+
+    def _mutated(self, point: int, rng: random.Random) -> int | None:
+        """Hook: a neighbouring point of ``point`` drawn with ``rng``, or None if it has none."""
+        return None
 
 
 def merged_bucket_axes(children: Iterable[TaskGenerator[Any]]) -> dict[str, list[Any]]:

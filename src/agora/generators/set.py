@@ -45,6 +45,9 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
             self.weights.append(weight)
             return self
 
+    _starts: list[int]
+    """First point of each child's space (set with :attr:`space_size`)."""
+
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         if not config.task_generators:
@@ -63,6 +66,32 @@ class TaskGeneratorSet(TaskGenerator[TConfig]):
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])
         return self._children[pick].generate(task_id, TaskRandom(rng.getrandbits(64)))
+
+    # -- the enumerated space: the children's spaces one after another --------------------
+
+    def _space_size(self) -> int | None:
+        sizes = [size for child in self._children if (size := child.space_size) is not None]
+        if len(sizes) < len(self._children):
+            return None
+        self._starts = [0, *itertools.accumulate(sizes)][:-1]
+        return sum(sizes)
+
+    def _point(self, task_id: int, rng: random.Random) -> int:
+        pick = bisect.bisect(self._cumulative, rng.random() * self._cumulative[-1])
+        return self._starts[pick] + self._children[pick]._point(task_id, TaskRandom(rng.getrandbits(64)))
+
+    def _at(self, task_id: int, point: int) -> GeneratedTask[TConfig]:
+        pick = bisect.bisect_right(self._starts, point) - 1
+        return self._children[pick].generate_point(task_id, point - self._starts[pick])
+
+    def _mutated(self, point: int, rng: random.Random) -> int | None:
+        """An edit inside the same child (a set's mutation never switches children)."""
+        pick = bisect.bisect_right(self._starts, point) - 1
+        child = self._children[pick]
+        if not child.can_mutate:
+            return None
+        edited = child._mutated(point - self._starts[pick], rng)
+        return None if edited is None else self._starts[pick] + edited
 
 
 def _check_weights(num_generators: int, weights: list[float]) -> None:

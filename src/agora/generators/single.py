@@ -58,3 +58,12 @@ class SingleTaskGenerator(TaskGenerator[TConfig]):
 
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[TConfig]:
         return GeneratedTask(task_id, self._copy)
+
+    def _space_size(self) -> int:
+        return 1  # one config: nothing to edit, but a leaf of bucketed and set spaces
+
+    def _point(self, task_id: int, rng: random.Random) -> int:
+        return 0
+
+    def _at(self, task_id: int, point: int) -> GeneratedTask[TConfig]:
+        return GeneratedTask(task_id, self._copy)

@@ -13,9 +13,9 @@ plays them with any curriculum arms, side by side::
     result.summary("chain", "LP").mean
 
 ``agora bench students`` runs uniform, agora's default learning progress, PLR and
-learnability, and Syllabus's ``OnlineLearningProgress`` and PLR (if syllabus-rl is
-installed); ``--plots DIR`` (or the environment variable ``AGORA_BENCH_PLOTS``) also writes
-a PNG per student.
+learnability, learning progress with task mutation, and Syllabus's
+``OnlineLearningProgress`` and PLR (if syllabus-rl is installed); ``--plots DIR`` (or the
+environment variable ``AGORA_BENCH_PLOTS``) also writes a PNG per student.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from agora.bench.students.compare import Comparison, Summary, compare
 from agora.bench.students.runner import (
     SYLLABUS_NOTES,
     Arm,
+    MutationArm,
     StudentRun,
     SyllabusArm,
     SyllabusPLRArm,
@@ -49,6 +50,7 @@ __all__ = [
     "Kinds",
     "LargeSpace",
     "Measure",
+    "MutationArm",
     "Student",
     "StudentRun",
     "StudentTask",
@@ -71,13 +73,15 @@ PLOTS_ENV = "AGORA_BENCH_PLOTS"
 
 
 def default_arms() -> tuple[dict[str, Arm], list[str]]:
-    """Uniform, agora's learning progress, PLR and learnability (defaults), and (if installed)
-    Syllabus's learning progress and PLR; notes on what is missing."""
+    """Uniform, agora's learning progress, PLR and learnability (defaults), learning progress with
+    task mutation (default :class:`~agora.MutationConfig`), and (if installed) Syllabus's learning
+    progress and PLR; notes on what is missing."""
     arms: dict[str, Arm] = {
         "uniform": DiscreteRandomConfig(),
         "agora LP": LearningProgressConfig(),
         "agora PLR": PLRConfig(),
         "agora learnability": LearnabilityConfig(),
+        "agora LP + mutation": MutationArm(LearningProgressConfig()),
     }
     try:
         import_syllabus()
@@ -108,6 +112,9 @@ def run(quick: bool = False) -> BenchResult:
         "Pools: the small students' pool is their whole task space (no eviction); the large space draws "
         "1,000 of its 100,000 tasks and evicts with the library defaults. Syllabus samples the whole space "
         "of each student directly (it has no pool), updating every min(tasks, 1000) episodes.",
+        "Mutation: 'agora LP + mutation' is agora LP whose replacement tasks are, with probability 0.5, "
+        "edits (one bucket value moved to a neighbouring value) of one of the 16 tasks of highest weight "
+        "(MutationConfig defaults); only the large space replaces tasks, elsewhere it plays as agora LP.",
         "Scores: the PLR arms get the value loss of a learner whose value estimate is its competence p, "
         "|outcome - p| (value_l1 of a one-step episode; expected 2p(1 - p)); the others the 0/1 outcome.",
         *notes,

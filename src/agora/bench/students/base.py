@@ -50,8 +50,22 @@ class TaskList(TaskGenerator[StudentTask]):
     def _generate(self, task_id: int, rng: random.Random) -> GeneratedTask[StudentTask]:
         if not 0 <= task_id < len(self._kinds):
             raise ValueError(f"task id {task_id} is outside this list of {len(self._kinds)} tasks")
-        kind = self._kinds[task_id]
-        return GeneratedTask(task_id, lambda: StudentTask(index=task_id, kind=kind))
+        return self._at(task_id, task_id)
+
+    # The space is the list (so a mutation arm runs here too; an edit is a neighbouring task).
+
+    def _space_size(self) -> int:
+        return len(self._kinds)
+
+    def _point(self, task_id: int, rng: random.Random) -> int:
+        return task_id
+
+    def _at(self, task_id: int, point: int) -> GeneratedTask[StudentTask]:
+        kind = self._kinds[point]
+        return GeneratedTask(task_id, lambda: StudentTask(index=point, kind=kind))
+
+    def _mutated(self, point: int, rng: random.Random) -> int:
+        return point + 1 if point == 0 or (point + 1 < len(self._kinds) and rng.random() < 0.5) else point - 1
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Play a student with a curriculum arm: an agora algorithm config, or Syllabus's learning progress or PLR.
+"""Play a student with a curriculum arm: an agora algorithm config (optionally with task mutation),
+or Syllabus's learning progress or PLR.
 
 An arm only has to say which of the student's tasks comes next and take the outcome back;
 :func:`run_student` counts episodes per kind of task (as a time series, for plots) and asks
@@ -19,9 +20,11 @@ import numpy as np
 from agora.algorithms.base import CurriculumAlgorithmConfig
 from agora.algorithms.plr import PLRConfig
 from agora.bench.students.base import Student, Tally
+from agora.curriculum.mutation import MutationConfig
 
 __all__ = [
     "Arm",
+    "MutationArm",
     "StudentRun",
     "SyllabusArm",
     "SyllabusLP",
@@ -64,8 +67,19 @@ class SyllabusPLRArm:
     refresh: int | None = None
 
 
-Arm = CurriculumAlgorithmConfig | SyllabusArm | SyllabusPLRArm
-"""A curriculum to compare: any agora algorithm config, or Syllabus's learning progress or PLR."""
+@dataclass(frozen=True)
+class MutationArm:
+    """An agora algorithm whose replacement tasks are partly edits of the tasks it favours
+    (``CurriculumConfig.mutation``). Only a student whose pool evicts (the large space) ever
+    replaces a task: on the others the arm plays exactly as ``algorithm`` alone."""
+
+    algorithm: CurriculumAlgorithmConfig
+    mutation: MutationConfig = field(default_factory=MutationConfig)
+
+
+Arm = CurriculumAlgorithmConfig | MutationArm | SyllabusArm | SyllabusPLRArm
+"""A curriculum to compare: any agora algorithm config (optionally with mutation), or Syllabus's
+learning progress or PLR."""
 
 SYLLABUS_NOTES = (
     "Syllabus adapter (syllabus-rl 0.7): `Curriculum.sample` fails on numpy >= 1.25 (`task_dist != []` "
@@ -120,8 +134,17 @@ class StudentRun:
 
 
 class _Agora:
-    def __init__(self, student: Student, algorithm: CurriculumAlgorithmConfig, seed: int) -> None:
-        self.curriculum = student.curriculum_config(algorithm, seed).make()
+    def __init__(
+        self,
+        student: Student,
+        algorithm: CurriculumAlgorithmConfig,
+        seed: int,
+        mutation: MutationConfig | None = None,
+    ) -> None:
+        config = student.curriculum_config(algorithm, seed)
+        if mutation is not None:
+            config.mutation = mutation
+        self.curriculum = config.make()
         self._student = student
         self._index: dict[int, int] = {}
         self._task_id = -1
@@ -234,13 +257,17 @@ def run_student(student: Student, arm: Arm, seed: int, name: str = "") -> Studen
         driver = SyllabusLP(student.num_tasks, arm, seed)
     elif isinstance(arm, SyllabusPLRArm):
         driver = SyllabusPLR(student.num_tasks, arm, seed)
+    elif isinstance(arm, MutationArm):
+        driver = _Agora(student, arm.algorithm, seed, arm.mutation)
     else:
         driver = _Agora(student, arm, seed)
     sample, report = driver.sample, driver.report
     kind, learnable, play, finished = student.kind, student.learnable, student.play, student.finished
     # PLR ranks by the learner's value loss, and a student's value estimate is its competence:
     # PLR arms get |outcome - competence| (value_l1 of a one-step episode), the others the outcome.
-    value_loss = isinstance(arm, PLRConfig | SyllabusPLRArm)
+    value_loss = isinstance(
+        arm.algorithm if isinstance(arm, MutationArm) else arm, PLRConfig | SyllabusPLRArm
+    )
     success = student.success
     tally = Tally(student.kinds, student.warmup)
     kinds = len(student.kinds)
