@@ -189,9 +189,12 @@ def test_inspect_summarises_a_checkpoint(checkpoint: Path) -> None:
     counts = {row[0]: int(row[1]) for row in label_lines}
     assert set(counts) == {"small", "large"}
     assert sum(counts.values()) == 40
-    evicted = re.search(r"\(([\d,]+) episodes of evicted tasks have no label", out)
-    unlabelled = int(evicted.group(1).replace(",", "")) if evicted else 0
-    assert sum(int(row[3]) for row in label_lines) + unlabelled == 300, "every episode is counted once"
+    evicted = re.search(r"evicted ([\d,]+), stale", out)
+    assert evicted is not None
+    assert sum(int(row[3]) for row in label_lines) == int(evicted.group(1).replace(",", ""))
+    # Per-label totals keep evicted tasks' episodes: every episode is under its label, once.
+    assert sum(int(row[4]) for row in label_lines) == 300
+    assert "have no label" not in out
 
 
 def test_inspect_json_sorts_by_the_curriculum_s_own_sampling_probabilities(tmp_path: Path) -> None:
@@ -217,7 +220,8 @@ def test_inspect_json_sorts_by_the_curriculum_s_own_sampling_probabilities(tmp_p
     assert all(t["buckets"]["length"] in (2, 3, 5) for t in top)
     # Slice statistics keep evicted tasks' episodes: every episode is under a bucket value.
     assert sum(summary["buckets"]["length"].values()) == 600
-    assert summary["labels"]["corridor"]["episodes"] == summary["episodes_of_active_tasks"] < 600
+    assert summary["episodes_of_active_tasks"] < summary["labels"]["corridor"]["episodes"] == 600
+    assert summary["labels"]["corridor"]["evicted_tasks"] == summary["counters"]["num_evicted"]
 
 
 def test_inspect_regenerates_bucket_values_of_an_env_config_defined_in_main(tmp_path: Path) -> None:

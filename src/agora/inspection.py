@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from agora._table import format_table
 from agora.checkpoint import CheckpointView, check_state
 from agora.config import import_path, load_symbol
+from agora.curriculum.labels import LABEL_TOTALS
 
 __all__ = ["format_summary", "summarize"]
 
@@ -89,18 +90,24 @@ def summarize(state: dict[str, Any], source: str, top: int) -> dict[str, Any]:
 def _labels(
     view: CheckpointView, label_ids: npt.NDArray[Any], completions: npt.NDArray[np.float64]
 ) -> dict[str, dict[str, float]]:
-    """Per label: active tasks and their share, episodes of those tasks and their share."""
+    """Per label: active tasks and their share, evicted tasks, and episodes (evicted tasks'
+    included) with their share of all episodes."""
     if not view.labels:
         return {}
     known = label_ids >= 0
     tasks = np.bincount(label_ids[known], minlength=len(view.labels))
-    episodes = np.bincount(label_ids[known], weights=completions[known], minlength=len(view.labels))
+    live = np.bincount(label_ids[known], weights=completions[known], minlength=len(view.labels))
+    retired = view.label_totals
+    episodes = live + retired[:, LABEL_TOTALS.index("num_completed")]
+    evicted = retired[:, LABEL_TOTALS.index("num_evicted")]
+    total = max(float(view.header["num_completed"]), 1.0)
     return {
         label: {
             "active_tasks": int(tasks[j]),
             "task_share": float(tasks[j] / max(len(view.active), 1)),
+            "evicted_tasks": int(evicted[j]),
             "episodes": int(episodes[j]),
-            "episode_share": float(episodes[j] / max(completions.sum(), 1.0)),
+            "episode_share": float(episodes[j] / total),
         }
         for j, label in enumerate(view.labels)
     }
@@ -220,17 +227,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     columns = ["task id", "sampling p", "lp_score", "completions", "mean score", "label", "bucket values"]
     lines.append(format_table(columns, rows))
     if summary["labels"]:
-        unattributed = counters["num_completed"] - summary["episodes_of_active_tasks"]
-        lines += ["", "labels (episodes: of the tasks now in the pool):"]
+        unattributed = counters["num_completed"] - sum(s["episodes"] for s in summary["labels"].values())
+        lines += ["", "labels (episodes: evicted tasks included):"]
         label_rows = [
-            [label, s["active_tasks"], s["task_share"], s["episodes"], s["episode_share"]]
+            [label, s["active_tasks"], s["task_share"], s["evicted_tasks"], s["episodes"], s["episode_share"]]
             for label, s in summary["labels"].items()
         ]
-        lines.append(
-            format_table(["label", "active tasks", "share", "episodes", "episode share"], label_rows)
-        )
+        columns = ["label", "active tasks", "share", "evicted tasks", "episodes", "episode share"]
+        lines.append(format_table(columns, label_rows))
         if unattributed > 0:
-            lines.append(f"({unattributed:,} episodes of evicted tasks have no label in the checkpoint)")
+            lines.append(
+                f"({unattributed:,} episodes have no label: unlabelled tasks, or a checkpoint older "
+                "than per-label totals)"
+            )
     for path, counts in summary["buckets"].items():
         total = max(sum(counts.values()), 1)
         lines += ["", f"bucket {path} (episodes, evicted tasks included):"]

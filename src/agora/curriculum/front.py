@@ -30,6 +30,7 @@ from agora.curriculum.config import CurriculumConfig
 from agora.curriculum.coordination.local import LocalCoordinator
 from agora.curriculum.coordination.shared import SharedCoordinator
 from agora.curriculum.engine import PoolEngine
+from agora.curriculum.labels import LABEL_TOTALS
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.stats import CurriculumStats
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
@@ -239,6 +240,7 @@ class Curriculum(Generic[TConfig]):
                 rng=self._engine.rng,
                 queue=self._queue,
                 labels=self._engine.labels.labels,
+                label_totals=self._label_totals_state(),
                 pool=self.pool,
                 algorithm=self.algorithm.get_state(),
                 slices=self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
@@ -278,6 +280,13 @@ class Curriculum(Generic[TConfig]):
         if self.slice_analyzer is not None and checked.slices is not None:
             self.slice_analyzer.load_state(checked.slices)
         self.coordinator.after_load()
+        totals = self._engine.label_totals
+        if totals is not None:  # by name: a shared session may number the labels differently
+            totals.load(checked.label_totals, [self._engine.labels.id_of(label) for label in checked.labels])
+
+    def _label_totals_state(self) -> list[list[float]]:
+        totals, labels = self._engine.label_totals, self._engine.labels.labels
+        return totals.by_label(labels) if totals is not None else [[0.0] * len(LABEL_TOTALS) for _ in labels]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum; temp files

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from agora.config import TConfig
 from agora.curriculum.config import CurriculumConfig
 from agora.curriculum.engine import PoolEngine, Prepared, count_into, first_occurrences
-from agora.curriculum.labels import LabelTable
+from agora.curriculum.labels import MAX_LABELS, LabelTable, LabelTotals
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, PoolSource
 from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
@@ -37,7 +37,8 @@ class LocalCoordinator(Generic[TConfig]):
     ) -> tuple[TaskPool, LabelTable, bool]:
         """A new pool in this process's memory, its label table, and True: the pool is new, so
         the caller initialises it. (``session_id`` and ``attach`` only mean something when shared.)"""
-        return TaskPool(config.num_active_tasks, fields), LabelTable(), True
+        pool = TaskPool(config.num_active_tasks, fields, tables=(LabelTotals.spec(MAX_LABELS),))
+        return pool, LabelTable(), True
 
     def __init__(
         self,
@@ -92,6 +93,7 @@ class LocalCoordinator(Generic[TConfig]):
         slot = self._pool.slot_of(task_id)
         if slot is None:
             if self._pool.was_evicted(task_id):
+                self.engine.count_stale(task_id, score)
                 self._pool.add_to_counter("num_stale")
                 self._header[self._h_completed] += 1  # the episode was played: num_completed counts it
                 return
@@ -116,6 +118,7 @@ class LocalCoordinator(Generic[TConfig]):
         its tasks were handed out in, if known."""
         slots = self.engine.slots_of(ids, guess)
         self.engine.check_known(ids, slots)
+        self.engine.count_stale_many(ids, values, slots)
         self.engine.apply_scores(values, slots, first_occurrences(slots))
 
     # -- refresh steps ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from agora.config import TConfig
 from agora.curriculum.config import CurriculumConfig
 from agora.curriculum.coordination.local import LocalCoordinator
 from agora.curriculum.engine import PoolEngine, Prepared, count_into, first_occurrences
-from agora.curriculum.labels import LabelTable
+from agora.curriculum.labels import LabelTable, LabelTotals
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, PoolSource
 from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
@@ -112,6 +112,7 @@ class Journal:
             end = begin + chunk
             self.begin_batch(ids[begin:end])
             try:
+                self._engine.count_stale_many(ids[begin:end], values[begin:end], slots[begin:end])
                 self._engine.apply_scores(values[begin:end], slots[begin:end], first[begin:end])
             finally:
                 self.end()
@@ -558,7 +559,7 @@ def _open_session_pool(
         create=not attach,
         fingerprint=_fingerprint(config),
     )
-    pool = TaskPool(config.num_active_tasks, fields, factory)
+    pool = TaskPool(config.num_active_tasks, fields, factory, tables=(LabelTotals.spec(shared.MAX_STRINGS),))
     backend = pool.backend
     assert isinstance(backend, SharedMemoryBackend)
     return pool, SessionLabels(backend), backend.created
