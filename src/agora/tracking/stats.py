@@ -19,7 +19,7 @@ import numpy.typing as npt
 from agora.generators.values import BucketValue, Span
 from agora.pool import TaskPool
 
-__all__ = ["CacheCoordinator", "LPStatsAggregator", "SliceAnalyzer", "StatsLogger"]
+__all__ = ["CacheCoordinator", "LPStatsAggregator", "SliceAnalyzer", "StatsLogger", "entry_from_state"]
 
 
 class CacheCoordinator:
@@ -187,7 +187,10 @@ class SliceAnalyzer(StatsLogger):
         return out
 
     def get_state(self) -> dict[str, Any]:
+        """Retired counts and scores per axis, and the axes themselves (each task's bin indexes its
+        axis' entries), which lets a checkpoint name bucket values without the generator."""
         return {
+            "axes": {path: [_entry_state(e) for e in entries] for path, entries in self.axes.items()},
             "retired_counts": {path: c.tolist() for path, c in self._retired_counts.items()},
             "retired_scores": {path: s.tolist() for path, s in self._retired_scores.items()},
         }
@@ -199,6 +202,16 @@ class SliceAnalyzer(StatsLogger):
             raise ValueError("slice statistics in the state do not match this curriculum's bucket axes")
         self._retired_counts, self._retired_scores = counts, scores
         self.invalidate_cache()
+
+
+def _entry_state(entry: BucketValue) -> Any:
+    """A bucket entry as JSON: a :class:`Span` as its fields (``{"range_min", "range_max"}``)."""
+    return entry.model_dump() if isinstance(entry, Span) else entry
+
+
+def entry_from_state(data: Any) -> BucketValue:
+    """A bucket entry saved by :meth:`SliceAnalyzer.get_state`."""
+    return Span.model_validate(data) if isinstance(data, dict) else data
 
 
 class LPStatsAggregator(StatsLogger):
