@@ -30,7 +30,7 @@ from agora.curriculum.config import CurriculumConfig
 from agora.curriculum.coordination.local import LocalCoordinator
 from agora.curriculum.coordination.shared import SharedCoordinator
 from agora.curriculum.engine import PoolEngine
-from agora.curriculum.labels import LABEL_TOTALS
+from agora.curriculum.labels import LABEL_TOTALS, LabelTotals
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.stats import CurriculumStats
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
@@ -74,7 +74,8 @@ class Curriculum(Generic[TConfig]):
         fields = (*config.algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         # The one place the mode is chosen: everything after goes through the coordinator.
         coordination = SharedCoordinator if config.setting("use_shared_memory") else LocalCoordinator
-        opened = coordination.open_pool(config, fields, session_id=session_id, attach=_attach)
+        tables = LabelTotals.tables(self._generator.has_labels)
+        opened = coordination.open_pool(config, fields, tables, session_id=session_id, attach=_attach)
         self.pool, labels, created = opened
         try:
             self._versions = CacheCoordinator(self.pool)

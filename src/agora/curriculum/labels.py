@@ -18,14 +18,16 @@ import numpy.typing as npt
 
 from agora.pool import TaskPool
 from agora.tracking.memory import ArraySpec
+from agora.tracking.shared import MAX_STRINGS
 
 __all__ = ["LABEL_TOTALS", "MAX_LABELS", "LabelTable", "LabelTotals"]
 
 LABEL_TOTALS = ("num_completed", "num_scheduled", "score_sum", "num_evicted")
 """The columns of :class:`LabelTotals`, per label."""
 
-MAX_LABELS = 32767
-"""Distinct labels a pool can hold (the ``label`` column is int16, -1 for none)."""
+MAX_LABELS = MAX_STRINGS
+"""Distinct labels a pool can hold: as many as a shared session's string table, in either mode,
+so that a checkpoint loads into both (and the int16 ``label`` column, -1 for none, fits them)."""
 
 
 class LabelTable:
@@ -76,9 +78,10 @@ class LabelTotals:
     NAME = "label_totals"
 
     @staticmethod
-    def spec(max_labels: int) -> ArraySpec:
-        """The pool table for ``max_labels`` labels."""
-        return ArraySpec(LabelTotals.NAME, "d", max_labels * len(LABEL_TOTALS))
+    def tables(labelled: bool) -> tuple[ArraySpec, ...]:
+        """The pool tables a curriculum needs: one row per possible label if its generator has
+        labels (32 bytes each, 128 KiB in all), none otherwise."""
+        return (ArraySpec(LabelTotals.NAME, "d", MAX_LABELS * len(LABEL_TOTALS)),) if labelled else ()
 
     @classmethod
     def of(cls, pool: TaskPool) -> LabelTotals | None:

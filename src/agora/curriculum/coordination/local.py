@@ -14,11 +14,12 @@ import numpy.typing as npt
 from agora.config import TConfig
 from agora.curriculum.config import CurriculumConfig
 from agora.curriculum.engine import PoolEngine, Prepared, count_into, first_occurrences
-from agora.curriculum.labels import MAX_LABELS, LabelTable, LabelTotals
+from agora.curriculum.labels import LabelTable
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, PoolSource
 from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
 from agora.pool import HEADER, SlotField, TaskPool
+from agora.tracking.memory import ArraySpec
 
 __all__ = ["LocalCoordinator"]
 
@@ -33,12 +34,16 @@ class LocalCoordinator(Generic[TConfig]):
 
     @staticmethod
     def open_pool(
-        config: CurriculumConfig, fields: Sequence[SlotField], *, session_id: str | None, attach: bool
+        config: CurriculumConfig,
+        fields: Sequence[SlotField],
+        tables: Sequence[ArraySpec],
+        *,
+        session_id: str | None,
+        attach: bool,
     ) -> tuple[TaskPool, LabelTable, bool]:
         """A new pool in this process's memory, its label table, and True: the pool is new, so
         the caller initialises it. (``session_id`` and ``attach`` only mean something when shared.)"""
-        pool = TaskPool(config.num_active_tasks, fields, tables=(LabelTotals.spec(MAX_LABELS),))
-        return pool, LabelTable(), True
+        return TaskPool(config.num_active_tasks, fields, tables=tables), LabelTable(), True
 
     def __init__(
         self,
