@@ -917,10 +917,20 @@ def test_a_session_id_collision_with_another_config_names_the_fields() -> None:
     other_generator = agora.CurriculumConfig(
         **{
             **config.model_dump(),
+            # Labelled like the session's: an unlabelled generator would also change the layout
+            # (no per-label totals), which is reported first.
+            "task_generator": agora.bucketed(Maze(size=7), label="easy").add_bucket("variant", [1, 2]),
+        }
+    )
+    unlabelled = agora.CurriculumConfig(
+        **{
+            **config.model_dump(),
             "task_generator": agora.bucketed(Maze(size=7)).add_bucket("variant", [1, 2]),
         }
     )
     with config.make() as owner:
+        with pytest.raises(LayoutMismatchError, match=r"label_totals: d:\d+ in the session, absent here"):
+            unlabelled.make()
         with pytest.raises(LayoutMismatchError, match=r"different config \(differs in: seed\)"):
             config.model_copy(update={"seed": 1}).make()
         with pytest.raises(LayoutMismatchError, match=r"differs in: task_generator\)"):
