@@ -218,7 +218,8 @@ class LPStatsAggregator(StatsLogger):
     """Per-label pool composition, episodes, hand-outs, mean score and mean LP, from pool columns.
 
     ``retired``: per-label rows of what evicted tasks left behind (an
-    ``agora.curriculum.labels.LabelTotals``' rows: episodes, hand-outs, score sum, evictions),
+    ``agora.curriculum.labels.LabelTotals``' rows, columns in ``LABEL_TOTALS`` order: episodes,
+    hand-outs, score sum, evictions),
     added to the live tasks' so that episode counts and mean scores cover every episode.
     """
 
