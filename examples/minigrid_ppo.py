@@ -1,4 +1,4 @@
-"""CleanRL-style PPO on MiniGrid DoorKey sizes, sampled by agora's learning progress.
+"""CleanRL-style PPO on MiniGrid DoorKey sizes, sampled by an agora curriculum.
 
 One file, torch only: the PPO loop follows CleanRL's ``ppo.py`` (clipped objective, GAE,
 minibatch epochs). The task family is DoorKey at several sizes (one labelled generator per
@@ -13,8 +13,12 @@ Every iteration appends one JSON line (PPO losses, steps/s, per-size success of 
 finished, the curriculum's ``stats()`` under ``curriculum/``) and every ``--eval-every``
 iterations the success on fixed held-out levels (``eval/<label>/success``).
 ``--run-log FILE`` has the workers append an :class:`agora.RunLog` there, which
-``agora report FILE`` draws. ``--checkpoint DIR`` saves the model, optimiser and curriculum
-there at each evaluation and at the end; ``--resume`` continues from them. A GPU is used when there is one.
+``agora report FILE`` draws. ``--curriculum`` is ``lp`` (learning progress, the default),
+``uniform``, ``plr`` (Prioritized Level Replay scored by the learner: each episode's positive
+value loss, the mean of max(GAE advantage, 0) over its steps, reported by the trainer) or
+``learnability`` (sampling for learnability on the episodes' success). ``--checkpoint DIR``
+saves the model, optimiser and curriculum there at each evaluation and at the end;
+``--resume`` continues from them. A GPU is used when there is one.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any, TextIO
 import gymnasium
 import minigrid  # noqa: F401  # registers the MiniGrid envs
 import numpy as np
+import numpy.typing as npt
 import torch
 from minigrid.wrappers import ImgObsWrapper
 from pydantic import BaseModel
@@ -38,9 +43,20 @@ from torch import nn
 import agora
 from agora.wrappers.gymnasium import GymnasiumCurriculumWrapper
 
+TASK_ID = "env_curriculum/task_id"
 TASK_LABEL = "env_curriculum/task_label"
 EVAL_SEED = 1_000_000
 """First env seed of the held-out evaluation levels (training levels are seeds below ``--levels``)."""
+
+
+ALGORITHMS: dict[str, type[agora.CurriculumAlgorithmConfig]] = {
+    "lp": agora.LearningProgressConfig,
+    "uniform": agora.DiscreteRandomConfig,
+    "plr": agora.PLRConfig,
+    "learnability": agora.LearnabilityConfig,
+}
+LEARNER_SCORED = {"plr"}
+"""Curricula whose scores come from the learner (the trainer reports them), not from the workers."""
 
 
 class DoorKey(BaseModel):
@@ -96,18 +112,14 @@ def make_curriculum(
 ) -> agora.CurriculumConfig:
     """Levels ``0..levels-1`` of each size, one labelled generator per size.
 
-    ``algorithm`` is ``lp`` (learning progress) or ``uniform``. The config is shared-memory:
+    ``algorithm`` is one of :data:`ALGORITHMS` (library defaults each). The config is shared-memory:
     every process that builds a curriculum from it (the trainer and each vector worker)
     attaches to the same pool, named by ``session_id``.
     """
     session_id = session_id or f"minigrid-{uuid.uuid4().hex[:12]}"
-    algorithm_config: agora.CurriculumAlgorithmConfig
-    if algorithm == "lp":
-        algorithm_config = agora.LearningProgressConfig()
-    elif algorithm == "uniform":
-        algorithm_config = agora.DiscreteRandomConfig()
-    else:
-        raise ValueError(f"--curriculum must be lp or uniform: {algorithm!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"--curriculum must be one of {', '.join(ALGORITHMS)}: {algorithm!r}")
+    algorithm_config = ALGORITHMS[algorithm]()
     generators = [
         agora.bucketed(DoorKey(size=size), label=f"doorkey-{size}").add_bucket("level", list(range(levels)))
         for size in sizes
@@ -122,18 +134,60 @@ def make_curriculum(
     )
 
 
+class TasksOnly:
+    """A worker's handle on a curriculum the trainer scores: hands out tasks, drops the wrapper's scores.
+
+    For a learner score (PLR's value loss) the worker cannot compute: the wrapper still reports
+    each episode's success at its end, which this handle ignores; the trainer reports the
+    learner's score for the same episode through its own handle on the shared pool. Everything
+    else (``stats``, what a run log reads) is the curriculum's.
+    """
+
+    def __init__(self, curriculum: agora.Curriculum[Any]) -> None:
+        self.curriculum = curriculum
+
+    def update_task_performance(self, task_id: int, score: float) -> None:
+        """Dropped: the trainer reports this episode's score."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.curriculum, name)
+
+
+class ClosesCurriculum(gymnasium.Wrapper[Any, Any, Any, Any]):
+    """Closes a worker's own curriculum handle with the env (the wrapper closes only handles it built)."""
+
+    def __init__(self, env: gymnasium.Env[Any, Any], curriculum: agora.Curriculum[Any]) -> None:
+        super().__init__(env)
+        self._curriculum = curriculum
+
+    def close(self) -> None:
+        super().close()
+        self._curriculum.close()
+
+
 def make_env(
     config: agora.CurriculumConfig | None = None,
     stats_interval: int = 1000,
     run_log: agora.RunLog | None = None,
+    *,
+    learner_scored: bool = False,
 ) -> gymnasium.Env[Any, Any]:
-    """DoorKey with image observations; with ``config``, playing its curriculum's tasks."""
+    """DoorKey with image observations; with ``config``, playing its curriculum's tasks.
+
+    ``learner_scored``: the trainer reports the scores (:class:`TasksOnly`), not this env.
+    """
     env: gymnasium.Env[Any, Any] = ImgObsWrapper(DoorKeyLevels(gymnasium.make("MiniGrid-DoorKey-5x5-v0")))
-    if config is not None:
-        env = GymnasiumCurriculumWrapper(
+    if config is None:
+        return env
+    if not learner_scored:
+        return GymnasiumCurriculumWrapper(
             env, config, apply_config=set_task, stats_interval=stats_interval, run_log=run_log
         )
-    return env
+    curriculum = config.make()
+    env = GymnasiumCurriculumWrapper(
+        env, TasksOnly(curriculum), apply_config=set_task, stats_interval=stats_interval, run_log=run_log
+    )
+    return ClosesCurriculum(env, curriculum)
 
 
 class Agent(nn.Module):
@@ -199,13 +253,40 @@ def save(
     curriculum.save(folder / "curriculum.json")
 
 
-def finished_episodes(info: dict[str, Any]) -> list[tuple[int, str, float]]:
-    """(env index, label, success) of each episode that ended at this vector step (SAME_STEP autoreset)."""
+def finished_episodes(info: dict[str, Any]) -> list[tuple[int, int, str, float]]:
+    """(env index, task id, label, success) of each episode that ended at this vector step
+    (SAME_STEP autoreset)."""
     final = info.get("final_info")
     if final is None:
         return []
     ended = np.flatnonzero(info["_final_info"])
-    return [(int(i), str(final[TASK_LABEL][i]), float(final["success"][i])) for i in ended]
+    return [
+        (int(i), int(final[TASK_ID][i]), str(final[TASK_LABEL][i]), float(final["success"][i])) for i in ended
+    ]
+
+
+def learner_scores(
+    advantages: torch.Tensor, ended: dict[tuple[int, int], int], carry: npt.NDArray[np.float64]
+) -> tuple[list[int], list[float]]:
+    """Positive value loss of each episode that ended in this rollout: the mean of max(A_t, 0)
+    over its steps (Robust PLR's score), with ``A`` the rollout's GAE advantages.
+
+    ``ended`` maps (step, env) to the task id of the episode that ended at that step. An
+    episode begun in an earlier rollout includes its steps there: ``carry[env]`` holds the
+    (sum, steps) of the episode each env is playing, updated here.
+    """
+    positive = advantages.clamp(min=0).cpu().numpy()
+    ids, scores = [], []
+    for env in range(positive.shape[1]):
+        start = 0
+        for t in sorted(step for step, e in ended if e == env):
+            carry[env] += (positive[start : t + 1, env].sum(), t + 1 - start)
+            ids.append(ended[t, env])
+            scores.append(float(carry[env, 0] / carry[env, 1]))
+            carry[env] = 0.0
+            start = t + 1
+        carry[env] += (positive[start:, env].sum(), positive.shape[0] - start)
+    return ids, scores
 
 
 def train(argv: list[str] | None = None) -> dict[str, Any]:
@@ -218,7 +299,7 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--sizes", type=int, nargs="+", default=[5, 6, 8])
     p.add_argument("--levels", type=int, default=500, help="training levels per size")
     p.add_argument("--tasks", type=int, default=64, help="active tasks in the curriculum's pool")
-    p.add_argument("--curriculum", choices=["lp", "uniform"], default="lp")
+    p.add_argument("--curriculum", choices=list(ALGORITHMS), default="lp")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lr", type=float, default=2.5e-4)
     p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations")
@@ -244,8 +325,12 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     # each a private copy, which the wrapper detects and warns about.
     curriculum = config.make()
     run_log = agora.RunLog(args.run_log, every=25) if args.run_log else None  # each worker counts its own
+    learner_scored = args.curriculum in LEARNER_SCORED
     envs = gymnasium.vector.AsyncVectorEnv(
-        [lambda: make_env(config, run_log=run_log) for _ in range(args.num_envs)],
+        [
+            lambda: make_env(config, run_log=run_log, learner_scored=learner_scored)
+            for _ in range(args.num_envs)
+        ],
         autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP,
     )
     obs_shape = envs.single_observation_space.shape
@@ -269,11 +354,13 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     next_done = torch.zeros(e, device=device)
     iteration, train_time, start_step = 0, 0.0, step
     episodes_per_env = [0] * e
+    carry = np.zeros((e, 2))  # learner scores: (sum, steps) of each env's running episode
     try:
         while step < args.total_steps:
             iteration += 1
             start = time.perf_counter()
             episodes: dict[str, list[float]] = {}
+            ended: dict[tuple[int, int], int] = {}  # (step, env) -> task id
             for t in range(n):
                 obs_buf[t], dones[t] = next_obs, next_done
                 with torch.no_grad():
@@ -283,13 +370,15 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
                 rewards[t] = torch.as_tensor(reward, device=device).float()
                 next_obs = torch.as_tensor(obs, device=device).float()
                 next_done = torch.as_tensor(terminated | truncated, device=device).float()
-                for env_index, label, success in finished_episodes(info):
+                for env_index, task_id, label, success in finished_episodes(info):
                     episodes.setdefault(label, []).append(success)
                     episodes_per_env[env_index] += 1
+                    ended[t, env_index] = task_id
             step += n * e
-            losses = ppo_update(
-                agent, optimizer, obs_buf, actions, logprobs, rewards, dones, values, next_obs, next_done
-            )
+            advantages = gae(agent, rewards, dones, values, next_obs, next_done)
+            if learner_scored:
+                curriculum.update_task_performance_many(*learner_scores(advantages, ended, carry))
+            losses = ppo_update(agent, optimizer, obs_buf, actions, logprobs, advantages, values)
             train_time += time.perf_counter() - start
             record = {
                 "step": step,
@@ -316,12 +405,8 @@ def train(argv: list[str] | None = None) -> dict[str, Any]:
     return record
 
 
-def ppo_update(
+def gae(
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
-    obs: torch.Tensor,
-    actions: torch.Tensor,
-    logprobs: torch.Tensor,
     rewards: torch.Tensor,
     dones: torch.Tensor,
     values: torch.Tensor,
@@ -329,13 +414,8 @@ def ppo_update(
     next_done: torch.Tensor,
     gamma: float = 0.99,
     gae_lambda: float = 0.95,
-    epochs: int = 4,
-    minibatches: int = 4,
-    clip: float = 0.2,
-    ent_coef: float = 0.01,
-    vf_coef: float = 0.5,
-) -> dict[str, float]:
-    """CleanRL's PPO update: GAE advantages, then clipped policy and value losses per minibatch."""
+) -> torch.Tensor:
+    """CleanRL's GAE advantages of a rollout (``dones[t]``: the observation at ``t`` began an episode)."""
     n = rewards.shape[0]
     with torch.no_grad():
         next_value = agent(next_obs)[3]
@@ -346,7 +426,25 @@ def ppo_update(
             following = next_value if t == n - 1 else values[t + 1]
             delta = rewards[t] + gamma * following * not_done - values[t]
             advantages[t] = last = delta + gamma * gae_lambda * not_done * last
-        returns = advantages + values
+    return advantages
+
+
+def ppo_update(
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    values: torch.Tensor,
+    epochs: int = 4,
+    minibatches: int = 4,
+    clip: float = 0.2,
+    ent_coef: float = 0.01,
+    vf_coef: float = 0.5,
+) -> dict[str, float]:
+    """CleanRL's PPO update: clipped policy and value losses per minibatch, on :func:`gae`'s advantages."""
+    returns = advantages + values
     b_obs, b_actions, b_logprobs = obs.flatten(0, 1), actions.flatten(), logprobs.flatten()
     b_adv, b_returns = advantages.flatten(), returns.flatten()
     batch = b_adv.numel()

@@ -104,6 +104,52 @@ def test_load_state_resumes_exactly(make: Make) -> None:
     assert_same_future(original, restored)
 
 
+def played_per_label(curriculum: Curriculum[Any], steps: int) -> dict[str | None, list[float]]:
+    """Play ``steps`` episodes; returns [episodes, score sum] per label, as reported."""
+    out: dict[str | None, list[float]] = {}
+    for step in range(steps):
+        task = curriculum.get_task()
+        score = ((task.task_id * 13 + step) % 7) / 6
+        counts = out.setdefault(task.get_label(), [0, 0.0])
+        counts[0] += 1
+        counts[1] += score
+        curriculum.update_task_performance(task.task_id, score)
+    return out
+
+
+def test_per_label_counters_keep_evicted_tasks_and_survive_a_checkpoint(tmp_path: Path, make: Make) -> None:
+    curriculum = make(curriculum_config())
+    played = played_per_label(curriculum, 120)
+    stats = curriculum.stats()
+    assert stats["label/maze/num_evicted"] > 0
+    assert stats["label/maze/num_completed"] == played["maze"][0]
+    assert stats["label/maze/num_scheduled"] == played["maze"][0]
+    assert stats["label/maze/mean_score"] == pytest.approx(played["maze"][1] / played["maze"][0])
+    curriculum.save(tmp_path / "ckpt.json")
+    restored = make(curriculum_config())
+    restored.load(tmp_path / "ckpt.json")
+    assert restored.stats() == stats  # exactly
+    later = played_per_label(restored, 50)
+    total = played["maze"][0] + later["maze"][0]
+    assert restored.stats()["label/maze/num_completed"] == total
+
+
+def test_a_score_for_an_evicted_task_counts_for_its_label(make: Make) -> None:
+    curriculum = make(curriculum_config())
+    held = curriculum.get_task()
+    while held.get_label() != "maze":
+        held = curriculum.get_task()
+    played = played_per_label(curriculum, 200)
+    assert held.task_id not in curriculum.active_task_ids()  # evicted meanwhile (EvictPlayedConfig)
+    curriculum.update_task_performance(held.task_id, 1.0)
+    stats = curriculum.stats()
+    assert stats["num_stale_updates"] == 1
+    assert stats["label/maze/num_completed"] == played["maze"][0] + 1
+    assert stats["label/maze/mean_score"] == pytest.approx(
+        (played["maze"][1] + 1.0) / (played["maze"][0] + 1)
+    )
+
+
 def test_load_state_into_a_used_curriculum(make: Make) -> None:
     original = make(curriculum_config())
     play(original, 30)
@@ -345,6 +391,10 @@ def corrupt(state: dict[str, Any], change: str) -> dict[str, Any]:
         state["pool"]["ids"] = _with(state["pool"]["ids"], lambda ids: ids.__setitem__(1, ids[0]))
     elif change == "free_stack":
         state["pool"]["header"] = _with(state["pool"]["header"], lambda header: header.__setitem__(0, 2))
+    elif change == "label_totals":
+        state["label_totals"] = [[1.0, 2.0, 0.5]]  # three columns, not four
+    elif change == "label_totals_negative":
+        state["label_totals"] = [[-1.0, 0.0, 0.0, 0.0]]
     elif change == "label_index":
         state["pool"]["label"] = _with(state["pool"]["label"], lambda label: label.__setitem__(0, 99))
     return state
@@ -373,6 +423,8 @@ def _with(blob: dict[str, Any], change: Callable[[npt.NDArray[Any]], None]) -> d
         ("duplicate_id", "checkpoint pool holds task id \\d+ more than once"),
         ("free_stack", "free-slot stack does not match"),
         ("label_index", "label indices outside its 1 labels"),
+        ("label_totals", "label_totals must hold 4 finite numbers per label"),
+        ("label_totals_negative", "label_totals must hold 4 finite numbers per label"),
     ],
 )
 def test_invalid_states_raise_and_change_nothing(

@@ -189,9 +189,12 @@ def test_inspect_summarises_a_checkpoint(checkpoint: Path) -> None:
     counts = {row[0]: int(row[1]) for row in label_lines}
     assert set(counts) == {"small", "large"}
     assert sum(counts.values()) == 40
-    evicted = re.search(r"\(([\d,]+) episodes of evicted tasks have no label", out)
-    unlabelled = int(evicted.group(1).replace(",", "")) if evicted else 0
-    assert sum(int(row[3]) for row in label_lines) + unlabelled == 300, "every episode is counted once"
+    evicted = re.search(r"evicted ([\d,]+), stale", out)
+    assert evicted is not None
+    assert sum(int(row[3]) for row in label_lines) == int(evicted.group(1).replace(",", ""))
+    # Per-label totals keep evicted tasks' episodes: every episode is under its label, once.
+    assert sum(int(row[4]) for row in label_lines) == 300
+    assert "have no label" not in out
 
 
 def test_inspect_json_sorts_by_the_curriculum_s_own_sampling_probabilities(tmp_path: Path) -> None:
@@ -217,7 +220,8 @@ def test_inspect_json_sorts_by_the_curriculum_s_own_sampling_probabilities(tmp_p
     assert all(t["buckets"]["length"] in (2, 3, 5) for t in top)
     # Slice statistics keep evicted tasks' episodes: every episode is under a bucket value.
     assert sum(summary["buckets"]["length"].values()) == 600
-    assert summary["labels"]["corridor"]["episodes"] == summary["episodes_of_active_tasks"] < 600
+    assert summary["episodes_of_active_tasks"] < summary["labels"]["corridor"]["episodes"] == 600
+    assert summary["labels"]["corridor"]["evicted_tasks"] == summary["counters"]["num_evicted"]
 
 
 def test_inspect_regenerates_bucket_values_of_an_env_config_defined_in_main(tmp_path: Path) -> None:
@@ -249,6 +253,76 @@ def test_inspect_regenerates_bucket_values_of_an_env_config_defined_in_main(tmp_
     assert {t["task_id"]: t["buckets"]["size"] for t in summary["top"]} == expected
     assert {t["label"] for t in summary["top"]} == {"maze"}
     assert summary["notes"] == []
+
+
+GENERATOR_IN_MAIN = """
+import json, sys
+from collections import Counter
+from pydantic import BaseModel
+import agora
+
+class Maze(BaseModel):
+    size: int = 5
+    level: int = 0
+    walls: float = 0.0
+
+class Mazes(agora.TaskGenerator):
+    class Config(agora.TaskGeneratorConfig["Mazes"]):
+        size: int = 5
+
+    def _generate(self, task_id, rng):
+        return agora.GeneratedTask(task_id, lambda: Maze(size=self.config.size))
+
+gen = agora.merge([
+    agora.BucketedTaskGenerator.Config(child_generator_config=Mazes.Config(size=size), label=f"maze-{size}")
+    .add_bucket("level", list(range(6)))
+    .add_bucket("walls", [agora.Span(0.0, 0.5), 0.9])
+    for size in (5, 7)
+])
+curriculum = gen.to_curriculum(
+    num_active_tasks=6, min_presentations_for_eviction=2, algorithm_config=agora.LearningProgressConfig()
+).make()
+levels = Counter()
+for i in range(300):
+    task = curriculum.get_task()
+    levels[task.get_bucket_values()["level"]] += 1
+    task.complete(float(i % 3 == 0))
+curriculum.save(sys.argv[1])
+buckets = {t: curriculum.generated(t).bucket_values for t in curriculum.active_task_ids()}
+print(json.dumps({"levels": levels, "buckets": buckets, "evicted": curriculum.stats()["num_evicted"]}))
+"""
+
+
+def test_inspect_shows_bucket_values_of_a_generator_defined_in_main(tmp_path: Path) -> None:
+    """The generator class cannot be imported by ``inspect``: the axes stored in the checkpoint,
+    with each task's bins, give the per-bucket tables and the top tasks' bucket entries."""
+    script = tmp_path / "train.py"
+    script.write_text(GENERATOR_IN_MAIN)
+    path = tmp_path / "mazes.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), *sys.path])}
+    trained = subprocess.run(
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert trained.returncode == 0, trained.stderr
+    played = json.loads(trained.stdout)
+    assert played["evicted"] > 0
+    proc = agora("inspect", str(path), "--json", "--top", "6")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    levels = {str(level): played["levels"].get(str(level), 0) for level in range(6)}
+    assert summary["buckets"]["level"] == levels
+    assert set(summary["buckets"]["walls"]) == {"0.0-0.5", "0.9"}
+    assert sum(summary["buckets"]["walls"].values()) == 300
+    assert len(summary["top"]) == 6
+    for task in summary["top"]:
+        drawn = played["buckets"][str(task["task_id"])]  # the script's own values
+        walls = 0.9 if drawn["walls"] == 0.9 else "0.0-0.5"  # a Span's value shows as the Span
+        assert task["buckets"] == {"level": drawn["level"], "walls": walls}
+        assert task["label"] in ("maze-5", "maze-7")
+    assert any("bucket values from the checkpoint's bucket bins" in note for note in summary["notes"])
+    text = agora("inspect", str(path)).stdout
+    assert "bucket level (episodes, evicted tasks included):" in text
+    assert "bucket walls (episodes, evicted tasks included):" in text
 
 
 def test_report_draws_every_figure_of_a_real_run(tmp_path: Path) -> None:

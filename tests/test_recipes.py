@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agora.report import read_run_log
@@ -63,6 +64,40 @@ def test_minigrid_ppo_trains_logs_and_resumes(tmp_path: Path) -> None:
     resumed = recipe.train([*common, "--total-steps", "3584", "--resume"])
     assert resumed["step"] == 3584  # the model's step count continued
     assert resumed["final/num_completed"] == saved + sum(resumed["episodes_per_env"])
+
+
+@pytest.mark.parametrize(("algorithm", "stat"), [("plr", "frac_seen"), ("learnability", "frac_judged")])
+def test_minigrid_ppo_runs_the_other_curricula(tmp_path: Path, algorithm: str, stat: str) -> None:
+    """PLR is scored by the trainer (value loss), learnability by the workers (success): either
+    way every episode reaches the pool exactly once (twice would mean the workers' success scores
+    were not dropped under PLR)."""
+    require("minigrid")
+    require("torch")
+    recipe = load_example("minigrid_ppo")
+    log = tmp_path / "run.jsonl"
+    argv = ["--num-envs", "2", "--num-steps", "128", "--sizes", "5", "--eval-episodes", "1", "--tasks", "8"]
+    out = recipe.train([*argv, "--curriculum", algorithm, "--total-steps", "2048", "--log", str(log)])
+    assert all(n > 0 for n in out["episodes_per_env"])
+    assert out["final/num_completed"] == sum(out["episodes_per_env"])
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert f"curriculum/algorithm/{stat}" in last  # the algorithm's own statistics are logged
+
+
+def test_minigrid_learner_scores_follow_episodes_across_rollouts() -> None:
+    """Positive value loss per episode: the mean of max(A, 0) over its steps, an episode cut by
+    the rollout's end continuing into the next rollout."""
+    torch = require("torch")
+    require("minigrid")
+    recipe = load_example("minigrid_ppo")
+    carry = np.zeros((2, 2))
+    first = torch.tensor([[1.0, -1.0], [3.0, 2.0], [-2.0, 4.0]])  # (steps, envs)
+    ids, scores = recipe.learner_scores(first, {(1, 0): 7}, carry)  # env 0's episode ends at step 1
+    assert ids == [7]
+    assert scores == pytest.approx([2.0])  # (1 + 3) / 2
+    ids, scores = recipe.learner_scores(torch.tensor([[5.0, 0.0]]), {(0, 0): 8, (0, 1): 9}, carry)
+    assert ids == [8, 9]
+    assert scores == pytest.approx([5.0 / 2, 6.0 / 4])  # env 0: steps 2 (-2 -> 0) and 0'; env 1: all four
+    assert not carry.any()
 
 
 @pytest.mark.parametrize("argv", [["--resume"], ["--curriculum", "best"]])

@@ -160,6 +160,22 @@ def _share_worker(
         barrier.wait(TIMEOUT)  # nobody detaches before all have read
 
 
+def _label_worker(config: agora.CurriculumConfig, index: int, results: Any) -> None:
+    """Play with scores buffered (so some arrive after another process evicted their task);
+    report [episodes, score sum] per label as this process played them."""
+    rng = np.random.default_rng(index)
+    played: dict[str, list[float]] = {}
+    with config.make() as curriculum:
+        for _ in range(EPISODES // 2):
+            task = curriculum.get_task()
+            score = score_of(task.task_id, rng)
+            counts = played.setdefault(str(task.get_label()), [0, 0.0])
+            counts[0] += 1
+            counts[1] += score
+            curriculum.update_task_performance(task.task_id, score)
+    results.put(played)
+
+
 def _kill_worker(config: agora.CurriculumConfig, index: int, returned: Any, start: Any) -> None:
     with config.make() as curriculum:
         start.wait(TIMEOUT)
@@ -257,6 +273,56 @@ def test_four_processes_share_one_pool(method: str) -> None:
             assert worker_stats == stats
             assert worker_snapshot == snapshot
         check_consistent(owner)
+
+
+def test_per_label_counters_count_every_process_s_episodes_evicted_tasks_included() -> None:
+    ctx = mp.get_context("fork")
+    config = lp_config(new_session(), num_tasks=30)
+    with config.make() as owner:
+        results = ctx.Queue()
+        workers = [ctx.Process(target=_label_worker, args=(config, i, results)) for i in range(3)]
+        for worker in workers:
+            worker.start()
+        reports = [results.get(timeout=TIMEOUT) for _ in workers]
+        for worker in workers:
+            worker.join(TIMEOUT)
+        assert [w.exitcode for w in workers] == [0, 0, 0]
+        stats = owner.stats()
+        assert stats["num_completed"] == 3 * (EPISODES // 2)
+        assert stats["num_evicted"] > 0
+        for label in ("easy", "hard"):
+            episodes = sum(report.get(label, [0, 0.0])[0] for report in reports)
+            scores = sum(report.get(label, [0, 0.0])[1] for report in reports)
+            assert stats[f"label/{label}/num_completed"] == episodes
+            assert stats[f"label/{label}/mean_score"] == pytest.approx(scores / episodes)
+        assert stats["label/easy/num_evicted"] + stats["label/hard/num_evicted"] == stats["num_evicted"]
+        # Another process reads the same counters: they live in the shared pool.
+        with config.make() as attached:
+            assert pool_stats(attached) == pool_stats(owner)
+
+
+def test_label_totals_load_by_name_into_a_session_that_numbers_labels_otherwise(tmp_path: Any) -> None:
+    local = lp_config(new_session(), num_tasks=30).model_copy(update={"use_shared_memory": False})
+    with local.make() as source:
+        for _ in range(400):
+            task = source.get_task()
+            source.update_task_performance(task.task_id, float(task.get_label() == "easy"))
+        source.save(tmp_path / "ckpt.json")
+        expected = {k: v for k, v in source.stats().items() if k.startswith("label/")}
+    assert expected["label/easy/num_evicted"] > 0
+    reversed_labels = lp_config(new_session(), num_tasks=30)
+    generator = reversed_labels.task_generator
+    assert isinstance(generator, agora.TaskGeneratorSet.Config)
+    generator.task_generators = generator.task_generators[::-1]  # the session numbers hard first
+    with reversed_labels.make() as shared:
+        assert shared.get_state()["labels"] == ["hard", "easy"] != read_labels(tmp_path / "ckpt.json")
+        with pytest.warns(UserWarning, match="task_generator"):
+            shared.load(tmp_path / "ckpt.json", strict=False)
+        assert {k: v for k, v in shared.stats().items() if k.startswith("label/")} == expected
+
+
+def read_labels(path: Any) -> list[str]:
+    return list(agora.read_checkpoint(path)["labels"])
 
 
 @pytest.mark.parametrize("method", START_METHODS)
@@ -854,10 +920,20 @@ def test_a_session_id_collision_with_another_config_names_the_fields() -> None:
     other_generator = agora.CurriculumConfig(
         **{
             **config.model_dump(),
+            # Labelled like the session's: an unlabelled generator would also change the layout
+            # (no per-label totals), which is reported first.
+            "task_generator": agora.bucketed(Maze(size=7), label="easy").add_bucket("variant", [1, 2]),
+        }
+    )
+    unlabelled = agora.CurriculumConfig(
+        **{
+            **config.model_dump(),
             "task_generator": agora.bucketed(Maze(size=7)).add_bucket("variant", [1, 2]),
         }
     )
     with config.make() as owner:
+        with pytest.raises(LayoutMismatchError, match=r"label_totals: d:\d+ in the session, absent here"):
+            unlabelled.make()
         with pytest.raises(LayoutMismatchError, match=r"different config \(differs in: seed\)"):
             config.model_copy(update={"seed": 1}).make()
         with pytest.raises(LayoutMismatchError, match=r"differs in: task_generator\)"):

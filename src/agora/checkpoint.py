@@ -1,7 +1,9 @@
 """Checkpoints: the curriculum state as JSON-ready data, its checks, its files, and a read-only view.
 
 A state is a dict with ``format_version``, ``config`` (the ``CurriculumConfig`` as JSON),
-``rng``, ``queue`` (pre-drawn slots), ``labels``, ``pool`` (one base64 blob per pool array),
+``rng``, ``queue`` (pre-drawn slots), ``labels``, ``label_totals`` (per label, in the order of
+``labels``: what evicted tasks left behind, see ``agora.curriculum.labels.LabelTotals``; absent
+in older states, read as zeros), ``pool`` (one base64 blob per pool array, tables excepted),
 ``algorithm`` and ``slices``. Whatever runs a curriculum (the Ray actor, a trainer) can store
 its own part under ``extensions`` (:func:`set_extension` / :func:`get_extension`); loading a
 curriculum ignores it.
@@ -42,6 +44,7 @@ __all__ = [
     "decode_array",
     "defining_config",
     "get_extension",
+    "label_totals",
     "read_checkpoint",
     "set_extension",
     "write_checkpoint",
@@ -100,6 +103,7 @@ def capture(
     rng: np.random.Generator,
     queue: Iterable[int],
     labels: list[str],
+    label_totals: list[list[float]],
     pool: TaskPool,
     algorithm: Any,
     slices: Any,
@@ -108,7 +112,7 @@ def capture(
     arrays = {
         spec.name: _encode(pool.backend.array(spec.name))
         for spec in pool.backend.layout
-        if spec.name not in _REBUILT
+        if spec.name not in _REBUILT and spec.name not in pool.tables
     }
     return {
         "format_version": CHECKPOINT_FORMAT,
@@ -116,6 +120,7 @@ def capture(
         "rng": rng.bit_generator.state,
         "queue": list(queue),
         "labels": list(labels),
+        "label_totals": label_totals,
         "pool": arrays,
         "algorithm": algorithm,
         "slices": slices,
@@ -130,6 +135,8 @@ class CheckedState:
     rng: np.random.Generator
     queue: npt.NDArray[np.intp]
     labels: list[str]
+    label_totals: npt.NDArray[np.float64]
+    """One row per label (``LABEL_TOTALS`` columns), zeros for a state without them."""
     algorithm: Any
     slices: Any
 
@@ -161,7 +168,7 @@ def check_state(state: object, *, config: dict[str, Any], pool: TaskPool, strict
         warnings.warn(message, stacklevel=5)  # the caller of Curriculum.load_state
     decoded = {}
     for spec in pool.backend.layout:
-        if spec.name in _REBUILT:
+        if spec.name in _REBUILT or spec.name in pool.tables:
             continue
         if spec.name not in state["pool"]:
             raise CheckpointError(f"checkpoint has no pool array {spec.name!r}")
@@ -179,9 +186,41 @@ def check_state(state: object, *, config: dict[str, Any], pool: TaskPool, strict
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         raise CheckpointError("checkpoint labels must be a list of strings")
     _check_pool(decoded, queue, len(labels), pool.capacity)
+    totals = label_totals(state, len(labels))
     return CheckedState(
-        decoded, rng, np.asarray(queue, dtype=np.intp), labels, state["algorithm"], state.get("slices")
+        decoded,
+        rng,
+        np.asarray(queue, dtype=np.intp),
+        labels,
+        totals,
+        state["algorithm"],
+        state.get("slices"),
     )
+
+
+def label_totals(state: dict[str, Any], num_labels: int) -> npt.NDArray[np.float64]:
+    """A state's ``label_totals`` as a ``(num_labels, 4)`` array (zeros if it has none), checked."""
+    from agora.curriculum.labels import LABEL_TOTALS
+
+    data = state.get("label_totals")
+    if data is None:
+        return np.zeros((num_labels, len(LABEL_TOTALS)))
+    score = LABEL_TOTALS.index("score_sum")  # every other column counts something: >= 0
+    try:
+        rows = np.asarray(data, dtype=np.float64).reshape(-1, len(LABEL_TOTALS))
+        valid = bool(
+            len(rows) == num_labels
+            and np.isfinite(rows).all()
+            and (np.delete(rows, score, axis=1) >= 0).all()
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise CheckpointError(
+            f"checkpoint label_totals must hold {len(LABEL_TOTALS)} finite numbers per label "
+            f"({', '.join(LABEL_TOTALS)}) for its {num_labels} labels"
+        )
+    return rows
 
 
 def _check_pool(arrays: dict[str, npt.NDArray[Any]], queue: object, num_labels: int, capacity: int) -> None:
@@ -336,6 +375,8 @@ class CheckpointView:
             self.header: dict[str, int] = dict(zip(HEADER, self.columns["header"].tolist(), strict=True))
             self.ids = self.columns["ids"]
             self.labels: list[str] = [str(label) for label in state["labels"]]
+            self.label_totals = label_totals(state, len(self.labels))
+            """Per label, what evicted tasks left behind (``LABEL_TOTALS`` columns)."""
             self.config: dict[str, Any] = dict(state["config"])
             missing = sorted({"completions", "score_sum", "label"} - self.columns.keys())
             if missing:

@@ -5,7 +5,9 @@ Works without building the curriculum. Sampling probabilities come from the save
 state over a pool rebuilt from the saved arrays, so only the algorithm config's class must be
 importable (agora's own always are). Labels and bucket values come from regenerating the top
 tasks; an env config class that cannot be imported here (e.g. defined in the training script's
-``__main__``) is replaced by a stand-in, since drawing bucket values never builds a config.
+``__main__``) is replaced by a stand-in, since drawing bucket values never builds a config. If
+a generator class itself cannot be imported, bucket values come from the tasks' slice bins and
+the bucket axes the checkpoint stores with its slice statistics.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from agora._table import format_table
 from agora.checkpoint import CheckpointView, check_state
 from agora.config import import_path, load_symbol
+from agora.curriculum.labels import LABEL_TOTALS
+from agora.generators.values import Span
+from agora.tracking.stats import entry_from_state
 
 __all__ = ["format_summary", "summarize"]
 
@@ -47,13 +52,23 @@ def summarize(state: dict[str, Any], source: str, top: int) -> dict[str, Any]:
     else:
         key, order_by = "mean score", means
     generator, problem = _generator(view.config)
-    if problem:
+    saved = _saved_axes(state)
+    axes = saved if saved is not None else generator.bucket_axes() if generator is not None else {}
+    if problem and saved:
+        notes.append(
+            "bucket values from the checkpoint's bucket bins (a Span shows its range), as the "
+            f"generator cannot be rebuilt here: {problem}"
+        )
+    elif problem:
         notes.append(f"labels from the pool; bucket values unavailable: {problem}")
     label_ids = view.active_column("label")
     tasks = []
     for i in np.argsort(-order_by, kind="stable")[:top].tolist():
         task_id = int(view.ids[view.active[i]])
-        generated = generator.generate(task_id) if generator is not None else None
+        if generator is not None:
+            buckets = dict(generator.generate(task_id).bucket_values)
+        else:
+            buckets = _binned_values(view, axes, int(view.active[i]))
         tasks.append(
             {
                 "task_id": task_id,
@@ -62,7 +77,7 @@ def summarize(state: dict[str, Any], source: str, top: int) -> dict[str, Any]:
                 "completions": int(completions[i]),
                 "mean_score": float(means[i]),
                 "label": view.labels[label_ids[i]] if 0 <= label_ids[i] < len(view.labels) else None,
-                "buckets": {} if generated is None else dict(generated.bucket_values),
+                "buckets": buckets,
             }
         )
     header = view.header
@@ -80,7 +95,7 @@ def summarize(state: dict[str, Any], source: str, top: int) -> dict[str, Any]:
         "top": tasks,
         "labels": _labels(view, label_ids, completions),
         "episodes_of_active_tasks": int(pool_episodes),
-        "buckets": _buckets(view, state, generator, completions),
+        "buckets": _buckets(view, state, axes, completions),
         "notes": notes,
     }
     return summary
@@ -89,32 +104,61 @@ def summarize(state: dict[str, Any], source: str, top: int) -> dict[str, Any]:
 def _labels(
     view: CheckpointView, label_ids: npt.NDArray[Any], completions: npt.NDArray[np.float64]
 ) -> dict[str, dict[str, float]]:
-    """Per label: active tasks and their share, episodes of those tasks and their share."""
+    """Per label: active tasks and their share, evicted tasks, and episodes (evicted tasks'
+    included) with their share of all episodes."""
     if not view.labels:
         return {}
     known = label_ids >= 0
     tasks = np.bincount(label_ids[known], minlength=len(view.labels))
-    episodes = np.bincount(label_ids[known], weights=completions[known], minlength=len(view.labels))
+    live = np.bincount(label_ids[known], weights=completions[known], minlength=len(view.labels))
+    retired = view.label_totals
+    episodes = live + retired[:, LABEL_TOTALS.index("num_completed")]
+    evicted = retired[:, LABEL_TOTALS.index("num_evicted")]
+    total = max(float(view.header["num_completed"]), 1.0)
     return {
         label: {
             "active_tasks": int(tasks[j]),
             "task_share": float(tasks[j] / max(len(view.active), 1)),
+            "evicted_tasks": int(evicted[j]),
             "episodes": int(episodes[j]),
-            "episode_share": float(episodes[j] / max(completions.sum(), 1.0)),
+            "episode_share": float(episodes[j] / total),
         }
         for j, label in enumerate(view.labels)
     }
 
 
+def _saved_axes(state: dict[str, Any]) -> dict[str, list[Any]] | None:
+    """The analysed bucket axes stored with the slice statistics (None in older checkpoints)."""
+    slices = state.get("slices")
+    saved = slices.get("axes") if isinstance(slices, dict) else None
+    if not isinstance(saved, dict):
+        return None
+    return {str(path): [entry_from_state(e) for e in entries] for path, entries in saved.items()}
+
+
+def _binned_values(view: CheckpointView, axes: dict[str, list[Any]], slot: int) -> dict[str, Any]:
+    """A task's bucket entry on each analysed axis, from its slice bins (0: not on that axis)."""
+    out = {}
+    for i, (path, entries) in enumerate(axes.items()):
+        column = view.columns.get(f"slice_{i}")
+        index = int(column[slot]) if column is not None else 0
+        if 0 < index <= len(entries):
+            entry = entries[index - 1]
+            out[path] = str(entry) if isinstance(entry, Span) else entry
+    return out
+
+
 def _buckets(
-    view: CheckpointView, state: dict[str, Any], generator: Any, completions: npt.NDArray[np.float64]
+    view: CheckpointView,
+    state: dict[str, Any],
+    axes: dict[str, list[Any]],
+    completions: npt.NDArray[np.float64],
 ) -> dict[str, dict[str, int]]:
     """Episodes per bucket entry on each analysed axis, evicted tasks included (from the slice
     statistics: live tasks' pool columns plus what evicted tasks left behind)."""
     slices = state.get("slices")
-    if generator is None or not isinstance(slices, dict):
+    if not isinstance(slices, dict):
         return {}
-    axes = generator.bucket_axes()
     out = {}
     for i, (path, retired) in enumerate(slices.get("retired_counts", {}).items()):
         column = f"slice_{i}"
@@ -220,17 +264,19 @@ def format_summary(summary: dict[str, Any]) -> str:
     columns = ["task id", "sampling p", "lp_score", "completions", "mean score", "label", "bucket values"]
     lines.append(format_table(columns, rows))
     if summary["labels"]:
-        unattributed = counters["num_completed"] - summary["episodes_of_active_tasks"]
-        lines += ["", "labels (episodes: of the tasks now in the pool):"]
+        unattributed = counters["num_completed"] - sum(s["episodes"] for s in summary["labels"].values())
+        lines += ["", "labels (episodes: evicted tasks included):"]
         label_rows = [
-            [label, s["active_tasks"], s["task_share"], s["episodes"], s["episode_share"]]
+            [label, s["active_tasks"], s["task_share"], s["evicted_tasks"], s["episodes"], s["episode_share"]]
             for label, s in summary["labels"].items()
         ]
-        lines.append(
-            format_table(["label", "active tasks", "share", "episodes", "episode share"], label_rows)
-        )
+        columns = ["label", "active tasks", "share", "evicted tasks", "episodes", "episode share"]
+        lines.append(format_table(columns, label_rows))
         if unattributed > 0:
-            lines.append(f"({unattributed:,} episodes of evicted tasks have no label in the checkpoint)")
+            lines.append(
+                f"({unattributed:,} episodes have no label: unlabelled tasks, or a checkpoint older "
+                "than per-label totals)"
+            )
     for path, counts in summary["buckets"].items():
         total = max(sum(counts.values()), 1)
         lines += ["", f"bucket {path} (episodes, evicted tasks included):"]

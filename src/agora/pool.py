@@ -54,7 +54,10 @@ class TaskPool:
         capacity: int,
         fields: Sequence[SlotField] = (),
         backend_factory: Callable[[Sequence[ArraySpec]], TaskMemoryBackend] = LocalMemoryBackend,
+        tables: Sequence[ArraySpec] = (),
     ) -> None:
+        """``tables``: arrays that are not per slot (e.g. per-label totals) in the same buffer,
+        zeroed by :meth:`initialize`; their owners checkpoint them (not as raw pool arrays)."""
         if capacity <= 0:
             raise ValueError(f"pool capacity must be positive, got {capacity}")
         self.capacity = capacity
@@ -72,7 +75,10 @@ class TaskPool:
             ArraySpec("table_slots", "i", table),
             ArraySpec("evicted", "q", min(EVICTED_MEMORY, max(1024, capacity))),
             *(ArraySpec(name, code, capacity * width) for name, code, width in self.fields),
+            *tables,
         ]
+        self.tables: frozenset[str] = frozenset(spec.name for spec in tables)
+        """Names of the arrays of ``tables``."""
         self.backend = backend_factory(layout)
         self.header = self.backend.view("header")
         self.ids = self.backend.view("ids")
@@ -93,6 +99,8 @@ class TaskPool:
         # Pop order is slot 0, 1, 2, ... so a fresh pool fills slots in order.
         self.backend.array("free")[:] = np.arange(self.capacity - 1, -1, -1, dtype=np.int32)
         self.backend.array("header")[:] = 0
+        for name in self.tables:
+            self.backend.array(name)[:] = 0
         self.header[self._h["num_free"]] = self.capacity
 
     # -- counters ---------------------------------------------------------------------

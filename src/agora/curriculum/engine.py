@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
-from agora.curriculum.labels import LabelTable
+from agora.curriculum.labels import LabelTable, LabelTotals
 from agora.curriculum.mutation import MutationConfig, pick_parents
 from agora.curriculum.stat_loggers import SliceAnalyzer
 from agora.curriculum.validation import unknown_id
@@ -76,6 +76,8 @@ class PoolEngine:
         self.labels = labels if labels is not None else LabelTable()
         self.slice_analyzer = slice_analyzer
         self._track_labels = generator is not None and generator.has_labels
+        self.label_totals = LabelTotals.of(pool) if self._track_labels else None
+        """What evicted tasks (and stale scores) leave per label; None without labels."""
         self._generate = self._track_labels or slice_analyzer is not None
         self._spare: Prepared = {}  # see prepare_tasks
         self._completions = pool.view("completions")
@@ -263,8 +265,31 @@ class PoolEngine:
         if self.slice_analyzer is not None:
             self.slice_analyzer.on_tasks_evicted(slots)
         removed = self.pool.remove_many(slots.tolist())
+        self._retire_labels(slots)
         self.fill(prepared)
         return removed
+
+    def _retire_labels(self, slots: npt.NDArray[np.intp]) -> None:
+        """Keep what the removed tasks in ``slots`` counted per label (their columns are only
+        cleared when the slots are reused). After the removal: a writer killed in between loses
+        these counts, rather than counting them twice when the repair replaces the slots."""
+        if self.label_totals is not None:
+            self.label_totals.retire(slots)
+
+    def count_stale(self, task_id: int, score: float) -> None:
+        """A score for ``task_id``, evicted already, counts for its label (the generator says which)."""
+        if self.label_totals is not None:
+            label = self.labels.id_of(self._generated(task_id).label)
+            if label >= 0:
+                self.label_totals.add_stale(label, score)
+
+    def count_stale_many(
+        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], slots: npt.NDArray[np.intp]
+    ) -> None:
+        """:meth:`count_stale` for the entries of a batch not in the pool (``slots`` -1)."""
+        if self.label_totals is not None:
+            for i in np.flatnonzero(slots < 0).tolist():
+                self.count_stale(int(ids[i]), float(values[i]))
 
     def fill(self, prepared: Prepared | None = None) -> None:
         """Create tasks with fresh random ids until the pool is full.
@@ -315,6 +340,7 @@ class PoolEngine:
             if self.slice_analyzer is not None:
                 self.slice_analyzer.on_tasks_evicted(slots)
             self.pool.remove_many(slots.tolist())
+            self._retire_labels(slots)
         self.fill()
 
     # -- weights --------------------------------------------------------------------------

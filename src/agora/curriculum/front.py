@@ -30,6 +30,7 @@ from agora.curriculum.config import CurriculumConfig
 from agora.curriculum.coordination.local import LocalCoordinator
 from agora.curriculum.coordination.shared import SharedCoordinator
 from agora.curriculum.engine import PoolEngine
+from agora.curriculum.labels import LABEL_TOTALS, LabelTotals
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.stat_loggers import CacheCoordinator, SliceAnalyzer
 from agora.curriculum.stats import CurriculumStats
@@ -73,7 +74,8 @@ class Curriculum(Generic[TConfig]):
         fields = (*config.algorithm_config.pool_fields(), *SliceAnalyzer.fields(len(axes)))
         # The one place the mode is chosen: everything after goes through the coordinator.
         coordination = SharedCoordinator if config.setting("use_shared_memory") else LocalCoordinator
-        opened = coordination.open_pool(config, fields, session_id=session_id, attach=_attach)
+        tables = LabelTotals.tables(self._generator.has_labels)
+        opened = coordination.open_pool(config, fields, tables, session_id=session_id, attach=_attach)
         self.pool, labels, created = opened
         try:
             self._versions = CacheCoordinator(self.pool)
@@ -240,6 +242,7 @@ class Curriculum(Generic[TConfig]):
                 rng=self._engine.rng,
                 queue=self._queue,
                 labels=self._engine.labels.labels,
+                label_totals=self._label_totals_state(),
                 pool=self.pool,
                 algorithm=self.algorithm.get_state(),
                 slices=self.slice_analyzer.get_state() if self.slice_analyzer is not None else None,
@@ -280,6 +283,13 @@ class Curriculum(Generic[TConfig]):
         if self.slice_analyzer is not None and checked.slices is not None:
             self.slice_analyzer.load_state(checked.slices)
         self.coordinator.after_load()
+        totals = self._engine.label_totals
+        if totals is not None:  # by name: a shared session may number the labels differently
+            totals.load(checked.label_totals, [self._engine.labels.id_of(label) for label in checked.labels])
+
+    def _label_totals_state(self) -> list[list[float]]:
+        totals, labels = self._engine.label_totals, self._engine.labels.labels
+        return totals.by_label(labels) if totals is not None else [[0.0] * len(LABEL_TOTALS) for _ in labels]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a checkpoint atomically (temp file, fsync, rename) with a checksum; temp files

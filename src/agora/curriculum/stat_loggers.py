@@ -19,7 +19,7 @@ import numpy.typing as npt
 from agora.generators.values import BucketValue, Span
 from agora.pool import TaskPool
 
-__all__ = ["CacheCoordinator", "LPStatsAggregator", "SliceAnalyzer", "StatsLogger"]
+__all__ = ["CacheCoordinator", "LPStatsAggregator", "SliceAnalyzer", "StatsLogger", "entry_from_state"]
 
 
 class CacheCoordinator:
@@ -187,7 +187,10 @@ class SliceAnalyzer(StatsLogger):
         return out
 
     def get_state(self) -> dict[str, Any]:
+        """Retired counts and scores per axis, and the axes themselves (each task's bin indexes its
+        axis' entries), which lets a checkpoint name bucket values without the generator."""
         return {
+            "axes": {path: [_entry_state(e) for e in entries] for path, entries in self.axes.items()},
             "retired_counts": {path: c.tolist() for path, c in self._retired_counts.items()},
             "retired_scores": {path: s.tolist() for path, s in self._retired_scores.items()},
         }
@@ -201,15 +204,36 @@ class SliceAnalyzer(StatsLogger):
         self.invalidate_cache()
 
 
+def _entry_state(entry: BucketValue) -> Any:
+    """A bucket entry as JSON: a :class:`Span` as its fields (``{"range_min", "range_max"}``)."""
+    return entry.model_dump() if isinstance(entry, Span) else entry
+
+
+def entry_from_state(data: Any) -> BucketValue:
+    """A bucket entry saved by :meth:`SliceAnalyzer.get_state`."""
+    return Span.model_validate(data) if isinstance(data, dict) else data
+
+
 class LPStatsAggregator(StatsLogger):
-    """Per-label pool composition, sample counts, completions and mean LP, from pool columns."""
+    """Per-label pool composition, episodes, hand-outs, mean score and mean LP, from pool columns.
+
+    ``retired``: per-label rows of what evicted tasks left behind (an
+    ``agora.curriculum.labels.LabelTotals``' rows, columns in ``LABEL_TOTALS`` order: episodes,
+    hand-outs, score sum, evictions),
+    added to the live tasks' so that episode counts and mean scores cover every episode.
+    """
 
     def __init__(
-        self, pool: TaskPool, labels: Sequence[str], coordinator: CacheCoordinator | None = None
+        self,
+        pool: TaskPool,
+        labels: Sequence[str],
+        coordinator: CacheCoordinator | None = None,
+        retired: npt.NDArray[np.float64] | None = None,
     ) -> None:
         super().__init__(coordinator)
         self.pool = pool
         self.labels = labels  # the curriculum's label table (grows in place)
+        self.retired = retired
 
     def get_base_stats(self) -> dict[str, float]:
         if not self.labels:
@@ -221,15 +245,28 @@ class LPStatsAggregator(StatsLogger):
             "num_active": np.ones(len(active)),
             "num_scheduled": self.pool.array("scheduled")[active].astype(np.float64),
             "num_completed": self.pool.array("completions")[active].astype(np.float64),
+            "score_sum": self.pool.array("score_sum")[active],
         }
         has_lp = self.pool.has_field("lp_score")
         if has_lp:
             columns["lp_sum"] = self.pool.array("lp_score")[active].astype(np.float64)
-        sums = {name: np.bincount(index, weights=values, minlength=size) for name, values in columns.items()}
+        sums: dict[str, npt.NDArray[np.float64]] = {
+            name: np.bincount(index, weights=values, minlength=size).astype(np.float64, copy=False)
+            for name, values in columns.items()
+        }
+        evicted = np.zeros(size)
+        if self.retired is not None:
+            rows = self.retired[: size - 1]
+            for column, name in enumerate(("num_completed", "num_scheduled", "score_sum")):
+                sums[name][1:] += rows[:, column]
+            evicted[1:] = rows[:, 3]
         out: dict[str, float] = {}
         for i, label in enumerate(self.labels, start=1):
             for name in ("num_active", "num_scheduled", "num_completed"):
                 out[f"{label}/{name}"] = float(sums[name][i])
+            out[f"{label}/num_evicted"] = float(evicted[i])
+            completed = sums["num_completed"][i]
+            out[f"{label}/mean_score"] = float(sums["score_sum"][i] / completed) if completed else 0.0
             if has_lp:
                 count = sums["num_active"][i]
                 out[f"{label}/mean_lp"] = float(sums["lp_sum"][i] / count) if count else 0.0

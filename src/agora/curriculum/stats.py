@@ -16,7 +16,9 @@ class CurriculumStats:
     def __init__(self, engine: PoolEngine, versions: CacheCoordinator) -> None:
         self._engine = engine
         self._versions = versions
-        self._labels = LPStatsAggregator(engine.pool, engine.labels.labels, versions)
+        totals = engine.label_totals
+        retired = totals.rows if totals is not None else None
+        self._labels = LPStatsAggregator(engine.pool, engine.labels.labels, versions, retired)
         self._version: tuple[int, ...] | None = None
         self._cached: dict[str, float] = {}
 

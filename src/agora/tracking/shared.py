@@ -38,6 +38,7 @@ from agora.tracking.memory import ArraySpec, TaskMemoryBackend, layout_size
 from agora.tracking.tracker import TaskTracker
 
 __all__ = [
+    "MAX_STRINGS",
     "CentralizedTaskTracker",
     "LayoutMismatchError",
     "SessionSplitError",
@@ -62,7 +63,8 @@ _CONTROL = (
     "fingerprint_len",
 )
 _CONTROL_WORDS = 16  # room for the crash journal's words (agora.curriculum.coordination.shared.Journal)
-_MAX_STRINGS = 4096
+MAX_STRINGS = 4096
+"""Strings (task labels) a session's string table holds."""
 _STRING_BYTES = 256 * 1024
 _PREFIX = "ag_"
 _ATTACH_TIMEOUT = 10.0
@@ -189,8 +191,8 @@ class StringTable:
     """
 
     def __init__(self, memory: memoryview[int], session_id: str) -> None:
-        self._index: memoryview[int] = memory[: 8 * (_MAX_STRINGS + 2)].cast("q")
-        self._bytes: memoryview[int] = memory[8 * (_MAX_STRINGS + 2) :]
+        self._index: memoryview[int] = memory[: 8 * (MAX_STRINGS + 2)].cast("q")
+        self._bytes: memoryview[int] = memory[8 * (MAX_STRINGS + 2) :]
         self._session_id = session_id
 
     def clear(self) -> None:
@@ -213,9 +215,9 @@ class StringTable:
         index, count = self._index, self._index[0]
         encoded = text.encode()
         end = index[count + 1] + len(encoded)
-        if count >= _MAX_STRINGS or end > len(self._bytes):
+        if count >= MAX_STRINGS or end > len(self._bytes):
             raise ValueError(
-                f"shared pool of session {self._session_id!r} cannot hold more than {_MAX_STRINGS} labels "
+                f"shared pool of session {self._session_id!r} cannot hold more than {MAX_STRINGS} labels "
                 f"or {_STRING_BYTES} bytes of them; cannot add {text!r}"
             )
         self._bytes[index[count + 1] : end] = encoded
@@ -254,7 +256,7 @@ class SharedMemoryBackend(TaskMemoryBackend, SegmentLock):
         self._control_bytes = _CONTROL_WORDS * 8 + _DESCRIPTOR_BYTES
         self._data_size = layout_size(layout)
         self._strings_at = self._control_bytes + self._data_size + layout_size([self._scratch_spec])
-        self._total = self._strings_at + 8 * (_MAX_STRINGS + 2) + _STRING_BYTES
+        self._total = self._strings_at + 8 * (MAX_STRINGS + 2) + _STRING_BYTES
         self._descriptor = _describe(layout)
         SegmentLock.__init__(self)
         self._pid = os.getpid()

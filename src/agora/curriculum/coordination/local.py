@@ -19,6 +19,7 @@ from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, PoolSource
 from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
 from agora.pool import HEADER, SlotField, TaskPool
+from agora.tracking.memory import ArraySpec
 
 __all__ = ["LocalCoordinator"]
 
@@ -33,11 +34,16 @@ class LocalCoordinator(Generic[TConfig]):
 
     @staticmethod
     def open_pool(
-        config: CurriculumConfig, fields: Sequence[SlotField], *, session_id: str | None, attach: bool
+        config: CurriculumConfig,
+        fields: Sequence[SlotField],
+        tables: Sequence[ArraySpec],
+        *,
+        session_id: str | None,
+        attach: bool,
     ) -> tuple[TaskPool, LabelTable, bool]:
         """A new pool in this process's memory, its label table, and True: the pool is new, so
         the caller initialises it. (``session_id`` and ``attach`` only mean something when shared.)"""
-        return TaskPool(config.num_active_tasks, fields), LabelTable(), True
+        return TaskPool(config.num_active_tasks, fields, tables=tables), LabelTable(), True
 
     def __init__(
         self,
@@ -92,6 +98,7 @@ class LocalCoordinator(Generic[TConfig]):
         slot = self._pool.slot_of(task_id)
         if slot is None:
             if self._pool.was_evicted(task_id):
+                self.engine.count_stale(task_id, score)
                 self._pool.add_to_counter("num_stale")
                 self._header[self._h_completed] += 1  # the episode was played: num_completed counts it
                 return
@@ -116,6 +123,7 @@ class LocalCoordinator(Generic[TConfig]):
         its tasks were handed out in, if known."""
         slots = self.engine.slots_of(ids, guess)
         self.engine.check_known(ids, slots)
+        self.engine.count_stale_many(ids, values, slots)
         self.engine.apply_scores(values, slots, first_occurrences(slots))
 
     # -- refresh steps ------------------------------------------------------------------------

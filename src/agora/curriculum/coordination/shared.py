@@ -42,6 +42,7 @@ from agora.curriculum.task import CurriculumTask, PoolSource
 from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
 from agora.pool import HEADER, SlotField, TaskPool
 from agora.tracking import shared
+from agora.tracking.memory import ArraySpec
 from agora.tracking.shared import SharedMemoryBackend
 
 __all__ = ["Journal", "SessionLabels", "SharedCoordinator"]
@@ -112,6 +113,7 @@ class Journal:
             end = begin + chunk
             self.begin_batch(ids[begin:end])
             try:
+                self._engine.count_stale_many(ids[begin:end], values[begin:end], slots[begin:end])
                 self._engine.apply_scores(values[begin:end], slots[begin:end], first[begin:end])
             finally:
                 self.end()
@@ -249,11 +251,16 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
 
     @staticmethod
     def open_pool(
-        config: CurriculumConfig, fields: Sequence[SlotField], *, session_id: str | None, attach: bool
+        config: CurriculumConfig,
+        fields: Sequence[SlotField],
+        tables: Sequence[ArraySpec],
+        *,
+        session_id: str | None,
+        attach: bool,
     ) -> tuple[TaskPool, LabelTable, bool]:
         """Create or attach to the session's pool; whether this process created it (and must
         initialise it: the lock is held until the coordinator is built)."""
-        return _open_session_pool(config, fields, session_id, attach)
+        return _open_session_pool(config, fields, tables, session_id, attach)
 
     def __init__(
         self,
@@ -546,7 +553,11 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
 
 
 def _open_session_pool(
-    config: CurriculumConfig, fields: Sequence[SlotField], session_id: str | None, attach: bool
+    config: CurriculumConfig,
+    fields: Sequence[SlotField],
+    tables: Sequence[ArraySpec],
+    session_id: str | None,
+    attach: bool,
 ) -> tuple[TaskPool, LabelTable, bool]:
     if session_id == "":
         raise ValueError("session_id is '': name the session or leave it None")
@@ -558,7 +569,7 @@ def _open_session_pool(
         create=not attach,
         fingerprint=_fingerprint(config),
     )
-    pool = TaskPool(config.num_active_tasks, fields, factory)
+    pool = TaskPool(config.num_active_tasks, fields, factory, tables=tables)
     backend = pool.backend
     assert isinstance(backend, SharedMemoryBackend)
     return pool, SessionLabels(backend), backend.created
