@@ -23,8 +23,8 @@ from agora._table import format_table
 from agora.checkpoint import CheckpointView, check_state
 from agora.config import import_path, load_symbol
 from agora.curriculum.labels import LABEL_TOTALS
+from agora.curriculum.stat_loggers import entry_from_state
 from agora.generators.values import Span
-from agora.tracking.stats import entry_from_state
 
 __all__ = ["format_summary", "summarize"]
 
