@@ -21,7 +21,14 @@ from agora.demo import DemoConfig, run_demo
 
 L = LearningProgressConfig
 
-S4 = {"noise_discount": 2.0, "staleness_rate": 0.2, "z_score_amplification": 5.0, "settled_after": None}
+S4 = {
+    "noise_discount": 2.0,
+    "staleness_rate": 0.2,
+    "z_score_amplification": 5.0,
+    "settled_after": None,
+    "sample_threshold": 10,
+    "exploration_bonus": 0.1,
+}
 """The defaults of session 4: the rows that build them up start from here."""
 
 VARIANTS: dict[str, LearningProgressConfig] = {
@@ -41,7 +48,8 @@ VARIANTS: dict[str, LearningProgressConfig] = {
     "+ discount 1.25, retries 0.3, z-score x15": L(
         **{**S4, "noise_discount": 1.25, "staleness_rate": 0.3, "z_score_amplification": 15.0}
     ),
-    "+ settled tasks judged at 15 (defaults)": L(),
+    "+ settled tasks (15 equal outcomes): LP 0, judged": L(sample_threshold=10, exploration_bonus=0.1),
+    "+ scored after 5 outcomes, bonus 0.05 (defaults)": L(),
     "defaults, discount 1": L(noise_discount=1.0),
     "defaults, discount 1.5": L(noise_discount=1.5),
     "defaults, discount 2": L(noise_discount=2.0),
@@ -50,6 +58,11 @@ VARIANTS: dict[str, LearningProgressConfig] = {
     "defaults, z-score x10": L(z_score_amplification=10.0),
     "defaults, retries to (1-p)^4": L(staleness_unsolved_power=4.0),
     "defaults, proportional weights": L(lp_transform="proportional"),
+    "defaults, scored after 3": L(sample_threshold=3),
+    "defaults, scored after 10": L(sample_threshold=10),
+    "defaults, bonus 0.02": L(exploration_bonus=0.02),
+    "defaults, bonus 0.1": L(exploration_bonus=0.1),
+    "defaults, uniform mixing 0.05": L(rand_task_rate=0.05),
 }
 
 SHORT = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import math
 import json
 
 import numpy as np
@@ -114,12 +115,10 @@ def test_evicted_slots_never_carry_statistics_to_new_tasks(make: Make) -> None:
 
 
 def test_only_measured_tasks_are_evicted(make: Make) -> None:
+    config = LearningProgressConfig()  # eviction's min_presentations (5) is below the judging horizon
     curriculum = make(
         agora.CurriculumConfig(
-            task_generator=agora.single_task(Kind()),
-            num_active_tasks=64,
-            seed=11,
-            algorithm_config=LearningProgressConfig(),  # min_presentations 5 < sample_threshold 10
+            task_generator=agora.single_task(Kind()), num_active_tasks=64, seed=11, algorithm_config=config
         )
     )
     played: collections.Counter[int] = collections.Counter()
@@ -133,10 +132,12 @@ def test_only_measured_tasks_are_evicted(make: Make) -> None:
     evicted = set(played) - set(curriculum.active_task_ids())
     assert evicted
     # Tasks that always fail are judged once settled (15 outcomes); tasks at 0.4 or 0.6 only after
-    # sample_threshold (10) + the first pair's slow time constant (1 / (0.15 * 0.3) -> 23 outcomes).
-    assert min(played[task_id] for task_id in evicted) >= 15
-    assert any(played[task_id] < 33 for task_id in evicted if task_id % 5 == 0)
-    assert min(played[task_id] for task_id in evicted if task_id % 5 in (2, 3)) >= 33
+    # sample_threshold + the first pair's slow time constant (1 / (0.15 * 0.3) -> 23 outcomes).
+    horizon = config.sample_threshold + math.ceil(1 / (config.ema_timescale * config.slow_timescale_factor))
+    assert config.settled_after is not None and config.settled_after < horizon
+    assert min(played[task_id] for task_id in evicted) >= config.settled_after
+    assert any(played[task_id] < horizon for task_id in evicted if task_id % 5 == 0)
+    assert min(played[task_id] for task_id in evicted if task_id % 5 in (2, 3)) >= horizon
 
 
 @pytest.mark.parametrize(
@@ -325,3 +326,23 @@ def test_eviction_quantile_equals_numpys() -> None:
             values = np.round(values, 1)  # ties
         for q in (0.0, 0.1, 0.4, 0.5, 0.77, 1.0):
             assert _quantile(values, q) == np.quantile(values, q)
+
+
+@pytest.mark.parametrize("settled_after", [15, None])
+def test_a_task_just_mastered_has_no_progress_once_settled(make: Make, settled_after: int | None) -> None:
+    # 20 failures then 30 successes: the slow EMAs still lag far behind, but the last 25
+    # outcomes are all successes, so nothing is changing any more.
+    config = agora.CurriculumConfig(
+        task_generator=agora.single_task(Kind()),
+        num_active_tasks=1,
+        min_presentations_for_eviction=10**9,
+        algorithm_config=LearningProgressConfig(settled_after=settled_after),
+    )
+    curriculum = make(config)
+    for score in [0.0] * 20 + [1.0] * 30:
+        curriculum.update_task_performance(curriculum.get_task().task_id, score)
+    max_lp = curriculum.stats()["algorithm/max_lp"]
+    if settled_after is None:
+        assert max_lp > 0
+    else:
+        assert max_lp == 0.0

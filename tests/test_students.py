@@ -228,14 +228,14 @@ def test_plr_arms_are_scored_by_value_loss_and_avoid_mastered_tasks() -> None:
 
 
 def test_compare_summarises_seeds_and_marks_capped_runs() -> None:
-    chain = Chain(chain=4, distractors=4, episodes=400)  # too short to finish: every run capped
+    chain = Chain(chain=4, distractors=4, episodes=200)  # too short to finish: every run capped
     kinds = Kinds(counts={"learnable": 2, "noisy": 2}, episodes=400, warmup=40)
     result = compare(
         {"uniform": DiscreteRandomConfig(), "LP": LearningProgressConfig()}, students=[chain, kinds], seeds=3
     )
     summary = result.summary("chain", "LP")
-    assert (summary.runs, summary.capped, summary.mean) == (3, 3, 400.0)
-    assert summary.text().startswith(">400")
+    assert (summary.runs, summary.capped, summary.mean) == (3, 3, 200.0)
+    assert summary.text().startswith(">200")
     shares = result.values("kinds", "LP")
     assert len(shares) == 3
     assert result.summary("kinds", "LP").mean == pytest.approx(sum(shares) / 3)

@@ -6,7 +6,8 @@ episode the tracker and scorer update a handful of pool columns in O(1); every
 for the whole distribution, computed in one vectorised pass:
 
 1. LP per task from the scorer (``scorers.py``): the largest difference of neighbouring
-   EMAs in a ladder of timescales, less what outcome noise alone gives at the task's rate.
+   EMAs in a ladder of timescales, less what outcome noise alone gives at the task's rate;
+   0 for a settled task (``settled_after`` outcomes or more, the last ``memory`` all equal).
 2. Tasks with fewer than ``sample_threshold`` outcomes get weight ``exploration_bonus``.
 3. Among the others, those with LP > 0 or a positive success rate get a sigmoid of their
    amplified LP z-score (``lp_transform="zscore_sigmoid"``) or weights in proportion to LP
@@ -74,7 +75,7 @@ class LearningProgressConfig(CurriculumAlgorithmConfig, SeedLearningProgressFiel
         default=None, ge=0, lt=1, description="Fixed baseline b; None: the task's rate when its window fills."
     )
     exploration_bonus: float = Field(
-        default=0.1, ge=0, description="Weight of tasks with fewer than sample_threshold outcomes."
+        default=0.05, ge=0, description="Weight of tasks with fewer than sample_threshold outcomes."
     )
     progress_smoothing: float = Field(
         default=0.01, ge=0, le=0.5, description="θ (0.5: no reweighting) in r(p) = p(1-θ) / (p + θ(1-2p))."
@@ -137,13 +138,14 @@ class LearningProgressConfig(CurriculumAlgorithmConfig, SeedLearningProgressFiel
         "`power` outcomes at rate p all fail (10: a task at 0.2 gets a tenth of an unsolved task's "
         "retries; 0: by staleness alone).",
     )
-    sample_threshold: int = Field(default=10, ge=1, description="Outcomes a task needs before LP counts.")
+    sample_threshold: int = Field(default=5, ge=1, description="Outcomes a task needs before LP counts.")
     settled_after: int | None = Field(
         default=15,
         ge=1,
         description="Outcomes after which a task whose recent outcomes are all equal (all failures or all "
-        "successes) may be judged for eviction, before the EMAs' horizon: a large pool otherwise fills with "
-        "tasks that are never played enough to be judged (None: only after the horizon).",
+        "successes) is settled: its LP is 0 (nothing is changing now, however its slow EMAs lag) and it may "
+        "be judged for eviction before the EMAs' horizon, or a large pool fills with tasks that are never "
+        "played enough to be judged (None: neither).",
     )
     memory: int = Field(default=25, ge=1, le=4096, description="Recent outcomes kept per task.")
     eviction_threshold_percentile: float = Field(
@@ -187,6 +189,8 @@ class LearningProgressConfig(CurriculumAlgorithmConfig, SeedLearningProgressFiel
             "z_score_amplification": 1.0,
             "staleness_rate": 0.0,
             "settled_after": None,
+            "sample_threshold": 10,
+            "exploration_bonus": 0.1,
         }
         return cls(**{**settings, **overrides})
 
@@ -291,8 +295,15 @@ class LearningProgressAlgorithm(CurriculumAlgorithm):
         key = self._counters()
         if self._computed_at != key:
             everything = pool.all_slots
-            self._rate = self.tracker.recent_rate(everything)
-            self._lp = self.scorer.scores(everything, self._rate)
+            self._rate = rate = self.tracker.recent_rate(everything)
+            self._lp = self.scorer.scores(everything, rate)
+            settled_after = self.config.settled_after
+            if settled_after is not None:
+                # A task just mastered keeps a gap between its slow EMAs for hundreds of outcomes;
+                # once its recent outcomes are all equal that gap is history, not progress.
+                settled = pool.gather("completions", everything) >= settled_after
+                settled &= (rate == 0.0) | (rate == 1.0)
+                self._lp[settled] = 0.0
             self._computed_at = key
         if slots is pool.all_slots:
             return self._lp, self._rate  # read only: callers must not modify them
