@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections
-import math
 import json
+import math
 
 import numpy as np
 import pytest
@@ -134,7 +134,8 @@ def test_only_measured_tasks_are_evicted(make: Make) -> None:
     # Tasks that always fail are judged once settled (15 outcomes); tasks at 0.4 or 0.6 only after
     # sample_threshold + the first pair's slow time constant (1 / (0.15 * 0.3) -> 23 outcomes).
     horizon = config.sample_threshold + math.ceil(1 / (config.ema_timescale * config.slow_timescale_factor))
-    assert config.settled_after is not None and config.settled_after < horizon
+    assert config.settled_after is not None
+    assert config.settled_after < horizon
     assert min(played[task_id] for task_id in evicted) >= config.settled_after
     assert any(played[task_id] < horizon for task_id in evicted if task_id % 5 == 0)
     assert min(played[task_id] for task_id in evicted if task_id % 5 in (2, 3)) >= horizon

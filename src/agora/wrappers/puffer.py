@@ -22,6 +22,7 @@ from agora.wrappers._common import (
     ApplyConfig,
     DrivenWrapper,
     ScoreRange,
+    checked_stats_interval,
     missing_extra,
     require_method,
     resolve_apply_config,
@@ -106,11 +107,17 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         self.env = env
         self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._episode_score = episode_score
+        self._steps = 0  # steps so far
+        self._stats_interval = self._driver.stats_interval
+        self._next_stats = self._stats_interval  # the step count of the next statistics report
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.num_agents = env.num_agents
         self._start_task()
-        self._unplayed = True  # the current task has not been stepped yet: reset() keeps it
+        # The step count when the current task was taken, while no reset has begun it: reset()
+        # keeps a task not stepped since (-1: begun). Set at task starts only, so a step pays
+        # nothing for it.
+        self._fresh_at = 0
 
     observations = _buffer("observations")
     rewards = _buffer("rewards")
@@ -159,9 +166,9 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
 
         A task whose episode was cut short by this reset is not scored.
         """
-        if not self._unplayed:
+        if self._steps != self._fresh_at:
             self._start_task()
-        self._unplayed = False
+        self._fresh_at = -1
         return self.env.reset(seed=seed)  # type: ignore[no-any-return]
 
     def step(self, actions: Any, **kwargs: Any) -> tuple[Any, Any, Any, Any, Any]:
@@ -169,20 +176,28 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         obs, rewards, terminals, truncations, infos = (
             self.env.step(actions, **kwargs) if kwargs else self.env.step(actions)
         )
-        if self._unplayed:
-            self._unplayed = False
+        self._steps = steps = self._steps + 1
         # Agent 0 is checked first so that the common, mid-episode step costs two lookups.
         if (terminals[0] or truncations[0]) and (terminals.all() or truncations.all()):
             driver = self._driver
             driver.finish(driver.scaled(self._episode_score(self.env)))
             self._start_task()
-            self._unplayed = True
-        self._steps += 1
-        if self._steps >= self._stats_interval:
-            self._steps = 0
+            self._fresh_at = steps
+        if steps >= self._next_stats:
+            self._next_stats = steps + self._stats_interval
             stats = self._driver.stats()
             infos = [*infos, stats] if isinstance(infos, list) else {**(infos or {}), **stats}
         return obs, rewards, terminals, truncations, infos
+
+    def set_stats_update_frequency(self, frequency: int) -> None:
+        """Add curriculum statistics to ``info`` every ``frequency`` steps from now on."""
+        # This wrapper counts all its steps (the task-start logic reads the count): move the due step.
+        self._stats_interval = self._driver.stats_interval = checked_stats_interval(frequency)
+        self._next_stats = self._steps + self._stats_interval
+
+    def force_stats_update(self) -> None:
+        """Add curriculum statistics to the next step's ``info``, whatever the interval."""
+        self._next_stats = self._steps + 1
 
     def close(self) -> None:
         self.env.close()
