@@ -24,7 +24,7 @@ from agora.curriculum.config import CURRICULUM_KNOBS, CurriculumConfig
 from agora.curriculum.engine import PoolEngine
 from agora.curriculum.front import Curriculum
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
-from agora.curriculum.validation import MAX_SCORE, checked_score, checked_task_id
+from agora.curriculum.validation import MAX_SCORE, checked_priority, checked_score, checked_task_id
 from agora.handles import CurriculumLike, TaskHandle, TaskSource
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "TaskIds",
     "TaskSource",
     "check_checkpoint_folder",
+    "checked_priority",
     "checked_score",
     "checked_task_id",
     "decode_array",
