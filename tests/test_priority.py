@@ -113,6 +113,19 @@ def test_other_algorithms_ignore_the_priority() -> None:
     assert plain.get_state() == prioritised.get_state()
 
 
+def test_the_algorithm_only_api_takes_the_priority() -> None:
+    algorithm = PLRConfig(evict=False, staleness_coef=0.0).standalone(3)
+    for task_id in (7, 8, 9):
+        algorithm.on_task_created(task_id)
+    algorithm.update_task_performance(7, 1.0, priority=0.1)
+    algorithm.update_task_performance(8, 0.0, priority=5.0)
+    algorithm.update_task_performance(9, 0.0)  # the score stands in
+    probabilities = algorithm.score_tasks([7, 8, 9])
+    assert max(probabilities, key=probabilities.__getitem__) == 8
+    with pytest.raises(ValueError, match="priority for task 7 is nan"):
+        algorithm.update_task_performance(7, 1.0, priority=float("nan"))
+
+
 @pytest.mark.parametrize(
     ("bad", "error", "match"),
     [
