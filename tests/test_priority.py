@@ -216,6 +216,23 @@ def test_priorities_from_other_processes_reach_plr(method: str) -> None:
         assert int(played.sum()) == owner.stats()["num_completed"] == 16 + 2 + 2 + 2
 
 
+@pytest.mark.parametrize("reports", [10, 100])  # buffers applied one by one, then vectorised
+def test_a_shared_buffer_mixing_reports_with_and_without_priorities_equals_a_local_pool(reports: int) -> None:
+    rng = np.random.default_rng(2)
+    task_ids, scores, given = rng.integers(0, 8, reports), rng.random(reports), rng.normal(size=reports)
+    local = config(8, alpha=0.5).make()
+    with config(8, session=new_session(), alpha=0.5).make() as shared:
+        for curriculum in (local, shared):
+            for i, (task_id, score) in enumerate(zip(task_ids.tolist(), scores.tolist(), strict=True)):
+                if i % 3:
+                    curriculum.update_task_performance(task_id, score, priority=float(given[i]))
+                else:
+                    curriculum.update_task_performance(task_id, score)
+        shared.flush()
+        assert priorities_of(shared) == pytest.approx(priorities_of(local), rel=1e-12)
+        assert shared.stats()["mean_task_score"] == pytest.approx(local.stats()["mean_task_score"])
+
+
 def _killed_applying_priorities(cfg: agora.CurriculumConfig, task_ids: list[int]) -> None:
     curriculum = cfg.make()
 
