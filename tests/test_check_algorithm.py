@@ -78,6 +78,7 @@ class _Config(CurriculumAlgorithmConfig):
             "reads": _WeightsWrite,
             "eviction": _RepeatedCandidates,
             "state": _ForgetfulState,
+            "priority": _PriorityOnlyOneByOne,
         }
         return broken.get(self.kind, _Counting)(self, pool)
 
@@ -85,6 +86,13 @@ class _Config(CurriculumAlgorithmConfig):
 class _DoubleUpdateMany(_Counting):
     def update_many(self, slots: npt.NDArray[np.intp], scores: npt.NDArray[np.float64]) -> None:
         self.pool.array("hits")[slots] += 2.0
+
+
+class _PriorityOnlyOneByOne(_Counting):
+    """Counts priorities one by one but drops them in batches (the default batch hook)."""
+
+    def update_with_priority(self, slot: int, score: float, priority: float) -> None:
+        self.pool.array("hits")[slot] += priority
 
 
 class _NegativeWeights(_Counting):
@@ -139,6 +147,7 @@ def test_a_correct_custom_algorithm_passes() -> None:
         ("reads", "side-effect free reads"),
         ("eviction", "playing episodes"),  # evicting a slot twice fails in the pool first
         ("state", "update_many equals repeated update|state round trip"),
+        ("priority", "update_many_with_priority equals repeated update_with_priority"),
     ],
 )
 def test_a_broken_algorithm_fails_naming_the_contract(kind: str, contract: str) -> None:

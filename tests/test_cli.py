@@ -111,7 +111,7 @@ def test_bench_quick_runs_every_benchmark(tmp_path: Path) -> None:
         assert not skipped
     titles = {
         "get_task_update": "get_task + update_task_performance, uniform sampling",
-        "episode_cost": "Learning-progress curriculum: cost per episode",
+        "episode_cost": "Curriculum algorithms: cost per episode",
         "task_kinds": "Episodes per task by kind",
         "students": "Simulated students",
         "wrapper_overhead": "Wrapper overhead",

@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 import agora
-from agora.algorithms import LearningProgressConfig
+from agora.algorithms import LearningProgressConfig, PLRConfig
 from agora.curriculum import Curriculum, CurriculumConfig
 
 if os.environ.get("AGORA_REQUIRE_OPTIONAL") == "1":
@@ -191,10 +191,13 @@ def test_protocol_skips_duplicate_batches_and_rejects_gaps(cluster: None) -> Non
     try:
         actor = curriculum.actor
         (task_id,) = ray.get(actor.exchange.remote("c", [], 1, False))[2]
-        batch = (1, [task_id], [0.5])
+        batch = (1, [task_id], [0.5], None)
         assert ray.get(actor.exchange.remote("c", [batch], 0, False))[:2] == (1, 1)
         assert ray.get(actor.exchange.remote("c", [batch], 0, False))[:2] == (1, 1)  # a retry
-        assert ray.get(actor.exchange.remote("c", [(3, [task_id], [0.5])], 0, False))[:2] == (1, 1)  # gap
+        assert ray.get(actor.exchange.remote("c", [(3, [task_id], [0.5], None)], 0, False))[:2] == (
+            1,
+            1,
+        )  # gap
         stats = curriculum.stats()
     finally:
         ray.kill(curriculum.actor)
@@ -288,6 +291,45 @@ def test_client_rejects_bad_input(cluster: None) -> None:
             client.get_task()
     finally:
         ray.kill(curriculum.actor)
+
+
+def test_priorities_reach_plr_in_the_actor_and_tasks_say_whether_they_are_replays(
+    cluster: None, tmp_path: Path
+) -> None:
+    config = corridor_config(
+        num_active_tasks=4, refresh_interval=1, algorithm_config=PLRConfig(evict=False, staleness_coef=0.0)
+    )
+    curriculum = RayCurriculum.start(config)
+    try:
+        with curriculum.client(prefetch=2) as client:
+            first = client.get_task()
+            assert not first.is_replay  # nothing had a score when the actor handed it out
+            ids = curriculum.active_task_ids()
+            first.complete(0.0, priority=10.0)
+            rest = [t for t in ids if t != first.task_id]
+            client.update_task_performance(rest[0], 1.0, priority=20.0)
+            client.update_task_performance(rest[1], 0.5)  # no priority: the score stands in
+            client.update_task_performance_many([rest[2]], [0.0], priorities=[30.0])
+            with pytest.raises(ValueError, match="priority for task 1 is nan"):
+                client.update_task_performance(1, 0.5, priority=float("nan"))
+            with pytest.raises(ValueError, match="1 task ids but 2 priorities"):
+                client.update_task_performance_many([1], [0.5], priorities=[1.0, 2.0])
+            client.flush()
+            # Every task has a score now: past the ids prefetched before the flush, all are replays.
+            replays = [client.get_task().is_replay for _ in range(12)]
+            assert all(replays[2:])
+        curriculum.save(tmp_path / "plr.json")
+    finally:
+        ray.kill(curriculum.actor)
+    local = Curriculum.from_checkpoint(tmp_path / "plr.json")
+    active = local.pool.active_slots()
+    ids_now, scores_now = (
+        local.pool.array("ids")[active].tolist(),
+        local.pool.array("plr_score")[active].tolist(),
+    )
+    got = dict(zip(ids_now, scores_now, strict=True))
+    assert got == {first.task_id: 10.0, rest[0]: 20.0, rest[1]: 0.5, rest[2]: 30.0}
+    assert local.stats()["mean_task_score"] == pytest.approx(0.375)  # success scores, not priorities
 
 
 def test_restarts_need_a_checkpoint_path(cluster: None) -> None:

@@ -172,7 +172,12 @@ def test_info_carries_the_task_and_success_replaces_the_return() -> None:
     env = make_env(curriculum)
     _, info = env.reset(seed=0)
     task = env.current_task
-    assert info == {"length": 4, TASK_ID: task.task_id, "env_curriculum/task_label": "corridor"}
+    assert info == {
+        "length": 4,
+        TASK_ID: task.task_id,
+        "env_curriculum/task_label": "corridor",
+        "env_curriculum/is_replay": False,
+    }
     for action in (0, 0, 0, 1):
         _, _, terminated, _, info = env.step(action)
         assert info[TASK_ID] == task.task_id
@@ -335,3 +340,45 @@ def test_a_shared_curriculum_in_a_worker_does_not_warn() -> None:
     shared_config = config.model_copy(update={"algorithm_config": algorithm})
     with shared_config.make() as shared_curriculum, multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply(_wrap_in_worker, (pickle.dumps(shared_curriculum),)) == []
+
+
+class PriorityCorridorEnv(CorridorEnv):
+    """Puts a priority for PLR in the final ``info``, as an inner wrapper with value estimates would."""
+
+    def step(self, action: np.int64) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = super().step(action)
+        if terminated:
+            info["agora_priority"] = 10.0 * self.task.length
+        return obs, reward, terminated, truncated, info
+
+
+def test_the_final_info_priority_reaches_plr_and_info_says_whether_the_task_is_a_replay() -> None:
+    from agora.algorithms import PLRConfig
+
+    config = (
+        agora.bucketed(Corridor())
+        .add_bucket("length", [2, 3, 5])
+        .to_curriculum(
+            num_active_tasks=6, seed=0, refresh_interval=1, algorithm_config=PLRConfig(evict=False)
+        )
+    )
+    env = GymnasiumCurriculumWrapper(PriorityCorridorEnv(), config, apply_config=set_task, score_range=(0, 5))
+    scored: set[int] = set()
+    for episode in range(40):
+        _, info = env.reset(seed=episode)
+        task_id = info[TASK_ID]
+        assert info["env_curriculum/is_replay"] == (task_id in scored)
+        done = False
+        while not done:
+            _, _, done, _, step_info = env.step(np.int64(0))
+            assert step_info["env_curriculum/is_replay"] == info["env_curriculum/is_replay"]
+        scored.add(task_id)
+    curriculum = env.curriculum
+    assert isinstance(curriculum, agora.Curriculum)
+    pool = curriculum.pool
+    for task_id in scored:
+        slot = pool.slot_of(task_id)
+        length = curriculum.generated(task_id).config.length
+        assert pool.array("plr_score")[slot] == 10.0 * length  # the priority, not the score
+        assert pool.array("last_score")[slot] == pytest.approx(length / 5)  # the scaled return
+    env.close()

@@ -174,3 +174,28 @@ def test_default_apply_config_needs_set_mg_config() -> None:
 
     with pytest.raises(TypeError, match=r"MettaGridPettingZooEnv has no set_mg_config\(\)"):
         PettingZooCurriculumWrapper(MettaGridPettingZooEnv(Simulator(), small_arena()), arena_curriculum())
+
+
+def test_the_agents_mean_priority_reaches_plr() -> None:
+    from agora.algorithms import PLRConfig
+
+    class PriorityRelayEnv(RelayEnv):  # type: ignore[misc]
+        def step(self, actions: dict[int, int]) -> Any:
+            obs, rewards, terms, truncs, infos = super().step(actions)
+            if not self.agents:
+                infos = {a: {**infos.get(a, {}), "agora_priority": float(i)} for i, a in enumerate(rewards)}
+            return obs, rewards, terms, truncs, infos
+
+    gen = agora.bucketed(Relay()).add_bucket("length", [2, 4])
+    config = gen.to_curriculum(num_active_tasks=4, seed=0, algorithm_config=PLRConfig(evict=False))
+    env = PettingZooCurriculumWrapper(PriorityRelayEnv(), config, apply_config=set_relay, score_range=(0, 12))
+    _, infos = env.reset(seed=0)
+    assert all(info["env_curriculum/is_replay"] is False for info in infos.values())
+    task_id = env.current_task.task_id  # type: ignore[union-attr]
+    while env.agents:
+        env.step({agent: 0 for agent in env.agents})
+    curriculum = env.curriculum
+    assert isinstance(curriculum, agora.Curriculum)
+    slot = curriculum.pool.slot_of(task_id)
+    assert curriculum.pool.array("plr_score")[slot] == 0.5  # the mean of the agents' 0 and 1
+    env.close()

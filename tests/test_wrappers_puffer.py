@@ -261,6 +261,37 @@ def test_other_envs_plug_in_with_two_callables() -> None:
     assert env.goal == env.env.goal  # other attributes come from the wrapped env
 
 
+def test_episode_priority_reaches_plr() -> None:
+    from agora.algorithms import PLRConfig
+
+    gen = agora.bucketed(Level()).add_bucket("goal", [2, 4])
+    curriculum = gen.to_curriculum(num_active_tasks=6, algorithm_config=PLRConfig(evict=False)).make()
+
+    def apply_config(env: CounterEnv, cfg: Level) -> None:
+        env.next_goal = cfg.goal
+
+    env = CurriculumEnv(
+        CounterEnv(),
+        curriculum,
+        apply_config=apply_config,
+        episode_score=lambda env: 0.0,
+        episode_priority=lambda env: env.played * 10.0,
+    )
+    env.reset()
+    played = set()
+    for _ in range(30):
+        task = env.current_task
+        _, _, terminals, _, _ = env.step(np.zeros(1, dtype=np.int32))
+        if terminals.all():
+            played.add(task.task_id)
+    assert played
+    pool = curriculum.pool
+    for task_id in played:
+        slot = pool.slot_of(task_id)
+        assert pool.array("plr_score")[slot] == 10.0 * curriculum.generated(task_id).config.goal
+        assert pool.array("last_score")[slot] == 0.0
+
+
 def test_default_hooks_need_mettagrid_methods() -> None:
     curriculum = agora.single_task(Level()).to_curriculum(num_active_tasks=2).make()
     with pytest.raises(TypeError, match=r"no set_mg_config\(\).*apply_config="):

@@ -4,7 +4,7 @@ The curriculum lives in a Ray actor (:class:`RayCurriculum` starts it). Each wor
 :class:`RayCurriculumClient`, which has the per-episode interface of
 :class:`~agora.curriculum.Curriculum` (``get_task``, ``update_task_performance``, the batch
 calls, ``stats``), so env wrappers use it unchanged. Configs are generated in the worker from
-the task id (generation is deterministic); only ids and scores cross the network.
+the task id (generation is deterministic); only ids, scores and priorities cross the network.
 
 Per-episode cost stays low because the client talks to the actor in batches from a
 background thread: it keeps up to ``prefetch`` task ids in hand and buffers scores, sending
@@ -50,7 +50,14 @@ from agora.checkpoint import (
     write_checkpoint,
 )
 from agora.config import TConfig
-from agora.curriculum import Curriculum, CurriculumConfig, TaskHandle, checked_score, checked_task_id
+from agora.curriculum import (
+    Curriculum,
+    CurriculumConfig,
+    TaskHandle,
+    checked_priority,
+    checked_score,
+    checked_task_id,
+)
 from agora.generators.base import GeneratedTask, TaskGenerator
 
 if TYPE_CHECKING:
@@ -58,7 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientOptions", "ClientTask", "CurriculumShutDown", "RayCurriculum", "RayCurriculumClient"]
 
-_Batch = tuple[int, list[int], list[float]]  # (sequence number, task ids, scores)
+_Batch = tuple[int, list[int], list[float], list[float] | None]
+"""(sequence number, task ids, scores, priorities: None when no score in the batch came with one)."""
 
 
 def _ray() -> ModuleType:
@@ -138,24 +146,25 @@ class _CurriculumActor:
 
     def exchange(
         self, client_id: str, batches: list[_Batch], want: int, closing: bool
-    ) -> tuple[int, int, list[int], bool]:
+    ) -> tuple[int, int, list[int], list[bool], bool]:
         """Apply ``batches`` in sequence, hand out ``want`` task ids.
 
-        Returns (last batch applied, last batch checkpointed, task ids, shutting down).
+        Returns (last batch applied, last batch checkpointed, task ids, whether each is a
+        replay, shutting down).
         """
         applied = self._applied.get(client_id, 0)
-        for seq, task_ids, scores in batches:
+        for seq, task_ids, scores, priorities in batches:
             if seq <= applied:
                 self._counters["num_duplicate_batches"] += 1
                 continue
             if seq != applied + 1:  # a gap: this actor restarted from a checkpoint; the client resends
                 self._counters["num_resend_requests"] += 1
                 break
-            self._apply(task_ids, scores)
+            self._apply(task_ids, scores, priorities)
             self._since_checkpoint += len(task_ids)
             applied = seq
         self._applied[client_id] = applied
-        tasks = self._curriculum.get_tasks(want).task_ids.tolist()
+        handed = self._curriculum.get_tasks(want)
         if closing:
             self._open.discard(client_id)
         else:
@@ -167,15 +176,20 @@ class _CurriculumActor:
         ):
             self._checkpoint([self._path])
         durable = self._durable.get(client_id, 0) if self._path is not None else applied
-        return applied, durable, tasks, self._shutting_down
+        tasks, replays = handed.task_ids.tolist(), handed.is_replay.tolist()
+        return applied, durable, tasks, replays, self._shutting_down
 
-    def _apply(self, task_ids: list[int], scores: list[float]) -> None:
+    def _apply(self, task_ids: list[int], scores: list[float], priorities: list[float] | None) -> None:
+        curriculum = self._curriculum
         try:  # validated before anything is applied: all or nothing
-            self._curriculum.update_task_performance_many(task_ids, scores)
+            curriculum.update_task_performance_many(task_ids, scores, priorities=priorities)
         except ValueError:  # an id the pool never had (scores are validated by the client)
-            for task_id, score in zip(task_ids, scores, strict=True):
+            for i, (task_id, score) in enumerate(zip(task_ids, scores, strict=True)):
                 try:
-                    self._curriculum.update_task_performance(task_id, score)
+                    if priorities is None:
+                        curriculum.update_task_performance(task_id, score)
+                    else:
+                        curriculum.update_task_performance(task_id, score, priority=priorities[i])
                 except ValueError:
                     self._counters["num_unknown"] += 1
 
@@ -344,6 +358,8 @@ class ClientTask(TaskHandle[TConfig]):
 
     Its config is generated in this process; pool counters (``num_completions``...) live in
     the actor and are not mirrored here: read them from ``stats()`` or a checkpoint.
+    ``is_replay`` is the actor's, from when it handed the id to this client (up to
+    ``prefetch`` episodes before this task was).
     """
 
     __slots__ = ()
@@ -367,9 +383,11 @@ class RayCurriculumClient(Generic[TConfig]):
         )(self._generator.generate)
         self._lock = threading.Lock()  # guards the score buffer
         self._rpc_lock = threading.Lock()  # one exchange with the actor at a time
-        self._tasks: deque[int] = deque()
+        self._tasks: deque[tuple[int, bool]] = deque()  # (task id, is replay)
         self._ids: list[int] = []
         self._scores: list[float] = []
+        self._priorities: list[float] = []  # a score's own value when it came without one
+        self._prioritised = False  # whether any buffered score came with a priority
         self._unacked: deque[_Batch] = deque()  # sent batches no checkpoint covers yet
         self._next_seq = 1
         self._applied = 0
@@ -393,21 +411,29 @@ class RayCurriculumClient(Generic[TConfig]):
         """The next task to play (from the prefetched ids; waits for the actor only if none are left)."""
         self._check_open()
         try:
-            task_id = self._tasks.popleft()
+            task_id, is_replay = self._tasks.popleft()
         except IndexError:
-            task_id = self._take_blocking()
+            task_id, is_replay = self._take_blocking()
         if len(self._tasks) < self._low:
             self._wake.set()
-        return ClientTask(self, task_id)
+        return ClientTask(self, task_id, is_replay)
 
-    def update_task_performance(self, task_id: int, score: float) -> None:
-        """Buffer one episode's score; it reaches the actor with the next flush."""
+    def update_task_performance(self, task_id: int, score: float, *, priority: float | None = None) -> None:
+        """Buffer one episode's score (and the learner's priority, if given: as in
+        ``Curriculum.update_task_performance``); it reaches the actor with the next flush."""
         task_id = checked_task_id(task_id)  # before buffering: a bad entry would fail the whole flush
         score = checked_score(task_id, score)
+        if priority is not None:
+            priority = checked_priority(task_id, priority)
         with self._lock:
             self._check_open()
             self._ids.append(task_id)
             self._scores.append(score)
+            if priority is None:
+                self._priorities.append(score)
+            else:
+                self._priorities.append(priority)
+                self._prioritised = True
             full = len(self._ids) >= self.options.flush_every
         if full:
             self._wake.set()
@@ -416,12 +442,20 @@ class RayCurriculumClient(Generic[TConfig]):
         """``k`` tasks at once, equal in effect to ``k`` calls of :meth:`get_task`."""
         return [self.get_task() for _ in range(k)]
 
-    def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None:
+    def update_task_performance_many(
+        self, task_ids: Sequence[int], scores: Sequence[float], *, priorities: Sequence[float] | None = None
+    ) -> None:
         """Report many episodes at once, equal in effect to one call per pair, in order."""
         if len(task_ids) != len(scores):
             raise ValueError(f"{len(task_ids)} task ids but {len(scores)} scores")
-        for task_id, score in zip(task_ids, scores, strict=True):
-            self.update_task_performance(task_id, score)
+        if priorities is None:
+            for task_id, score in zip(task_ids, scores, strict=True):
+                self.update_task_performance(task_id, score)
+            return
+        if len(priorities) != len(scores):
+            raise ValueError(f"{len(task_ids)} task ids but {len(priorities)} priorities")
+        for task_id, score, priority in zip(task_ids, scores, priorities, strict=True):
+            self.update_task_performance(task_id, score, priority=priority)
 
     def stats(self) -> dict[str, float]:
         """The shared curriculum's statistics, after delivering this client's buffered scores."""
@@ -483,7 +517,7 @@ class RayCurriculumClient(Generic[TConfig]):
         if self._closed:
             raise RuntimeError(f"curriculum client {self.client_id} is closed")
 
-    def _take_blocking(self) -> int:
+    def _take_blocking(self) -> tuple[int, bool]:
         while True:
             self._exchange()
             try:
@@ -535,18 +569,20 @@ class RayCurriculumClient(Generic[TConfig]):
         """One delivery, resent until the actor has applied everything; True if it is shutting down."""
         with self._lock:
             if self._ids:
-                self._unacked.append((self._next_seq, self._ids, self._scores))
+                priorities = self._priorities if self._prioritised else None
+                self._unacked.append((self._next_seq, self._ids, self._scores, priorities))
                 self._next_seq += 1
-                self._ids, self._scores = [], []
+                self._ids, self._scores, self._priorities = [], [], []
+                self._prioritised = False
             self._last_flush = time.monotonic()
         last = self._next_seq - 1
         while True:
             send = [batch for batch in self._unacked if batch[0] > self._applied]
-            applied, durable, tasks, shutting_down = self._call(
+            applied, durable, tasks, replays, shutting_down = self._call(
                 "exchange", self.client_id, send, want, closing
             )
             want = 0
-            self._tasks.extend(tasks)
+            self._tasks.extend(zip(tasks, replays, strict=True))
             self._applied = applied
             while self._unacked and self._unacked[0][0] <= durable:
                 self._unacked.popleft()

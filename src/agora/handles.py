@@ -24,17 +24,26 @@ class TaskSource(Protocol[TConfig]):
 
     def generated(self, task_id: int) -> GeneratedTask[TConfig]: ...
 
-    def update_task_performance(self, task_id: int, score: float) -> None: ...
+    def update_task_performance(
+        self, task_id: int, score: float, *, priority: float | None = None
+    ) -> None: ...
 
 
 class TaskHandle(Generic[TConfig]):
-    """A task handed out by a curriculum: its id, its config (built on demand) and its report."""
+    """A task handed out by a curriculum: its id, its config (built on demand) and its report.
 
-    __slots__ = ("_completed", "_source", "task_id")
+    ``is_replay``: whether the task already had a score in the curriculum when it was handed
+    out (a replay of a seen task), rather than being tried for the first time (exploratory).
+    Fixed at hand-out. Robust PLR trains only on replays: skip the gradient update of an
+    exploratory task's rollout, but still report its score and priority (docs/algorithms.md).
+    """
 
-    def __init__(self, source: TaskSource[TConfig], task_id: int) -> None:
+    __slots__ = ("_completed", "_source", "is_replay", "task_id")
+
+    def __init__(self, source: TaskSource[TConfig], task_id: int, is_replay: bool = False) -> None:
         self._source = source
         self.task_id = task_id
+        self.is_replay = is_replay
         self._completed = False
 
     def get_env_cfg(self) -> TConfig:
@@ -54,8 +63,9 @@ class TaskHandle(Generic[TConfig]):
     def get_label(self) -> str | None:
         return self._source.generated(self.task_id).label
 
-    def complete(self, score: float) -> None:
-        """Report this task's episode score (same as ``update_task_performance``), once.
+    def complete(self, score: float, *, priority: float | None = None) -> None:
+        """Report this task's episode score (same as ``update_task_performance``), once;
+        ``priority``: the learner's priority score for it (PLR), if any.
 
         A handle stands for one episode: a second ``complete`` raises ``RuntimeError`` instead of
         counting an episode that was never played (a rejected score does not count as the call).
@@ -70,7 +80,10 @@ class TaskHandle(Generic[TConfig]):
                 f"score for task {self.task_id} must be one number, got {type(score).__name__} "
                 f"{reprlib.repr(score)}"
             )
-        self._source.update_task_performance(self.task_id, score)
+        if priority is None:
+            self._source.update_task_performance(self.task_id, score)
+        else:
+            self._source.update_task_performance(self.task_id, score, priority=priority)
         self._completed = True
 
     def __repr__(self) -> str:
@@ -90,9 +103,13 @@ class CurriculumLike(Protocol[TConfig]):
 
     def get_tasks(self, k: int) -> Sequence[TaskHandle[TConfig]]: ...
 
-    def update_task_performance(self, task_id: int, score: float) -> None: ...
+    def update_task_performance(
+        self, task_id: int, score: float, *, priority: float | None = None
+    ) -> None: ...
 
-    def update_task_performance_many(self, task_ids: Sequence[int], scores: Sequence[float]) -> None: ...
+    def update_task_performance_many(
+        self, task_ids: Sequence[int], scores: Sequence[float], *, priorities: Sequence[float] | None = None
+    ) -> None: ...
 
     def generated(self, task_id: int) -> GeneratedTask[TConfig]: ...
 

@@ -14,7 +14,9 @@ With the TD errors d_t = r_t + gamma * V(s_t+1) * (1 - done_t) - V(s_t) and the 
 advantages A_t = d_t + gamma * lam * (1 - done_t) * A_t+1, the scores are means over the
 rollout's steps: :func:`gae` of A, :func:`value_l1` of \\|A\\|, :func:`positive_value_loss` of
 max(A, 0), :func:`one_step_td_error` of \\|d\\|, and :func:`max_mc` of (best return - V).
-Report the result as the task's score (``curriculum.update_task_performance(task_id, score)``).
+Report the result as the task's priority, beside its success score
+(``curriculum.update_task_performance(task_id, success, priority=value_l1(...))``): PLR ranks
+by it, the statistics and other algorithms keep the success (docs/plr-training.md).
 """
 
 from __future__ import annotations

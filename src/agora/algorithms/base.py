@@ -111,6 +111,24 @@ class CurriculumAlgorithm(ABC):
         for slot, score in zip(slots.tolist(), scores.tolist(), strict=True):
             self.update(slot, score)
 
+    def update_with_priority(self, slot: int, score: float, priority: float) -> None:
+        """Record one episode's success ``score`` and the ``priority`` the learner reported for it.
+
+        Only called when the caller gave a priority (``update_task_performance(..., priority=p)``);
+        the default ignores it. An algorithm that ranks tasks by a learner signal (PLR)
+        overrides it. Under the lock, as :meth:`update`."""
+        self.update(slot, score)
+
+    def update_many_with_priority(
+        self,
+        slots: npt.NDArray[np.intp],
+        scores: npt.NDArray[np.float64],
+        priorities: npt.NDArray[np.float64],
+    ) -> None:
+        """Vectorised :meth:`update_with_priority` for distinct ``slots`` (in a batch where some
+        entries came without a priority, theirs equals their score). The default ignores it."""
+        self.update_many(slots, scores)
+
     def on_refresh(self) -> None:  # noqa: B027 - optional hook
         """A refresh of the sampling distribution begins (before eviction and weights).
 

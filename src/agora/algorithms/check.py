@@ -136,23 +136,32 @@ class _Probes:
                 raise _fail("determinism", mode, "two curricula with the same seed and episodes differ")
             # Through the curriculum, which updates the core columns first as the hooks expect:
             # one score per active task, one by one (update) against one batch (update_many).
+            # Then the same with a learner's priority beside each score (the *_with_priority hooks).
             rng = np.random.default_rng(self.seed)
-            task_ids = rng.permutation(one.pool.array("ids")[one.pool.active_slots()]).tolist()
-            scores = rng.random(len(task_ids)).tolist()
-            for task_id, score in zip(task_ids, scores, strict=True):
-                one.update_task_performance(task_id, score)
-            many.update_task_performance_many(task_ids, scores)
-            one.flush()
-            many.flush()
-            differ = _differing(_columns(one), _columns(many))
-            if differ or _state(one) != _state(many):
-                what = f"pool columns {differ}" if differ else "the algorithm's get_state()"
-                raise _fail(
-                    "update_many equals repeated update",
-                    mode,
-                    f"{self.name}.update_many({len(task_ids)} distinct slots) left {what} different from "
-                    "the same update() calls one by one",
-                )
+            for hook in ("update", "update_with_priority"):
+                task_ids = rng.permutation(one.pool.array("ids")[one.pool.active_slots()]).tolist()
+                scores = rng.random(len(task_ids)).tolist()
+                if hook == "update":
+                    for task_id, score in zip(task_ids, scores, strict=True):
+                        one.update_task_performance(task_id, score)
+                    many.update_task_performance_many(task_ids, scores)
+                else:
+                    priorities = rng.normal(size=len(task_ids)).tolist()
+                    for task_id, score, p in zip(task_ids, scores, priorities, strict=True):
+                        one.update_task_performance(task_id, score, priority=p)
+                    many.update_task_performance_many(task_ids, scores, priorities=priorities)
+                one.flush()
+                many.flush()
+                differ = _differing(_columns(one), _columns(many))
+                if differ or _state(one) != _state(many):
+                    what = f"pool columns {differ}" if differ else "the algorithm's get_state()"
+                    batched = hook.replace("update", "update_many", 1)
+                    raise _fail(
+                        f"{batched} equals repeated {hook}",
+                        mode,
+                        f"{self.name}.{batched}({len(task_ids)} distinct slots) left {what} different "
+                        f"from the same {hook}() calls one by one",
+                    )
 
         self.twins(mode, check)
 

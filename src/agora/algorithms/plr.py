@@ -1,9 +1,11 @@
 """Prioritized Level Replay (Jiang et al., ICML 2021; Robust PLR, NeurIPS 2021).
 
-Tasks are replayed in proportion to a priority: the score the learner reports for them,
-typically a value-error measure of its last rollout there (:mod:`agora.scores`). Per
-episode the task's priority S is updated in O(1), S <- (1 - alpha) S + alpha * score (a
-task's first score is taken as it is), and the episode clock is stamped on it. At each
+Tasks are replayed in proportion to a priority: the priority score the learner reports
+beside each episode's success (``update_task_performance(task_id, score, priority=p)``),
+typically a value-error measure of its last rollout there (:mod:`agora.scores`), or the
+score itself when it reports none. Per episode the task's priority S is updated in O(1),
+S <- (1 - alpha) S + alpha * priority (a task's first is taken as it is), and the episode
+clock is stamped on it. At each
 refresh the distribution over the pool is computed in one vectorised pass:
 
 1. A task is *seen* once it has a score. P_S over the seen tasks: the ``score_transform``
@@ -20,7 +22,8 @@ With eviction (default), the curriculum replaces the seen tasks of lowest priori
 ``min_presentations_for_eviction`` scores by fresh ones, which arrive unseen: PLR over a task
 space larger than the pool, as in Robust PLR's level buffer. docs/algorithms.md has the
 defaults and why. Robust PLR trains only on replayed tasks: a task handed out with
-``task.num_completions == 0`` is exploratory (skip its gradient update, report its score).
+``task.is_replay`` False is exploratory (skip its gradient update, report its score);
+docs/plr-training.md shows both in a PPO loop.
 """
 
 from __future__ import annotations
@@ -111,6 +114,19 @@ class PLRAlgorithm(CurriculumAlgorithm):
                 pool.array("completions")[slots] == 1, scores, old + alpha * (scores - old)
             )
         pool.array("plr_stamp")[slots] = self._clock
+
+    def update_with_priority(self, slot: int, score: float, priority: float) -> None:
+        """The learner's priority replaces the success score in S (the score still counts in
+        the pool's statistics)."""
+        self.update(slot, priority)
+
+    def update_many_with_priority(
+        self,
+        slots: npt.NDArray[np.intp],
+        scores: npt.NDArray[np.float64],
+        priorities: npt.NDArray[np.float64],
+    ) -> None:
+        self.update_many(slots, priorities)
 
     def on_refresh(self) -> None:
         self._clock = self.pool.counter("num_completed")

@@ -27,7 +27,7 @@ import numpy as np
 from agora.algorithms.base import CurriculumAlgorithm, CurriculumAlgorithmConfig
 from agora.algorithms.learning_progress import LearningProgressAlgorithm
 from agora.algorithms.scorers import LPScorer
-from agora.curriculum import checked_score, checked_task_id
+from agora.curriculum import checked_priority, checked_score, checked_task_id
 from agora.curriculum.gini import pool_gini
 from agora.pool import TaskPool
 from agora.tracking.shared import SharedMemoryBackend
@@ -124,17 +124,21 @@ class StandaloneAlgorithm:
             self.algorithm.on_tasks_evicted(slots)
             self.pool.remove_many(slots.tolist())
 
-    def update_task_performance(self, task_id: int, score: float) -> None:
-        """Report one episode's score for a tracked task."""
+    def update_task_performance(self, task_id: int, score: float, *, priority: float | None = None) -> None:
+        """Report one episode's score for a tracked task; ``priority``: the learner's (PLR ranks by it)."""
         checked_id = checked_task_id(task_id)
         value = checked_score(checked_id, score)
+        checked = None if priority is None else checked_priority(checked_id, priority)
         with self._locked():
             slot = self._slot(checked_id)
             pool = self.pool
             pool.array("completions")[slot] += 1
             pool.array("score_sum")[slot] += value
             pool.array("last_score")[slot] = value
-            self.algorithm.update(slot, value)
+            if checked is None:
+                self.algorithm.update(slot, value)
+            else:
+                self.algorithm.update_with_priority(slot, value, checked)
             pool.add_to_counter("num_completed")
 
     # -- judgement ------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""Per-episode cost of the learning-progress curriculum, by pool size (issue 3 targets).
+"""Per-episode cost of each curriculum algorithm, by pool size (issue 3 and 16 targets).
 
 One episode's curriculum work is ``get_task`` + ``update_task_performance`` with a random
-score. The distribution is refreshed every ``refresh_interval`` episodes, so timings are
-taken over whole refresh windows (each window includes exactly one refresh and its
-evictions) and the median window is reported: the refresh cost is included, amortised.
+score (for PLR also as its priority, the channel PLR is fed through). The distribution is
+refreshed every ``refresh_interval`` episodes, so timings are taken over whole refresh
+windows (each window includes exactly one refresh and its evictions) and the median window
+is reported: the refresh cost is included, amortised.
 Memory is the pool buffer per task and everything the curriculum allocates (tracemalloc).
 """
 
@@ -17,9 +18,15 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from agora.algorithms.base import CurriculumAlgorithmConfig
+from agora.algorithms.learnability import LearnabilityConfig
 from agora.algorithms.learning_progress import LearningProgressConfig
+from agora.algorithms.plr import PLRConfig
+from agora.algorithms.sequential import SequentialConfig, Stage
 from agora.bench import progress
 from agora.curriculum import Curriculum, CurriculumConfig
+from agora.generators.base import TaskGeneratorConfig
+from agora.generators.staged import StagedTaskGenerator
 from agora.helpers import bucketed
 
 __all__ = ["run"]
@@ -32,42 +39,79 @@ class BenchTask(BaseModel):
     size: int = 8
 
 
-def make_curriculum(num_tasks: int, seed: int = 0, churn: bool = False) -> Curriculum[BenchTask]:
-    """The benchmark curriculum; ``churn`` makes every task evictable after 2 outcomes.
+ALGORITHMS = ("learning_progress", "plr", "learnability", "sequential")
+"""What the table compares; sequential never evicts, so it has no maximum-eviction run."""
 
-    With the defaults a task may be evicted only after ``sample_threshold + 1/ema_timescale``
-    (44) outcomes, which a pool of a million tasks reaches after tens of millions of episodes.
-    ``churn`` measures eviction at its maximum rate (one per episode) instead.
+
+def _generator() -> TaskGeneratorConfig[Any]:
+    return bucketed(BenchTask()).add_bucket("level", list(range(10))).add_bucket("size", [8, 12, 16])
+
+
+def _algorithm(name: str, num_tasks: int, churn: bool) -> CurriculumAlgorithmConfig:
+    """Defaults, or (``churn``) every task evictable as soon as the curriculum allows."""
+    if name == "learning_progress":
+        return (
+            LearningProgressConfig(sample_threshold=1, ema_timescale=1.0)
+            if churn
+            else LearningProgressConfig()
+        )
+    if name == "plr":
+        return PLRConfig()
+    if name == "learnability":
+        return LearnabilityConfig(min_outcomes=1) if churn else LearnabilityConfig()
+    if name == "sequential":
+        # Stage 0 ends during the warm-up (its tasks get ~5 outcomes each); timed in stage 1,
+        # with replays of stage 0.
+        return SequentialConfig(stages=[Stage(episodes=2 * num_tasks), Stage()], replay_earlier=0.2)
+    raise ValueError(f"unknown algorithm {name!r}: one of {', '.join(ALGORITHMS)}")
+
+
+def make_curriculum(
+    num_tasks: int, seed: int = 0, churn: bool = False, algorithm: str = "learning_progress"
+) -> Curriculum[BenchTask]:
+    """The benchmark curriculum; ``churn`` makes every task evictable after 1 or 2 outcomes.
+
+    With learning progress's defaults a task may be evicted only after ``sample_threshold +
+    1/ema_timescale`` (44) outcomes, which a pool of a million tasks reaches after tens of
+    millions of episodes. ``churn`` measures eviction at its maximum rate (one per episode) instead.
     """
-    generator = bucketed(BenchTask()).add_bucket("level", list(range(10))).add_bucket("size", [8, 12, 16])
-    algorithm = (
-        LearningProgressConfig(sample_threshold=1, ema_timescale=1.0) if churn else LearningProgressConfig()
-    )
+    generator = _generator()
+    if algorithm == "sequential":
+        generator = StagedTaskGenerator.Config(stages=[_generator(), _generator()])
     config = CurriculumConfig(
         task_generator=generator,
         num_active_tasks=num_tasks,
         seed=seed,
         min_presentations_for_eviction=1 if churn else 5,
-        algorithm_config=algorithm,
+        algorithm_config=_algorithm(algorithm, num_tasks, churn),
     )
     return config.make()
 
 
 def _episodes(curriculum: Curriculum[BenchTask], scores: list[float]) -> None:
     get_task, update = curriculum.get_task, curriculum.update_task_performance
+    if curriculum.config.algorithm_config.type == "plr":  # the learner's priority channel
+        for score in scores:
+            update(get_task().task_id, score, priority=score)
+        return
     for score in scores:
         update(get_task().task_id, score)
 
 
 def episode_cost(
-    num_tasks: int, windows: int, warmup_windows: int, seed: int = 0, churn: bool = False
+    num_tasks: int,
+    windows: int,
+    warmup_windows: int,
+    seed: int = 0,
+    churn: bool = False,
+    algorithm: str = "learning_progress",
 ) -> dict[str, float]:
     # One-time imports (numpy.ma comes with the first eviction) and pydantic schema caches
     # stay out of the count.
-    _episodes(make_curriculum(16, seed, churn=True), [0.5] * 64)
+    _episodes(make_curriculum(16, seed, churn=True, algorithm=algorithm), [0.5] * 64)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    curriculum = make_curriculum(num_tasks, seed, churn)
+    curriculum = make_curriculum(num_tasks, seed, churn, algorithm)
     interval = curriculum.config.effective_refresh_interval
     rng = np.random.default_rng(seed)
     _episodes(curriculum, rng.random(interval * warmup_windows).tolist())
@@ -148,29 +192,43 @@ def run(quick: bool = False) -> dict[str, Any]:
     progress("batch API against single calls at 10,000 tasks")
     batch = batch_cost(10_000, k=256, episodes=block, rounds=rounds)
     calls = batch_cost(10_000, k=256, episodes=block, rounds=rounds, refresh=False)
-    sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
     windows = 5 if quick else 9
     rows = []
-    for size in sizes:
-        progress(f"{size:,} active tasks: defaults, then max eviction")
-        default = episode_cost(size, windows=windows, warmup_windows=40, churn=False)
-        churn = episode_cost(size, windows=windows, warmup_windows=40, churn=True)
-        rows.append(
-            [
-                f"{size:,}",
-                f"{default['refresh_interval']:,}",
-                f"{default['us_median']:.2f}",
-                f"{default['evictions_per_1k']:.0f}",
-                f"{churn['us_median']:.2f}",
-                f"{churn['us_max']:.2f}",
-                f"{churn['evictions_per_1k']:.0f}",
-                f"{default['pool_bytes_per_task']:.0f}",
-                f"{default['total_bytes_per_task']:.0f}",
-            ]
-        )
+    for algorithm in ALGORITHMS:
+        sizes = [1_000, 10_000] if quick else [1_000, 10_000, 1_000_000]
+        if algorithm == "learning_progress" and not quick:
+            sizes = [1_000, 10_000, 100_000, 1_000_000]
+        for size in sizes:
+            progress(f"{algorithm}, {size:,} active tasks: defaults, then max eviction")
+            default = episode_cost(size, windows=windows, warmup_windows=40, algorithm=algorithm)
+            churn: dict[str, Any] = dict.fromkeys(("us_median", "us_max", "evictions_per_1k"), "-")
+            if algorithm != "sequential":
+                measured = episode_cost(
+                    size, windows=windows, warmup_windows=40, churn=True, algorithm=algorithm
+                )
+                churn = {
+                    "us_median": f"{measured['us_median']:.2f}",
+                    "us_max": f"{measured['us_max']:.2f}",
+                    "evictions_per_1k": f"{measured['evictions_per_1k']:.0f}",
+                }
+            rows.append(
+                [
+                    algorithm,
+                    f"{size:,}",
+                    f"{default['refresh_interval']:,}",
+                    f"{default['us_median']:.2f}",
+                    f"{default['evictions_per_1k']:.0f}",
+                    churn["us_median"],
+                    churn["us_max"],
+                    churn["evictions_per_1k"],
+                    f"{default['pool_bytes_per_task']:.0f}",
+                    f"{default['total_bytes_per_task']:.0f}",
+                ]
+            )
     return {
-        "title": "Learning-progress curriculum: cost per episode (get_task + update_task_performance)",
+        "title": "Curriculum algorithms: cost per episode (get_task + update_task_performance)",
         "columns": [
+            "algorithm",
             "active tasks",
             "refresh interval",
             "µs/episode, defaults",
@@ -185,7 +243,14 @@ def run(quick: bool = False) -> dict[str, Any]:
         "notes": [
             "Bucketed generator (3 slice axes), uniform random scores, CPU time of one process; medians "
             "over windows of one refresh interval each (so refreshes and evictions are included), after "
-            "40 warm-up windows (every task played about 10 times).",
+            "40 warm-up windows (every task played about 10 times). PLR gets each score also as its "
+            "priority (update_task_performance(task_id, score, priority=score)).",
+            "Defaults and maximum eviction per algorithm: learning progress below; PLR: PLRConfig() "
+            "(rank, staleness 0.3, proportionate replay, eviction of the lowest priorities), max eviction "
+            "with min_presentations_for_eviction=1; learnability: LearnabilityConfig() (top 1000, 50/50), "
+            "max eviction min_outcomes=1 and min_presentations_for_eviction=1; sequential: two stages of "
+            "the same generator (StagedTaskGenerator), stage 0 done after 2 episodes per task (during the "
+            "warm-up), timed in stage 1 with replay_earlier=0.2; it never evicts.",
             "Defaults: LearningProgressConfig(); a task becomes evictable after sample_threshold + "
             "1/ema_timescale = 44 outcomes, which random play over a large pool rarely reaches in the "
             "window (the few evictions below are of tasks sampled more than the average). Max eviction: "

@@ -27,7 +27,7 @@ from agora.curriculum.engine import PoolEngine
 from agora.curriculum.front import Curriculum
 from agora.curriculum.mutation import MutationConfig
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
-from agora.curriculum.validation import MAX_SCORE, checked_score, checked_task_id
+from agora.curriculum.validation import MAX_SCORE, checked_priority, checked_score, checked_task_id
 from agora.handles import CurriculumLike, TaskHandle, TaskSource
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "TaskIds",
     "TaskSource",
     "check_checkpoint_folder",
+    "checked_priority",
     "checked_score",
     "checked_task_id",
     "decode_array",

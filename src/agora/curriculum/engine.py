@@ -140,11 +140,16 @@ class PoolEngine:
                     raise ValueError(unknown_id(task_id))
 
     def apply_scores(
-        self, values: npt.NDArray[np.float64], slots: npt.NDArray[np.intp], first: npt.NDArray[np.bool_]
+        self,
+        values: npt.NDArray[np.float64],
+        slots: npt.NDArray[np.intp],
+        first: npt.NDArray[np.bool_],
+        priorities: npt.NDArray[np.float64] | None = None,
     ) -> None:
         """Apply validated scores in order; ``slots`` holds each one's slot (-1: not in the pool,
         counted as stale, see :meth:`check_known`) and ``first`` marks each slot's first
-        occurrence (:func:`first_occurrences`).
+        occurrence (:func:`first_occurrences`). ``priorities``: the learner's priority of each
+        score (the algorithm's ``*_with_priority`` hooks), or None when the batch has none.
 
         Each task's first score is applied with everyone else's, its later ones after it, so
         per-task EMAs see them in order: its second scores in a second vectorised round, and so
@@ -156,42 +161,62 @@ class PoolEngine:
         if stale:
             present = ~missing
             values, slots, first = values[present], slots[present], first[present]
+            if priorities is not None:
+                priorities = priorities[present]
         if first.all():  # no task twice
-            self._apply_distinct(slots, values)
+            self._apply_distinct(slots, values, priorities)
         else:
             later = np.flatnonzero(~first)
-            self._apply_distinct(slots[first], values[first])
+            self._apply_distinct(slots[first], values[first], _at(priorities, first))
             if len(later) >= _ROUND_MIN:
                 rank = _occurrence_rank(slots[later])  # 0: a task's second score
                 sizes = np.bincount(rank)  # non-increasing: a round's tasks were all in the one before
                 rounds = int(np.count_nonzero(sizes >= _ROUND_MIN))
                 for r in range(rounds):
                     in_round = later[rank == r]
-                    self._apply_distinct(slots[in_round], values[in_round])
+                    self._apply_distinct(slots[in_round], values[in_round], _at(priorities, in_round))
                 if rounds:
                     later = later[rank >= rounds]  # still in the order given
-            self._apply_in_order(slots[later].tolist(), values[later].tolist())
+            later_priorities = _at(priorities, later)
+            self._apply_in_order(
+                slots[later].tolist(),
+                values[later].tolist(),
+                None if later_priorities is None else later_priorities.tolist(),
+            )
         if stale:  # played, as in the single path
             self.pool.add_to_counter("num_stale", stale)
         # Last, stale episodes included: a shared pool's crash journal relies on it.
         self._header[self._h_completed] += len(slots) + stale
 
-    def _apply_distinct(self, slots: npt.NDArray[np.intp], values: npt.NDArray[np.float64]) -> None:
+    def _apply_distinct(
+        self,
+        slots: npt.NDArray[np.intp],
+        values: npt.NDArray[np.float64],
+        priorities: npt.NDArray[np.float64] | None = None,
+    ) -> None:
         """One score for each of ``slots`` (all different), vectorised."""
         pool = self.pool
         pool.array("completions")[slots] += 1
         pool.array("score_sum")[slots] += values
         pool.array("last_score")[slots] = values
-        self.algorithm.update_many(slots, values)
+        if priorities is None:
+            self.algorithm.update_many(slots, values)
+        else:
+            self.algorithm.update_many_with_priority(slots, values, priorities)
 
-    def _apply_in_order(self, slots: list[int], values: list[float]) -> None:
+    def _apply_in_order(
+        self, slots: list[int], values: list[float], priorities: list[float] | None = None
+    ) -> None:
         """Scores one at a time, in order (for the few repeats of a batch)."""
-        update = self.algorithm.update
-        for slot, score in zip(slots, values, strict=True):
+        update, prioritised = self.algorithm.update, self.algorithm.update_with_priority
+        for i, (slot, score) in enumerate(zip(slots, values, strict=True)):
             self._completions[slot] += 1
             self._score_sum[slot] += score
             self._last_score[slot] = score
-            update(slot, score)
+            if priorities is None:
+                update(slot, score)
+            else:
+                prioritised(slot, score, priorities[i])
 
     # -- evict and fill -------------------------------------------------------------------
 
@@ -400,6 +425,13 @@ def first_occurrences(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
     first = np.ones(len(slots), dtype=bool)
     first[order[1:][sorted_slots[1:] == sorted_slots[:-1]]] = False
     return first
+
+
+def _at(
+    priorities: npt.NDArray[np.float64] | None, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64] | None:
+    """``priorities[index]``, or None when there are none."""
+    return None if priorities is None else priorities[index]
 
 
 def _occurrence_rank(slots: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:

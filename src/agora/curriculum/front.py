@@ -19,7 +19,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,10 +35,16 @@ from agora.curriculum.sampler import Sampler
 from agora.curriculum.stat_loggers import CacheCoordinator, SliceAnalyzer
 from agora.curriculum.stats import CurriculumStats
 from agora.curriculum.task import CurriculumTask, TaskBatch, TaskIds
-from agora.curriculum.validation import checked_count, score_batch
+from agora.curriculum.validation import checked_count, priority_batch, score_batch
 from agora.generators.base import GeneratedTask, TaskGenerator
 
-__all__ = ["Curriculum"]
+__all__ = ["Curriculum", "ReportScore"]
+
+
+class ReportScore(Protocol):
+    """``update_task_performance(task_id, score, *, priority=None)``."""
+
+    def __call__(self, task_id: int, score: float, *, priority: float | None = None) -> None: ...
 
 
 class Curriculum(Generic[TConfig]):
@@ -53,13 +59,19 @@ class Curriculum(Generic[TConfig]):
     """The next task to play. O(1) except at a refresh (every ``refresh_interval`` calls).
     The coordinator's method, bound once: no call in between on the per-episode path."""
 
-    update_task_performance: Callable[[int, float], None]
-    """Report one episode's score: ``update_task_performance(task_id, score)``.
+    update_task_performance: ReportScore
+    """Report one episode's score: ``update_task_performance(task_id, score, *, priority=None)``.
 
-    Raises ``ValueError`` for a non-finite score or an id that was never in the pool. An
-    update for a recently evicted task counts in ``num_completed`` and ``num_stale_updates``
-    but changes no task statistics: in a shared pool another worker may evict a task while
-    it is being played. Bound once, as :attr:`get_task`."""
+    ``score`` is the episode's success (what learning progress, learnability and the statistics
+    read). ``priority`` is an optional second number from the learner, e.g.
+    :func:`agora.scores.positive_value_loss` of the rollout: PLR ranks tasks by it (by the
+    score when it is not given); the other algorithms ignore it. Keyword-only, so the two
+    floats cannot be swapped by position.
+
+    Raises ``ValueError`` for a non-finite score or priority (naming it) or an id that was
+    never in the pool. An update for a recently evicted task counts in ``num_completed`` and
+    ``num_stale_updates`` but changes no task statistics: in a shared pool another worker may
+    evict a task while it is being played. Bound once, as :attr:`get_task`."""
 
     def __init__(
         self, config: CurriculumConfig, *, session_id: str | None = None, _attach: bool = False
@@ -123,22 +135,31 @@ class Curriculum(Generic[TConfig]):
         k = checked_count(k)
         slots: list[npt.NDArray[np.intp]] = [np.empty(0, dtype=np.intp)]
         ids: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
+        replays: list[npt.NDArray[np.bool_]] = [np.empty(0, dtype=bool)]
         needed = k
         while needed:
             if not self._queue:
                 self._refresh()  # sees the counts of the tasks taken so far, as single calls would
-            chunk, chunk_ids = self._take(min(needed, len(self._queue)))
+            chunk, chunk_ids, chunk_replays = self._take(min(needed, len(self._queue)))
             slots.append(chunk)
             ids.append(chunk_ids)
+            replays.append(chunk_replays)
             needed -= len(chunk)
         if len(slots) == 2:
-            return TaskBatch(self, ids[1], slots[1])
-        return TaskBatch(self, np.concatenate(ids), np.concatenate(slots))
+            return TaskBatch(self, ids[1], slots[1], replays[1])
+        return TaskBatch(self, np.concatenate(ids), np.concatenate(slots), np.concatenate(replays))
 
     def update_task_performance_many(
-        self, task_ids: TaskIds, scores: Sequence[float] | npt.ArrayLike
+        self,
+        task_ids: TaskIds,
+        scores: Sequence[float] | npt.ArrayLike,
+        *,
+        priorities: Sequence[float] | npt.ArrayLike | None = None,
     ) -> None:
         """Report many episodes at once, equal in effect to one call per pair, in order.
+
+        ``priorities``: the learner's priority of each episode (one per score, all finite), as
+        ``priority`` of :meth:`update_task_performance`; None: none given.
 
         ``task_ids``: the ids, or the :class:`TaskBatch` they came in (cheaper: the slots of
         its tasks are known, so they are only checked instead of looked up). Vectorised: each
@@ -153,7 +174,8 @@ class Curriculum(Generic[TConfig]):
         else:
             ids, values = score_batch(task_ids, scores)
             guess = None
-        self.coordinator.update_many(ids, values, guess)
+        checked = None if priorities is None else priority_batch(ids, priorities)
+        self.coordinator.update_many(ids, values, guess, checked)
 
     def flush(self) -> None:
         """Apply this process's buffered scores and hand-out counts to a shared pool now.

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agora.config import TConfig
-from agora.curriculum.validation import checked_score, checked_task_id
+from agora.curriculum.validation import checked_priority, checked_score, checked_task_id
 from agora.generators.base import GeneratedTask
 from agora.handles import TaskHandle, TaskSource
 from agora.pool import TaskPool
@@ -34,7 +34,9 @@ class OwnTask(Generic[TConfig]):
     def generated(self, task_id: int) -> GeneratedTask[TConfig]:
         return self.task
 
-    def update_task_performance(self, task_id: int, score: float) -> None:
+    def update_task_performance(self, task_id: int, score: float, *, priority: float | None = None) -> None:
+        if priority is not None:
+            checked_priority(task_id, priority)  # checked as a curriculum would; no algorithm reads it
         self.counts["score_sum"] += checked_score(task_id, score)
         self.counts["completions"] += 1
 
@@ -44,29 +46,35 @@ class CurriculumTask(TaskHandle[TConfig]):
 
     Counters read the live pool; once the task is evicted they read 0. ``CurriculumTask(task_id,
     env_cfg)`` (the seed system's form) makes a task of no curriculum, which counts its own
-    completions: every ``complete`` counts one, since no hand-out stands for one episode.
+    completions: every ``complete`` counts one, since no hand-out stands for one episode (and it is
+    never a replay).
     """
 
     __slots__ = ("_slot",)
     _source: PoolSource[TConfig] | OwnTask[TConfig]
 
     @overload
-    def __init__(self, curriculum: PoolSource[TConfig], task_id: int, slot: int) -> None: ...
+    def __init__(
+        self, curriculum: PoolSource[TConfig], task_id: int, slot: int, is_replay: bool = False
+    ) -> None: ...
 
     @overload
     def __init__(self, curriculum: int, task_id: TConfig) -> None: ...
 
-    def __init__(self, curriculum: PoolSource[TConfig] | int, task_id: Any, slot: int = -1) -> None:
+    def __init__(
+        self, curriculum: PoolSource[TConfig] | int, task_id: Any, slot: int = -1, is_replay: bool = False
+    ) -> None:
         if slot < 0:
             own = OwnTask(checked_task_id(curriculum), task_id)
             self._source, self.task_id = own, own.task.task_id
         else:
             self._source, self.task_id = curriculum, task_id  # type: ignore[assignment]
         self._slot = slot
+        self.is_replay = is_replay
         self._completed = False
 
-    def complete(self, score: float) -> None:
-        super().complete(score)
+    def complete(self, score: float, *, priority: float | None = None) -> None:
+        super().complete(score, priority=priority)
         if isinstance(self._source, OwnTask):
             self._completed = False
 
@@ -96,18 +104,25 @@ class TaskBatch(Sequence[CurriculumTask[TConfig]]):
 
     A sequence of :class:`CurriculumTask` (each made when accessed) that also holds the ids as
     one read-only array, ``task_ids``: what a vectorised trainer keeps per environment and
-    passes back to :meth:`Curriculum.update_task_performance_many`.
+    passes back to :meth:`Curriculum.update_task_performance_many`; and ``is_replay``, each
+    task's :attr:`CurriculumTask.is_replay` as one read-only array (a mask over the batch).
     """
 
-    __slots__ = ("_curriculum", "_slots", "task_ids")
+    __slots__ = ("_curriculum", "_slots", "is_replay", "task_ids")
 
     def __init__(
-        self, curriculum: PoolSource[TConfig], task_ids: npt.NDArray[np.int64], slots: npt.NDArray[np.intp]
+        self,
+        curriculum: PoolSource[TConfig],
+        task_ids: npt.NDArray[np.int64],
+        slots: npt.NDArray[np.intp],
+        is_replay: npt.NDArray[np.bool_],
     ) -> None:
         self._curriculum = curriculum
         self._slots = slots
         self.task_ids = task_ids
+        self.is_replay = is_replay
         task_ids.flags.writeable = False
+        is_replay.flags.writeable = False
 
     def slots_from(self, source: object) -> npt.NDArray[np.intp] | None:
         """The slots the tasks had when ``source`` handed them out, or None if another source did."""
@@ -125,11 +140,17 @@ class TaskBatch(Sequence[CurriculumTask[TConfig]]):
     def __getitem__(self, index: int | slice) -> CurriculumTask[TConfig] | list[CurriculumTask[TConfig]]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        return CurriculumTask(self._curriculum, int(self.task_ids[index]), int(self._slots[index]))
+        return CurriculumTask(
+            self._curriculum, int(self.task_ids[index]), int(self._slots[index]), bool(self.is_replay[index])
+        )
 
     def __iter__(self) -> Iterator[CurriculumTask[TConfig]]:
         return map(
-            CurriculumTask, itertools.repeat(self._curriculum), self.task_ids.tolist(), self._slots.tolist()
+            CurriculumTask,
+            itertools.repeat(self._curriculum),
+            self.task_ids.tolist(),
+            self._slots.tolist(),
+            self.is_replay.tolist(),
         )
 
     def __repr__(self) -> str:

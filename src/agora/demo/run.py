@@ -7,8 +7,9 @@ and every ``env_steps / num_evals`` steps measures greedy success on a fixed eva
 against the step limit of every step factor, so every task of the family counts equally. Runs
 for different curricula and seeds are independent, so they are spread over worker processes.
 
-PLR curricula are scored by the episode's mean absolute TD error (the agent's value errors,
-PLR's ``one_step_td_error``), the others by success. :data:`ALGORITHMS` names the curricula
+Every curriculum gets each episode's success as its score; PLR also gets the episode's mean
+absolute TD error (the agent's value errors, PLR's ``one_step_td_error``) as its priority,
+which it ranks by. :data:`ALGORITHMS` names the curricula
 ``agora demo --algorithms`` can run, Syllabus's learning progress among them.
 """
 
@@ -189,7 +190,7 @@ class _SyllabusSource:
         task_id = self._sampler.sample()
         return task_id, self._generator.generate(task_id).config
 
-    def report(self, task_id: int, score: float) -> None:
+    def report(self, task_id: int, score: float, priority: float | None) -> None:
         self._sampler.report(score)
 
 
@@ -201,8 +202,8 @@ class _AgoraSource:
         task = self._curriculum.get_task()
         return task.task_id, task.get_env_cfg()
 
-    def report(self, task_id: int, score: float) -> None:
-        self._curriculum.update_task_performance(task_id, score)
+    def report(self, task_id: int, score: float, priority: float | None) -> None:
+        self._curriculum.update_task_performance(task_id, score, priority=priority)
 
 
 def train(config: DemoConfig, name: str, algorithm: DemoArm, seed: int) -> RunResult:
@@ -229,7 +230,7 @@ def train(config: DemoConfig, name: str, algorithm: DemoArm, seed: int) -> RunRe
         if env is None:
             env = envs[cfg] = GridWorld(cfg, env_rng)
         reached, taken = agent.run_episode(env)
-        source.report(task_id, agent.td_error if td_scored else float(reached))
+        source.report(task_id, float(reached), agent.td_error if td_scored else None)
         steps += taken
         episodes += 1
         if min(cfg.start_distance, env.maze.max_distance) > cfg.max_steps:

@@ -18,9 +18,11 @@ from agora.handles import CurriculumLike, TaskHandle
 from agora.runlog import RunLog
 
 __all__ = [
+    "PRIORITY_KEY",
     "STATS_PREFIX",
     "TASK_ID_KEY",
     "TASK_LABEL_KEY",
+    "TASK_REPLAY_KEY",
     "ApplyConfig",
     "ScoreRange",
     "TaskDriver",
@@ -35,6 +37,12 @@ STATS_PREFIX = "env_curriculum/"
 
 TASK_ID_KEY = STATS_PREFIX + "task_id"
 TASK_LABEL_KEY = STATS_PREFIX + "task_label"
+TASK_REPLAY_KEY = STATS_PREFIX + "is_replay"
+"""Whether the task being played is a replay (``TaskHandle.is_replay``): Robust PLR trains only on those."""
+
+PRIORITY_KEY = "agora_priority"
+"""Default key of a priority score in an episode's final ``info`` (set by the env or an inner
+wrapper that knows the learner's value estimates): reported beside the success score, for PLR."""
 
 ApplyConfig = Callable[[Any, Any], None]
 """``apply_config(env, config)``: make ``env`` play ``config`` from its next episode on."""
@@ -132,8 +140,8 @@ class TaskDriver:
         self.task = self.curriculum.get_task()
         return self.task
 
-    def finish(self, score: float) -> None:
-        """Report the current task's episode score; the task is then over."""
+    def finish(self, score: float, priority: float | None = None) -> None:
+        """Report the current task's episode score (and priority, if any); the task is then over."""
         task = self.task
         if task is None:
             raise RuntimeError("an episode ended before any task was started: call reset() first")
@@ -142,7 +150,10 @@ class TaskDriver:
             raise ValueError(f"episode score for task {task.task_id} is {score!r}: scores must be finite")
         if not 0.0 <= score <= 1.0:
             warn_score_scale(score)
-        self.curriculum.update_task_performance(task.task_id, score)
+        if priority is None:
+            self.curriculum.update_task_performance(task.task_id, score)
+        else:  # checked by the curriculum, which names a bad value
+            self.curriculum.update_task_performance(task.task_id, score, priority=priority)
         if self.run_log is not None:
             self.run_log.episode(self.curriculum, task, score)
         self.num_episodes += 1

@@ -8,9 +8,15 @@ Learning progress reads scores as success rates in [0, 1]: for returns on anothe
 ``score_range=(low, high)``, which maps returns linearly onto [0, 1]; without either, the first
 score outside [0, 1] warns once.
 
-Every ``info`` carries the task: ``info["env_curriculum/task_id"]`` and
-``info["env_curriculum/task_label"]``. Every ``stats_interval`` steps it also carries the
-curriculum statistics (keys starting with ``env_curriculum/``).
+A priority score for PLR (e.g. a value error the env or an inner wrapper computed) may come in
+the final ``info`` under ``priority_key`` (default ``"agora_priority"``); it is reported beside
+the score (``update_task_performance(task_id, score, priority=...)``).
+
+Every ``info`` carries the task: ``info["env_curriculum/task_id"]``,
+``info["env_curriculum/task_label"]`` and ``info["env_curriculum/is_replay"]`` (whether the
+task had a score when it was handed out: Robust PLR skips gradient updates on the others).
+Every ``stats_interval`` steps it also carries the curriculum statistics (keys starting with
+``env_curriculum/``).
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from agora.curriculum import CurriculumConfig
 from agora.handles import CurriculumLike
 from agora.runlog import RunLog
 from agora.wrappers._common import (
+    PRIORITY_KEY,
     TASK_ID_KEY,
     TASK_LABEL_KEY,
+    TASK_REPLAY_KEY,
     ApplyConfig,
     DrivenWrapper,
     ScoreRange,
@@ -52,6 +60,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         apply_config: ``apply_config(env, config)`` makes the env play ``config`` at its next
             reset; it receives the unwrapped env. Default: ``env.unwrapped.set_mg_config(config)``.
         success_key: ``info`` key of a success value that replaces the return as the score.
+        priority_key: ``info`` key of a priority score reported beside it, if the final info has one.
         score_range: ``(low, high)`` returns that score 0 and 1 (linear between, clipped).
         stats_interval: steps between curriculum statistics in ``info``.
         run_log: an :class:`~agora.RunLog` that counts every episode (for ``agora report``).
@@ -64,6 +73,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         *,
         apply_config: ApplyConfig | None = None,
         success_key: str = SUCCESS_KEY,
+        priority_key: str = PRIORITY_KEY,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
         run_log: RunLog | None = None,
@@ -72,6 +82,7 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
         self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._success_key = success_key
+        self._priority_key = priority_key
         self._return = 0.0
         self._task_info: dict[str, Any] = {}
 
@@ -81,7 +92,11 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         """Start the next task. A task whose episode this reset cuts short is not scored."""
         task = self._driver.next_task()
         self._apply_config(self.env.unwrapped, task.get_env_cfg())
-        self._task_info = {TASK_ID_KEY: task.task_id, TASK_LABEL_KEY: task.get_label()}
+        self._task_info = {
+            TASK_ID_KEY: task.task_id,
+            TASK_LABEL_KEY: task.get_label(),
+            TASK_REPLAY_KEY: task.is_replay,
+        }
         self._return = 0.0
         obs, info = self.env.reset(seed=seed, options=options)
         return obs, {**info, **self._task_info}
@@ -93,7 +108,10 @@ class GymnasiumCurriculumWrapper(gymnasium.Wrapper, DrivenWrapper):
         if terminated or truncated:
             success = info.get(self._success_key)
             driver = self._driver
-            driver.finish(driver.scaled(self._return) if success is None else float(success))
+            driver.finish(
+                driver.scaled(self._return) if success is None else float(success),
+                info.get(self._priority_key),
+            )
         self._steps += 1
         if self._steps >= self._stats_interval:
             self._steps = 0

@@ -5,8 +5,10 @@ Same behaviour as the Gymnasium wrapper, for many agents: the task is applied at
 episode return averaged over the agents present at ``reset``, unless agents report a success
 value in their final ``info`` under ``success_key`` (default ``"success"``), in which case it
 is the mean of the reported values; ``score_range`` scales returns onto [0, 1] as in the
-Gymnasium wrapper. Every agent's ``info`` carries
-``env_curriculum/task_id`` and ``env_curriculum/task_label``; every ``stats_interval`` steps
+Gymnasium wrapper. Priorities for PLR under ``priority_key`` (default ``"agora_priority"``) in
+agents' final ``info`` are averaged the same way and reported beside the score. Every agent's
+``info`` carries ``env_curriculum/task_id``, ``env_curriculum/task_label`` and
+``env_curriculum/is_replay``; every ``stats_interval`` steps
 the first agent's ``info`` also carries the curriculum statistics.
 """
 
@@ -18,8 +20,10 @@ from agora.curriculum import CurriculumConfig
 from agora.handles import CurriculumLike
 from agora.runlog import RunLog
 from agora.wrappers._common import (
+    PRIORITY_KEY,
     TASK_ID_KEY,
     TASK_LABEL_KEY,
+    TASK_REPLAY_KEY,
     ApplyConfig,
     DrivenWrapper,
     ScoreRange,
@@ -51,6 +55,7 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         *,
         apply_config: ApplyConfig | None = None,
         success_key: str = SUCCESS_KEY,
+        priority_key: str = PRIORITY_KEY,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
         run_log: RunLog | None = None,
@@ -59,6 +64,7 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         self._apply_config = resolve_apply_config(env.unwrapped, apply_config)
         self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._success_key = success_key
+        self._priority_key = priority_key
         self._return = 0.0
         self._num_agents = 1
         self._task_info: dict[str, Any] = {}
@@ -69,7 +75,11 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         """Start the next task. A task whose episode this reset cuts short is not scored."""
         task = self._driver.next_task()
         self._apply_config(self.env.unwrapped, task.get_env_cfg())
-        self._task_info = {TASK_ID_KEY: task.task_id, TASK_LABEL_KEY: task.get_label()}
+        self._task_info = {
+            TASK_ID_KEY: task.task_id,
+            TASK_LABEL_KEY: task.get_label(),
+            TASK_REPLAY_KEY: task.is_replay,
+        }
         self._return = 0.0
         obs, infos = self.env.reset(seed=seed, options=options)
         self._num_agents = max(len(self.env.agents), 1)
@@ -84,11 +94,17 @@ class PettingZooCurriculumWrapper(BaseParallelWrapper, DrivenWrapper):  # type: 
         if not self.env.agents:
             key = self._success_key
             successes = [float(info[key]) for info in infos.values() if info.get(key) is not None]
+            given = [
+                info[self._priority_key]
+                for info in infos.values()
+                if info.get(self._priority_key) is not None
+            ]
+            priority = sum(float(p) for p in given) / len(given) if given else None
             driver = self._driver
             if successes:
-                driver.finish(sum(successes) / len(successes))
+                driver.finish(sum(successes) / len(successes), priority)
             else:
-                driver.finish(driver.scaled(self._return / self._num_agents))
+                driver.finish(driver.scaled(self._return / self._num_agents), priority)
         self._steps += 1
         if self._steps >= self._stats_interval and out:
             self._steps = 0

@@ -40,6 +40,8 @@ MAX_TASK_ATTEMPTS = 10
 
 EpisodeScore = Callable[[Any], float]
 """``episode_score(env)``: the score of the episode that just ended in ``env``."""
+EpisodePriority = Callable[[Any], float | None]
+"""``episode_priority(env)``: a priority score for PLR of the episode that just ended (None: none)."""
 
 
 def mean_episode_reward(env: Any) -> float:
@@ -73,6 +75,8 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
             next episode on. Default: ``env.set_mg_config(config)``.
         episode_score: ``episode_score(env)`` returns the score of the episode that just
             ended. Default: ``env.get_episode_rewards()`` averaged over agents.
+        episode_priority: ``episode_priority(env)`` returns a priority score for PLR of the
+            episode that just ended (reported beside the score), or None. Default: none.
         score_range: ``(low, high)`` episode scores mapped onto [0, 1] (linear, clipped), for
             learning progress, which reads scores as success rates.
         stats_interval: curriculum statistics are added to ``info`` (keys starting with
@@ -94,6 +98,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         *,
         apply_config: ApplyConfig | None = None,
         episode_score: EpisodeScore | None = None,
+        episode_priority: EpisodePriority | None = None,
         score_range: ScoreRange | None = None,
         stats_interval: int = 1000,
         run_log: RunLog | None = None,
@@ -107,6 +112,7 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         self.env = env
         self._init_driver(curriculum, stats_interval, score_range, run_log)
         self._episode_score = episode_score
+        self._episode_priority = episode_priority
         self._steps = 0  # steps so far
         self._stats_interval = self._driver.stats_interval
         self._next_stats = self._stats_interval  # the step count of the next statistics report
@@ -180,7 +186,8 @@ class CurriculumEnv(PufferEnv, DrivenWrapper):  # type: ignore[misc]  # pufferli
         # Agent 0 is checked first so that the common, mid-episode step costs two lookups.
         if (terminals[0] or truncations[0]) and (terminals.all() or truncations.all()):
             driver = self._driver
-            driver.finish(driver.scaled(self._episode_score(self.env)))
+            priority = None if self._episode_priority is None else self._episode_priority(self.env)
+            driver.finish(driver.scaled(self._episode_score(self.env)), priority)
             self._start_task()
             self._fresh_at = steps
         if steps >= self._next_stats:

@@ -17,7 +17,14 @@ from agora.curriculum.engine import PoolEngine, Prepared, count_into, first_occu
 from agora.curriculum.labels import LabelTable
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, PoolSource
-from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
+from agora.curriculum.validation import (
+    ID_LIMIT,
+    MAX_SCORE,
+    checked_priority,
+    checked_score,
+    checked_task_id,
+    unknown_id,
+)
 from agora.pool import HEADER, SlotField, TaskPool
 from agora.tracking.memory import ArraySpec
 
@@ -88,13 +95,16 @@ class LocalCoordinator(Generic[TConfig]):
         slot = self._queue.pop()
         self._scheduled[slot] += 1
         self._header[self._h_scheduled] += 1
-        return CurriculumTask(self._source, self._ids[slot], slot)
+        # Replay: the task had a score when handed out (read now: the counter changes with its score).
+        return CurriculumTask(self._source, self._ids[slot], slot, self._completions[slot] > 0)
 
-    def update_task_performance(self, task_id: int, score: float) -> None:
+    def update_task_performance(self, task_id: int, score: float, *, priority: float | None = None) -> None:
         if type(task_id) is not int or not 0 <= task_id < ID_LIMIT:  # inline: the per-episode path
             task_id = checked_task_id(task_id)
         if type(score) is not float or not -MAX_SCORE <= score <= MAX_SCORE:
             score = checked_score(task_id, score)
+        if priority is not None:
+            priority = checked_priority(task_id, priority)
         slot = self._pool.slot_of(task_id)
         if slot is None:
             if self._pool.was_evicted(task_id):
@@ -106,25 +116,34 @@ class LocalCoordinator(Generic[TConfig]):
         self._completions[slot] += 1
         self._score_sum[slot] += score
         self._last_score[slot] = score
-        self._algorithm.update(slot, score)
+        if priority is None:
+            self._algorithm.update(slot, score)
+        else:
+            self._algorithm.update_with_priority(slot, score, priority)
         self._header[self._h_completed] += 1  # last: a shared pool's crash journal relies on it
 
-    def take(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
-        """Hand out the next ``k`` pre-drawn slots (``k`` <= the queue's length) and their ids."""
+    def take(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Hand out the next ``k`` pre-drawn slots (``k`` <= the queue's length), their ids and
+        whether each is a replay (as in :meth:`get_task`)."""
         chunk = self._sampler.take(k)
         count_into(self._pool.array("scheduled"), chunk)
         self._header[self._h_scheduled] += k
-        return chunk, self._pool.array("ids")[chunk]  # ids now: a later refresh may reuse the slot
+        # Ids and replays now: a later refresh may reuse the slot, a score changes the count.
+        return chunk, self._pool.array("ids")[chunk], self._pool.array("completions")[chunk] > 0
 
     def update_many(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], guess: npt.NDArray[np.intp] | None
+        self,
+        ids: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        guess: npt.NDArray[np.intp] | None,
+        priorities: npt.NDArray[np.float64] | None = None,
     ) -> None:
         """Apply a validated batch (all or nothing: unknown ids raise first); ``guess``: the slots
-        its tasks were handed out in, if known."""
+        its tasks were handed out in, if known; ``priorities``: the learner's, if given."""
         slots = self.engine.slots_of(ids, guess)
         self.engine.check_known(ids, slots)
         self.engine.count_stale_many(ids, values, slots)
-        self.engine.apply_scores(values, slots, first_occurrences(slots))
+        self.engine.apply_scores(values, slots, first_occurrences(slots), priorities)
 
     # -- refresh steps ------------------------------------------------------------------------
 

@@ -39,7 +39,14 @@ from agora.curriculum.engine import PoolEngine, Prepared, count_into, first_occu
 from agora.curriculum.labels import LabelTable
 from agora.curriculum.sampler import Sampler
 from agora.curriculum.task import CurriculumTask, PoolSource
-from agora.curriculum.validation import ID_LIMIT, MAX_SCORE, checked_score, checked_task_id, unknown_id
+from agora.curriculum.validation import (
+    ID_LIMIT,
+    MAX_SCORE,
+    checked_priority,
+    checked_score,
+    checked_task_id,
+    unknown_id,
+)
 from agora.pool import HEADER, SlotField, TaskPool
 from agora.tracking import shared
 from agora.tracking.memory import ArraySpec
@@ -53,9 +60,16 @@ _VECTORISED_MIN = 32
 """Buffered scores applied through the vectorised batch path rather than one by one."""
 
 _PreparedScores = tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.bool_]
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.intp],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.float64] | None,
 ]
-"""Task ids, scores, the slots looked up for them (-1: not in the pool) and their first occurrences."""
+"""Task ids, scores, the slots looked up for them (-1: not in the pool), their first occurrences
+and the learner's priorities (None: none given)."""
+_Update = tuple[int, float, float | None]
+"""A buffered single report: task id, score, priority (None: not given)."""
 _Handouts = tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]
 """Slots handed out by a process and the ids they held then (for the shared ``scheduled`` counts)."""
 _Buffered = tuple[_PreparedScores | None, _Handouts | None]
@@ -102,8 +116,10 @@ class Journal:
         values: npt.NDArray[np.float64],
         slots: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
+        priorities: npt.NDArray[np.float64] | None = None,
     ) -> None:
-        """Apply scores through the engine chunk by chunk, each chunk journalled (under the lock).
+        """Apply scores (and priorities, if any) through the engine chunk by chunk, each chunk
+        journalled (under the lock): a torn chunk's tasks are replaced whole, priorities included.
 
         First occurrences over the whole batch stay valid chunk by chunk: a repeat's earlier
         occurrences are in the same chunk or an earlier one.
@@ -114,18 +130,24 @@ class Journal:
             self.begin_batch(ids[begin:end])
             try:
                 self._engine.count_stale_many(ids[begin:end], values[begin:end], slots[begin:end])
-                self._engine.apply_scores(values[begin:end], slots[begin:end], first[begin:end])
+                self._engine.apply_scores(
+                    values[begin:end],
+                    slots[begin:end],
+                    first[begin:end],
+                    None if priorities is None else priorities[begin:end],
+                )
             finally:
                 self.end()
 
-    def apply_updates(self, updates: list[tuple[int, float]], apply: Callable[[int, float], None]) -> None:
-        """``apply`` each ``(task_id, score)`` in turn, journalled; the applied ones leave ``updates``."""
+    def apply_updates(self, updates: list[_Update], apply: Callable[..., None]) -> None:
+        """``apply(task_id, score, priority=priority)`` for each buffered report in turn,
+        journalled; the applied ones leave ``updates``."""
         done = 0
         try:
-            for task_id, score in updates:
+            for task_id, score, priority in updates:
                 self.begin_update(task_id)
                 done += 1
-                apply(task_id, score)
+                apply(task_id, score, priority=priority)
         finally:
             self.end()
             del updates[:done]
@@ -285,7 +307,7 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
         self._h_version = HEADER.index("version")
         self._pending_slots: list[int] = []  # handed out, not yet in the shared scheduled counts
         self._pending_ids: list[int] = []
-        self._pending_updates: list[tuple[int, float]] = []  # reported, not yet applied
+        self._pending_updates: list[_Update] = []  # reported, not yet applied
         self._last_handed = -1
         if created:
             backend.mark_ready()
@@ -321,26 +343,30 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
         if len(self._pending_slots) >= _SCHEDULED_BATCH:
             self.flush()
         self._last_handed = task_id
-        return CurriculumTask(self._source, task_id, slot)
+        # Replay: a score for the task had reached the shared pool (this process's buffered ones
+        # arrive at its next flush).
+        return CurriculumTask(self._source, task_id, slot, self._completions[slot] > 0)
 
-    def update_task_performance(self, task_id: int, score: float) -> None:
+    def update_task_performance(self, task_id: int, score: float, *, priority: float | None = None) -> None:
         # Checked before buffering: a bad entry in the buffer would fail every later flush.
         if type(task_id) is not int or not 0 <= task_id < ID_LIMIT:  # inline: the per-episode path
             task_id = checked_task_id(task_id)
         if type(score) is not float or not -MAX_SCORE <= score <= MAX_SCORE:
             score = checked_score(task_id, score)
+        if priority is not None:
+            priority = checked_priority(task_id, priority)
         # The id just handed out (the usual case) needs no look-up.
         if task_id != self._last_handed and self._pool.slot_of(task_id) is None:
-            self._update_unseen(task_id, score)
+            self._update_unseen(task_id, score, priority)
             return
-        self._pending_updates.append((task_id, score))
+        self._pending_updates.append((task_id, score, priority))
         if len(self._pending_updates) >= self._batch:
             # Converting and looking up the batch before taking the lock keeps the lock short.
             buffered = self._buffered(full=False)
             with self.backend:
                 self._sync(full=False, buffered=buffered)
 
-    def _update_unseen(self, task_id: int, score: float) -> None:
+    def _update_unseen(self, task_id: int, score: float, priority: float | None) -> None:
         """A score for an id not in the (lock-free read of the) map: rare, so decided at once,
         under the lock. An unknown id raises here, not in some later call, and is never buffered."""
         buffered = self._buffered()
@@ -348,10 +374,10 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
             self._sync(buffered=buffered)
             if self._pool.slot_of(task_id) is None and not self._pool.was_evicted(task_id):
                 raise ValueError(unknown_id(task_id))
-            self._pending_updates.append((task_id, score))
+            self._pending_updates.append((task_id, score, priority))
             self._sync()
 
-    def take(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    def take(self, k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         # Under the lock: the hand-out counts, and ids no eviction is changing. Refreshes
         # between the parts of a batch stay outside it (they lock what they change).
         buffered = self._buffered()
@@ -360,9 +386,13 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
             return super().take(k)
 
     def update_many(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], guess: npt.NDArray[np.intp] | None
+        self,
+        ids: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        guess: npt.NDArray[np.intp] | None,
+        priorities: npt.NDArray[np.float64] | None = None,
     ) -> None:
-        prepared = self._prepare(ids, values, guess)
+        prepared = self._prepare(ids, values, guess, priorities)
         buffered = self._buffered()
         with self.backend:
             self._sync(buffered=buffered)  # this process's earlier single scores go first
@@ -371,16 +401,25 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
     # -- applying what was buffered (under the lock) ---------------------------------------------
 
     def _prepare(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], guess: npt.NDArray[np.intp] | None
+        self,
+        ids: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        guess: npt.NDArray[np.intp] | None,
+        priorities: npt.NDArray[np.float64] | None = None,
     ) -> _PreparedScores:
         """Before taking the lock: each id's slot and first occurrences (checked under the lock)."""
         slots = self.engine.slots_of(ids, guess)
-        return ids, values, slots, first_occurrences(slots)
+        return ids, values, slots, first_occurrences(slots), priorities
 
     def _prepared_updates(self) -> _PreparedScores:
-        """This process's buffered scores, prepared by :meth:`_prepare`."""
-        ids, values = zip(*self._pending_updates, strict=True)
-        return self._prepare(np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64), None)
+        """This process's buffered scores, prepared by :meth:`_prepare`; a report without a
+        priority gets its score as one when others in the buffer have theirs (PLR's fallback)."""
+        ids, values, given = zip(*self._pending_updates, strict=True)
+        scores = np.asarray(values, dtype=np.float64)
+        priorities = None
+        if given.count(None) != len(given):
+            priorities = np.asarray([s if p is None else p for s, p in zip(values, given, strict=True)])
+        return self._prepare(np.asarray(ids, dtype=np.int64), scores, None, priorities)
 
     def _apply_batch(
         self,
@@ -388,6 +427,7 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
         values: npt.NDArray[np.float64],
         guess: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
+        priorities: npt.NDArray[np.float64] | None,
         check: bool = False,
     ) -> None:
         """Under the lock: apply validated scores vectorised, journalled chunk by chunk.
@@ -402,7 +442,7 @@ class SharedCoordinator(LocalCoordinator[TConfig]):
             first = first_occurrences(slots)
         if check:
             self.engine.check_known(ids, slots)
-        self.journal.apply_batch(ids, values, slots, first)
+        self.journal.apply_batch(ids, values, slots, first, priorities)
 
     def _buffered(self, full: bool = True) -> _Buffered:
         """Before taking the lock: this process's buffered scores (:meth:`_prepared_updates`,
