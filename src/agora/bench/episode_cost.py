@@ -252,7 +252,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             "the same generator (StagedTaskGenerator), stage 0 done after 2 episodes per task (during the "
             "warm-up), timed in stage 1 with replay_earlier=0.2; it never evicts.",
             "Defaults: LearningProgressConfig(); a task becomes evictable after sample_threshold + "
-            "1/ema_timescale = 44 outcomes, which random play over a large pool rarely reaches in the "
+            "1/(ema_timescale x slow_timescale_factor) = 28 outcomes (15 if settled), which random play "
+            "over a large pool rarely reaches in the "
             "window (the few evictions below are of tasks sampled more than the average). Max eviction: "
             "sample_threshold=1, ema_timescale=1.0, min_presentations_for_eviction=1, so every task is "
             "evictable after 2 outcomes and the curriculum replaces up to one task per episode (the seed "
