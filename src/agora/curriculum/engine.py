@@ -141,15 +141,17 @@ class PoolEngine:
 
     def apply_scores(
         self,
+        ids: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
         slots: npt.NDArray[np.intp],
         first: npt.NDArray[np.bool_],
         priorities: npt.NDArray[np.float64] | None = None,
     ) -> None:
-        """Apply validated scores in order; ``slots`` holds each one's slot (-1: not in the pool,
-        counted as stale, see :meth:`check_known`) and ``first`` marks each slot's first
-        occurrence (:func:`first_occurrences`). ``priorities``: the learner's priority of each
-        score (the algorithm's ``*_with_priority`` hooks), or None when the batch has none.
+        """Apply validated scores of tasks ``ids`` in order; ``slots`` holds each one's slot (-1:
+        not in the pool, counted as stale and for its label, see :meth:`check_known`) and
+        ``first`` marks each slot's first occurrence (:func:`first_occurrences`).
+        ``priorities``: the learner's priority of each score (the algorithm's
+        ``*_with_priority`` hooks), or None when the batch has none.
 
         Each task's first score is applied with everyone else's, its later ones after it, so
         per-task EMAs see them in order: its second scores in a second vectorised round, and so
@@ -159,6 +161,9 @@ class PoolEngine:
         missing = slots < 0
         stale = int(missing.sum())
         if stale:
+            if self.label_totals is not None:
+                for i in np.flatnonzero(missing).tolist():
+                    self.count_stale(int(ids[i]), float(values[i]))
             present = ~missing
             values, slots, first = values[present], slots[present], first[present]
             if priorities is not None:
@@ -307,14 +312,6 @@ class PoolEngine:
             label = self.labels.id_of(self._generated(task_id).label)
             if label >= 0:
                 self.label_totals.add_stale(label, score)
-
-    def count_stale_many(
-        self, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], slots: npt.NDArray[np.intp]
-    ) -> None:
-        """:meth:`count_stale` for the entries of a batch not in the pool (``slots`` -1)."""
-        if self.label_totals is not None:
-            for i in np.flatnonzero(slots < 0).tolist():
-                self.count_stale(int(ids[i]), float(values[i]))
 
     def fill(self, prepared: Prepared | None = None) -> None:
         """Create tasks with fresh random ids until the pool is full.

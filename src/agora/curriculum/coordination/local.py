@@ -142,8 +142,7 @@ class LocalCoordinator(Generic[TConfig]):
         its tasks were handed out in, if known; ``priorities``: the learner's, if given."""
         slots = self.engine.slots_of(ids, guess)
         self.engine.check_known(ids, slots)
-        self.engine.count_stale_many(ids, values, slots)
-        self.engine.apply_scores(values, slots, first_occurrences(slots), priorities)
+        self.engine.apply_scores(ids, values, slots, first_occurrences(slots), priorities)
 
     # -- refresh steps ------------------------------------------------------------------------
 

@@ -129,8 +129,8 @@ class Journal:
             end = begin + chunk
             self.begin_batch(ids[begin:end])
             try:
-                self._engine.count_stale_many(ids[begin:end], values[begin:end], slots[begin:end])
                 self._engine.apply_scores(
+                    ids[begin:end],
                     values[begin:end],
                     slots[begin:end],
                     first[begin:end],
